@@ -1,0 +1,29 @@
+// Package nn holds the layers and models of contrastream's training engine:
+// Conv2D, BatchNorm2d/1d, ReLU, MaxPool2D, global average pooling, Linear and
+// the residual BasicBlock, each with an explicit forward and backward pass, and
+// the `small` and `resnet18` encoders, the projection head and the combined
+// SimCLR model built from them.
+//
+// Storage is gorgonia.org/tensor: parameters, gradients, activations and
+// batches are *tensor.Dense of float32 in NCHW (images) or NC (vectors)
+// layout; kernels work on the backing slices. Every matrix product goes
+// through stages/train/gemm.Sgemm.
+//
+// Buffers: a layer allocates its output, input-gradient and scratch buffers on
+// the first Forward/Backward for a given input shape and reuses them after, so
+// a training step allocates nothing once warmed up. The tensor returned by
+// Forward (and by Backward) is owned by the layer and is valid until that
+// layer's next Forward (Backward); callers copy it if they need it longer.
+//
+// Determinism: work is split among a fixed number of goroutines (Pool) by
+// fixed index ranges, and every reduction runs in a fixed order inside one
+// goroutine, so results are bit-identical from run to run for a fixed thread
+// count (given a deterministic gemm).
+//
+// Parameter and buffer names follow PyTorch state_dict conventions and match
+// the module definitions in shared/bench/train_step.py, so a StateDict can be
+// loaded into that torch code.
+//
+// Modules are not safe for concurrent use: one goroutine drives a model
+// (its Pool fans the work out internally).
+package nn

@@ -1,0 +1,40 @@
+// Package pipeline is contrastream's dataflow core: typed streams of records
+// between stages, built first and then run, on top of go-streams.
+//
+// A pipeline is built with New, Source, Apply, Via and Sink; building starts
+// no goroutine. Run starts every goroutine, owns them, and returns only after
+// all have stopped:
+//
+//	p := pipeline.New("simclr", pipeline.WithDeadLetter(dl), pipeline.WithBadRecordBudget(0.001))
+//	rows := pipeline.Source(p, "read", src)                       // Stream[*sources.Sample]
+//	imgs := pipeline.Apply(p, "decode", rows, stages.Decode{}, pipeline.Workers(8), pipeline.Ordered())
+//	pipeline.Sink(p, "collect", imgs, sink)
+//	err := p.Run(ctx)
+//
+// Every stage is wired as a go-streams streams.Flow (so Via can insert any
+// go-streams operator between typed stages); this package adds what
+// go-streams lacks: element types checked at build time, errors with a route,
+// context cancellation, ordered parallelism and per-stage metrics.
+//
+// # Errors
+//
+// An error returned from Process or Consume fails that record only: it is
+// wrapped in a *RecordError (with the record's Key when the record is Keyed),
+// counted, and sent to the dead-letter writer. WithBadRecordBudget turns too
+// many of them into a failed run (ErrBadRecordBudget). An error wrapped with
+// Fatal, any error returned by a source, and any panic (as a *PanicError
+// with its stack) cancel the run; Run returns the first of them, naming the
+// stage. Nothing is logged once per record.
+//
+// # Cancellation and stopping
+//
+// Cancelling Run's context stops sources, lets every stage drain its input
+// without processing it, and returns ctx's error. Stop ends a run gently:
+// sources stop emitting, and everything already emitted flows to the sinks.
+//
+// # Determinism
+//
+// Records carry their own identity; RNG and SeedPCG derive a random source
+// from (seed, keys...) so random choices do not depend on scheduling. With
+// Ordered, a parallel stage emits in input order for any number of workers.
+package pipeline

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reugn/go-streams/flow"
 	streams "github.com/reugn/go-streams"
+	"github.com/reugn/go-streams/flow"
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/pipeline/pipelinetest"

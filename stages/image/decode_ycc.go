@@ -1,0 +1,156 @@
+package image
+
+import stdimage "image"
+
+// YCbCr → interleaved RGB, bit-compatible with libjpeg(-turbo)'s defaults
+// (jdcolor.c ycc_rgb_convert and jdsample.c h2v1/h2v2 fancy upsampling), so
+// that the pure-Go backend differs from libjpeg-turbo and PIL only by the
+// IDCT's rounding.
+
+// yccToRGB converts s into dst (already sized W×H×3).
+func yccToRGB(dst *Image, s *stdimage.YCbCr, fast bool) {
+	b := s.Rect
+	w, h := b.Dx(), b.Dy()
+	var hs, vs int // chroma subsampling factors
+	switch s.SubsampleRatio {
+	case stdimage.YCbCrSubsampleRatio444:
+		hs, vs = 1, 1
+	case stdimage.YCbCrSubsampleRatio422:
+		hs, vs = 2, 1
+	case stdimage.YCbCrSubsampleRatio420:
+		hs, vs = 2, 2
+	case stdimage.YCbCrSubsampleRatio440:
+		hs, vs = 1, 2
+	case stdimage.YCbCrSubsampleRatio411:
+		hs, vs = 4, 1
+	case stdimage.YCbCrSubsampleRatio410:
+		hs, vs = 4, 2
+	default:
+		hs, vs = 1, 1
+	}
+	// Chroma plane size, as image.YCbCr lays it out for a rectangle at the
+	// origin (and as libjpeg's downsampled_width/height).
+	x0, y0 := b.Min.X/hs, b.Min.Y/vs
+	cw := (b.Max.X+hs-1)/hs - x0
+	ch := (b.Max.Y+vs-1)/vs - y0
+	crow := func(cy int) (cb, cr []uint8) {
+		o := cy * s.CStride
+		return s.Cb[o : o+cw], s.Cr[o : o+cw]
+	}
+
+	// Scratch rows for upsampled chroma: on the stack for common widths.
+	var stack [2 * 2048]uint8
+	var ucb, ucr []uint8
+	if w <= 2048 {
+		ucb, ucr = stack[:w], stack[2048:2048+w]
+	} else {
+		buf := make([]uint8, 2*w)
+		ucb, ucr = buf[:w], buf[w:]
+	}
+
+	fancy := !fast && cw > 2 && vs <= 2 && (hs == 2) // libjpeg: h2v1 and h2v2 only, width > 2
+	for y := 0; y < h; y++ {
+		yo := s.YOffset(b.Min.X, b.Min.Y+y)
+		yrow := s.Y[yo : yo+w]
+		cy := (b.Min.Y+y)/vs - y0
+		d := dst.Row(y)
+		switch {
+		case hs == 1 && vs == 1:
+			cb, cr := crow(cy)
+			yccRow(d, yrow, cb, cr)
+			continue
+		case fancy && vs == 1:
+			cb, cr := crow(cy)
+			fancyH2V1(ucb, cb)
+			fancyH2V1(ucr, cr)
+		case fancy && vs == 2:
+			// The nearer chroma row counts 3/4, the farther 1/4; at the
+			// image edges the nearest row stands in for the missing one.
+			ny := cy + 1
+			if (b.Min.Y+y)&1 == 0 {
+				ny = cy - 1
+			}
+			ny = min(max(ny, 0), ch-1)
+			cbA, crA := crow(cy)
+			cbB, crB := crow(ny)
+			fancyH2V2(ucb, cbA, cbB)
+			fancyH2V2(ucr, crA, crB)
+		default: // nearest neighbour
+			cb, cr := crow(cy)
+			for x := 0; x < w; x++ {
+				cx := (b.Min.X+x)/hs - x0
+				ucb[x], ucr[x] = cb[cx], cr[cx]
+			}
+		}
+		yccRow(d, yrow, ucb, ucr)
+	}
+}
+
+// yccRow converts one row of full-resolution Y, Cb, Cr samples to RGB.
+func yccRow(d, yr, cb, cr []uint8) {
+	n := len(yr)
+	d = d[:3*n]
+	cb = cb[:n]
+	cr = cr[:n]
+	for x := 0; x < n; x++ {
+		yy := int32(yr[x])
+		u := int32(cb[x]) - 128
+		v := int32(cr[x]) - 128
+		r := yy + ((91881*v + 32768) >> 16)
+		g := yy + ((-22554*u - 46802*v + 32768) >> 16)
+		bl := yy + ((116130*u + 32768) >> 16)
+		p := d[3*x : 3*x+3 : 3*x+3]
+		p[0], p[1], p[2] = clamp8(r), clamp8(g), clamp8(bl)
+	}
+}
+
+func clamp8(v int32) uint8 {
+	if uint32(v) > 255 {
+		return uint8(^(v >> 31))
+	}
+	return uint8(v)
+}
+
+// fancyH2V1 doubles src horizontally into d (len(d) may be 2*len(src) or one
+// less) with libjpeg's h2v1_fancy_upsample: each output is 3/4 of the nearer
+// input plus 1/4 of the farther, with alternating rounding.
+func fancyH2V1(d, src []uint8) {
+	n := len(src)
+	w := len(d)
+	last, this := int32(src[0]), int32(src[0])
+	for c := 0; c < n; c++ {
+		next := this
+		if c+1 < n {
+			next = int32(src[c+1])
+		}
+		o := 2 * c
+		d[o] = uint8((3*this + last + 1) >> 2)
+		if o+1 < w {
+			d[o+1] = uint8((3*this + next + 2) >> 2)
+		}
+		last, this = this, next
+	}
+}
+
+// fancyH2V2 writes one upsampled chroma row from the nearer chroma row a and
+// the farther row b, with libjpeg's h2v2_fancy_upsample (triangle filter in
+// both directions).
+func fancyH2V2(d, a, b []uint8) {
+	n := len(a)
+	w := len(d)
+	b = b[:n]
+	this := 3*int32(a[0]) + int32(b[0])
+	last := this
+	for c := 0; c < n; c++ {
+		next := this
+		if c+1 < n {
+			next = 3*int32(a[c+1]) + int32(b[c+1])
+		}
+		o := 2 * c
+		d[o] = uint8((3*this + last + 8) >> 4)
+		if o+1 < w {
+			d[o+1] = uint8((3*this + next + 7) >> 4)
+		}
+		last, this = this, next
+	}
+}

@@ -1,0 +1,338 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// BatchNorm2d is PyTorch's nn.BatchNorm2d(C) (affine, tracking running
+// statistics) over NCHW input, optionally followed by a fused ReLU.
+//
+// Training mode normalises with the batch mean and the biased batch variance
+// and updates running_mean and running_var (with the unbiased variance) by
+// Momentum (default 0.1), and increments num_batches_tracked; evaluation mode
+// normalises with the running statistics. Eps defaults to 1e-5. Statistics
+// are accumulated in float64, per channel, in a fixed order.
+//
+// With ReLU set, Forward returns relu(bn(x)) and Backward takes the gradient
+// of that; the state dict is the same as without it (PyTorch's ReLU has no
+// state), and one memory pass is saved each way.
+type BatchNorm2d struct {
+	C        int
+	Momentum float64
+	Eps      float64
+	ReLU     bool
+
+	Weight, Bias            *Param
+	RunningMean, RunningVar *tensor.Dense
+	NumBatchesTracked       *tensor.Dense
+	pool                    *Pool
+	x                       *tensor.Dense
+	xd, dyd                 []float32
+	n, hw                   int
+	train                   bool
+	y, dx                   buf
+	mean, invstd            []float64
+}
+
+// NewBatchNorm2d returns a batch norm named prefix with weight 1, bias 0,
+// running_mean 0 and running_var 1.
+func NewBatchNorm2d(prefix string, c int, relu bool, pool *Pool) *BatchNorm2d {
+	b := &BatchNorm2d{C: c, Momentum: 0.1, Eps: 1e-5, ReLU: relu, pool: pool}
+	b.Weight = newParam(prefix+".weight", c)
+	b.Bias = newParam(prefix+".bias", c)
+	b.Weight.BatchNorm, b.Bias.BatchNorm = true, true
+	for i := range b.Weight.Data() {
+		b.Weight.Data()[i] = 1
+	}
+	rv := make([]float32, c)
+	for i := range rv {
+		rv[i] = 1
+	}
+	b.RunningMean = NewTensor(make([]float32, c), c)
+	b.RunningVar = NewTensor(rv, c)
+	b.NumBatchesTracked = newScalarInt64()
+	b.mean, b.invstd = make([]float64, c), make([]float64, c)
+	return b
+}
+
+// Params returns weight and bias.
+func (b *BatchNorm2d) Params() []*Param { return []*Param{b.Weight, b.Bias} }
+
+// StateDict returns weight, bias, running_mean, running_var and num_batches_tracked.
+func (b *BatchNorm2d) StateDict() []Named {
+	return bnState(b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.NumBatchesTracked)
+}
+
+func bnState(w, bias *Param, rm, rv, nbt *tensor.Dense) []Named {
+	p := w.Name[:len(w.Name)-len(".weight")]
+	return []Named{{w.Name, w.Value}, {bias.Name, bias.Value},
+		{p + ".running_mean", rm}, {p + ".running_var", rv}, {p + ".num_batches_tracked", nbt}}
+}
+
+const (
+	bnForward = iota
+	bnBackward
+)
+
+// Forward normalises x [N, C, H, W].
+func (b *BatchNorm2d) Forward(x *tensor.Dense, train bool) *tensor.Dense {
+	n, c, h, w := dims4(x)
+	if c != b.C {
+		panic(fmt.Sprintf("nn: BatchNorm2d %s wants %d channels, got shape %v", b.Weight.Name, b.C, x.Shape()))
+	}
+	if train && n*h*w < 2 {
+		panic(fmt.Sprintf("nn: BatchNorm2d %s needs more than one value per channel in training, got shape %v", b.Weight.Name, x.Shape()))
+	}
+	b.x = x
+	y := b.y.ensure4(n, c, h, w)
+	b.forward(f32(x), n, h*w, train)
+	return y
+}
+
+func (b *BatchNorm2d) forward(xd []float32, n, hw int, train bool) {
+	b.xd, b.n, b.hw, b.train = xd, n, hw, train
+	b.pool.For(b.C, b, bnForward)
+	if train {
+		int64s(b.NumBatchesTracked)[0]++
+	}
+}
+
+// Backward returns dL/dx and adds dL/dweight, dL/dbias.
+func (b *BatchNorm2d) Backward(dy *tensor.Dense) *tensor.Dense {
+	if !dy.Shape().Eq(b.x.Shape()) {
+		panic(fmt.Sprintf("nn: BatchNorm2d %s backward got shape %v, want %v", b.Weight.Name, dy.Shape(), b.x.Shape()))
+	}
+	b.dyd = f32(dy)
+	dx := b.dx.ensureLike(b.x)
+	b.pool.For(b.C, b, bnBackward)
+	return dx
+}
+
+func (b *BatchNorm2d) run(phase, lo, hi int) {
+	if phase == bnForward {
+		for c := lo; c < hi; c++ {
+			b.forwardChannel(c)
+		}
+		return
+	}
+	for c := lo; c < hi; c++ {
+		b.backwardChannel(c)
+	}
+}
+
+// sum32 adds v with four float32 accumulators (a plane is at most a few
+// thousand values) and returns the sum in float64.
+func sum32(v []float32) float64 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i]
+		s1 += v[i+1]
+		s2 += v[i+2]
+		s3 += v[i+3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i]
+	}
+	return float64((s0 + s1) + (s2 + s3))
+}
+
+func sqdev32(v []float32, m float32) float64 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		d0, d1, d2, d3 := v[i]-m, v[i+1]-m, v[i+2]-m, v[i+3]-m
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(v); i++ {
+		d := v[i] - m
+		s0 += d * d
+	}
+	return float64((s0 + s1) + (s2 + s3))
+}
+
+func (b *BatchNorm2d) forwardChannel(c int) {
+	hw, C := b.hw, b.C
+	var mean, invstd float64
+	if b.train {
+		var s float64
+		for i := 0; i < b.n; i++ {
+			s += sum32(b.xd[(i*C+c)*hw : (i*C+c+1)*hw])
+		}
+		cnt := float64(b.n * hw)
+		mean = s / cnt
+		var q float64
+		m32 := float32(mean)
+		for i := 0; i < b.n; i++ {
+			q += sqdev32(b.xd[(i*C+c)*hw:(i*C+c+1)*hw], m32)
+		}
+		// Correct for rounding mean to float32: Σ(x−m)² = Σ(x−m32)² − cnt·(m−m32)².
+		dm := mean - float64(m32)
+		q -= cnt * dm * dm
+		q = max(q, 0)
+		v := q / cnt
+		invstd = 1 / math.Sqrt(v+b.Eps)
+		rm, rv := b.RunningMean.Float32s(), b.RunningVar.Float32s()
+		rm[c] = float32((1-b.Momentum)*float64(rm[c]) + b.Momentum*mean)
+		rv[c] = float32((1-b.Momentum)*float64(rv[c]) + b.Momentum*q/(cnt-1))
+	} else {
+		mean = float64(b.RunningMean.Float32s()[c])
+		invstd = 1 / math.Sqrt(float64(b.RunningVar.Float32s()[c])+b.Eps)
+	}
+	b.mean[c], b.invstd[c] = mean, invstd
+	g := float64(b.Weight.Data()[c])
+	scale := float32(g * invstd)
+	shift := float32(float64(b.Bias.Data()[c]) - mean*g*invstd)
+	for i := 0; i < b.n; i++ {
+		src := b.xd[(i*C+c)*hw : (i*C+c+1)*hw]
+		dst := b.y.d[(i*C+c)*hw : (i*C+c+1)*hw]
+		dst = dst[:len(src)]
+		if b.ReLU {
+			for j, v := range src {
+				dst[j] = max(v*scale+shift, 0)
+			}
+		} else {
+			for j, v := range src {
+				dst[j] = v*scale + shift
+			}
+		}
+	}
+}
+
+func (b *BatchNorm2d) backwardChannel(c int) {
+	hw, C := b.hw, b.C
+	m32 := float32(b.mean[c])
+	is := b.invstd[c]
+	g := float64(b.Weight.Data()[c])
+	// Σdy and Σdy·(x−mean), dy masked by the fused ReLU.
+	var sdy, sdyx float64
+	for i := 0; i < b.n; i++ {
+		o := (i*C + c) * hw
+		dy := b.dyd[o : o+hw]
+		x := b.xd[o : o+hw]
+		x = x[:len(dy)]
+		var a0, a1, c0, c1 float32
+		if b.ReLU {
+			y := b.y.d[o : o+hw]
+			y = y[:len(dy)]
+			for j, d := range dy {
+				if y[j] <= 0 {
+					continue
+				}
+				if j&1 == 0 {
+					a0 += d
+					c0 += d * (x[j] - m32)
+				} else {
+					a1 += d
+					c1 += d * (x[j] - m32)
+				}
+			}
+		} else {
+			j := 0
+			for ; j+2 <= len(dy); j += 2 {
+				a0 += dy[j]
+				a1 += dy[j+1]
+				c0 += dy[j] * (x[j] - m32)
+				c1 += dy[j+1] * (x[j+1] - m32)
+			}
+			for ; j < len(dy); j++ {
+				a0 += dy[j]
+				c0 += dy[j] * (x[j] - m32)
+			}
+		}
+		sdy += float64(a0 + a1)
+		sdyx += float64(c0 + c1)
+	}
+	sdyxh := sdyx * is // Σdy·x̂
+	b.Weight.GradData()[c] += float32(sdyxh)
+	b.Bias.GradData()[c] += float32(sdy)
+	// Training: dx = g·is·(dy − Σdy/M − x̂·Σdy·x̂/M). Eval: dx = g·is·dy.
+	k := float32(g * is)
+	var a, bb float32
+	if b.train {
+		cnt := float64(b.n * hw)
+		a = float32(g * is * sdy / cnt)         // subtracted constant
+		bb = float32(g * is * sdyxh * is / cnt) // times (x − mean)
+	}
+	for i := 0; i < b.n; i++ {
+		o := (i*C + c) * hw
+		dy := b.dyd[o : o+hw]
+		x := b.xd[o : o+hw]
+		dx := b.dx.d[o : o+hw]
+		x, dx = x[:len(dy)], dx[:len(dy)]
+		if b.ReLU {
+			y := b.y.d[o : o+hw]
+			y = y[:len(dy)]
+			for j, d := range dy {
+				if y[j] <= 0 {
+					d = 0
+				}
+				dx[j] = k*d - a - bb*(x[j]-m32)
+			}
+		} else {
+			for j, d := range dy {
+				dx[j] = k*d - a - bb*(x[j]-m32)
+			}
+		}
+	}
+}
+
+// BatchNorm1d is PyTorch's nn.BatchNorm1d(C) over [N, C] input, with the same
+// statistics, modes, buffers and fused ReLU option as BatchNorm2d (it is one,
+// seen as N×C×1×1).
+type BatchNorm1d struct {
+	BatchNorm2d
+	y2, dx2 buf2d
+}
+
+// buf2d is a 2-D header over a buffer owned elsewhere, rebuilt only when the
+// buffer changes.
+type buf2d struct {
+	t *tensor.Dense
+	d []float32
+}
+
+func (v *buf2d) view(d []float32, n, c int) *tensor.Dense {
+	if v.t == nil || len(v.d) != len(d) || &v.d[0] != &d[0] {
+		v.d = d
+		v.t = NewTensor(d, n, c)
+	}
+	return v.t
+}
+
+// NewBatchNorm1d returns a 1-D batch norm named prefix.
+func NewBatchNorm1d(prefix string, c int, relu bool, pool *Pool) *BatchNorm1d {
+	return &BatchNorm1d{BatchNorm2d: *NewBatchNorm2d(prefix, c, relu, pool)}
+}
+
+// Forward normalises x [N, C] over the batch.
+func (b *BatchNorm1d) Forward(x *tensor.Dense, train bool) *tensor.Dense {
+	n, c := dims2(x)
+	if c != b.C {
+		panic(fmt.Sprintf("nn: BatchNorm1d %s wants %d features, got shape %v", b.Weight.Name, b.C, x.Shape()))
+	}
+	if train && n < 2 {
+		panic(fmt.Sprintf("nn: BatchNorm1d %s needs more than one value per channel in training, got shape %v", b.Weight.Name, x.Shape()))
+	}
+	b.x = x
+	b.y.ensure4(n, c, 1, 1)
+	b.forward(f32(x), n, 1, train)
+	return b.y2.view(b.y.d, n, c)
+}
+
+// Backward returns dL/dx [N, C] and adds dL/dweight, dL/dbias.
+func (b *BatchNorm1d) Backward(dy *tensor.Dense) *tensor.Dense {
+	if !dy.Shape().Eq(b.x.Shape()) {
+		panic(fmt.Sprintf("nn: BatchNorm1d %s backward got shape %v, want %v", b.Weight.Name, dy.Shape(), b.x.Shape()))
+	}
+	b.dyd = f32(dy)
+	b.dx.ensure4(b.n, b.C, 1, 1)
+	b.pool.For(b.C, &b.BatchNorm2d, bnBackward)
+	return b.dx2.view(b.dx.d, b.n, b.C)
+}

@@ -1,0 +1,141 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/tensor"
+)
+
+// BasicBlock is the ResNet-18 residual block of shared/bench/train_step.py:
+//
+//	out = relu(b2(c2(relu(b1(c1(x))))) + sc(x))
+//
+// with c1 a 3×3 convolution of the given stride, c2 3×3 stride 1, and the
+// shortcut sc a 1×1 convolution of that stride followed by batch norm when
+// the stride or channel count changes (identity otherwise). Names are
+// prefix.c1, prefix.b1, prefix.c2, prefix.b2, prefix.sc.0, prefix.sc.1.
+type BasicBlock struct {
+	C1     *Conv2D
+	B1     *BatchNorm2d // with fused ReLU
+	C2     *Conv2D
+	B2     *BatchNorm2d
+	SCConv *Conv2D      // nil for the identity shortcut
+	SCBN   *BatchNorm2d // nil for the identity shortcut
+
+	pool      *Pool
+	xd        []float32
+	outd, dyd []float32
+	sd, bd    []float32
+	y, dx     buf
+	phase     int
+	x         *tensor.Dense
+	dz        buf2d
+}
+
+// NewBasicBlock returns a block named prefix from inC to outC channels.
+func NewBasicBlock(prefix string, inC, outC, stride int, rng *rand.Rand, pool *Pool) *BasicBlock {
+	b := &BasicBlock{pool: pool}
+	b.C1 = NewConv2D(prefix+".c1", inC, outC, 3, stride, 1, false, rng, pool)
+	b.B1 = NewBatchNorm2d(prefix+".b1", outC, true, pool)
+	b.C2 = NewConv2D(prefix+".c2", outC, outC, 3, 1, 1, false, rng, pool)
+	b.B2 = NewBatchNorm2d(prefix+".b2", outC, false, pool)
+	if stride != 1 || inC != outC {
+		b.SCConv = NewConv2D(prefix+".sc.0", inC, outC, 1, stride, 0, false, rng, pool)
+		b.SCBN = NewBatchNorm2d(prefix+".sc.1", outC, false, pool)
+	}
+	return b
+}
+
+func (b *BasicBlock) modules() []Module {
+	ms := []Module{b.C1, b.B1, b.C2, b.B2}
+	if b.SCConv != nil {
+		ms = append(ms, b.SCConv, b.SCBN)
+	}
+	return ms
+}
+
+// Params returns the parameters in state_dict order.
+func (b *BasicBlock) Params() []*Param { return (&Sequential{b.modules()}).Params() }
+
+// StateDict returns parameters and buffers in state_dict order.
+func (b *BasicBlock) StateDict() []Named { return (&Sequential{b.modules()}).StateDict() }
+
+// Forward computes the block output.
+func (b *BasicBlock) Forward(x *tensor.Dense, train bool) *tensor.Dense {
+	b.x = x
+	h := b.B1.Forward(b.C1.Forward(x, train), train)
+	main := b.B2.Forward(b.C2.Forward(h, train), train)
+	var s *tensor.Dense
+	if b.SCConv != nil {
+		s = b.SCBN.Forward(b.SCConv.Forward(x, train), train)
+	} else {
+		s = x
+	}
+	if !s.Shape().Eq(main.Shape()) {
+		panic(fmt.Sprintf("nn: BasicBlock shortcut shape %v != %v", s.Shape(), main.Shape()))
+	}
+	y := b.y.ensureLike(main)
+	b.bd, b.sd = f32(main), f32(s)
+	b.phase = 0
+	b.pool.For(len(b.y.d), b, 0)
+	return y
+}
+
+// Backward returns dL/dx and adds the parameter gradients.
+func (b *BasicBlock) Backward(dy *tensor.Dense) *tensor.Dense {
+	if !dy.Shape().Eq(b.y.t.Shape()) {
+		panic(fmt.Sprintf("nn: BasicBlock backward got shape %v, want %v", dy.Shape(), b.y.t.Shape()))
+	}
+	// dz = dy·[out > 0], kept in b.dx's sibling buffer: reuse the output
+	// gradient of the add, stored in outd.
+	b.dyd = f32(dy)
+	b.outd = grow(b.outd, len(b.dyd))
+	b.pool.For(len(b.dyd), b, 1)
+	dz := b.dzTensor()
+	dm := b.C1.Backward(b.B1.Backward(b.C2.Backward(b.B2.Backward(dz))))
+	dx := b.dx.ensureLike(b.x)
+	if b.SCConv != nil {
+		ds := b.SCConv.Backward(b.SCBN.Backward(dz))
+		b.sd, b.bd = f32(dm), f32(ds)
+	} else {
+		b.sd, b.bd = f32(dm), b.outd
+	}
+	b.pool.For(len(b.dx.d), b, 2)
+	return dx
+}
+
+// dzTensor wraps outd as a tensor of the output's shape, rebuilt only when
+// outd is reallocated.
+func (b *BasicBlock) dzTensor() *tensor.Dense {
+	if b.dz.t == nil || len(b.dz.d) != len(b.outd) || &b.dz.d[0] != &b.outd[0] {
+		n, c, h, w := dims4(b.y.t)
+		b.dz.d = b.outd
+		b.dz.t = NewTensor(b.outd, n, c, h, w)
+	}
+	return b.dz.t
+}
+
+func (b *BasicBlock) run(phase, lo, hi int) {
+	switch phase {
+	case 0: // y = relu(main + shortcut)
+		y, m, s := b.y.d[lo:hi], b.bd[lo:hi], b.sd[lo:hi]
+		for i := range y {
+			y[i] = max(m[i]+s[i], 0)
+		}
+	case 1: // dz = dy·[y > 0]
+		dz, dy, y := b.outd[lo:hi], b.dyd[lo:hi], b.y.d[lo:hi]
+		for i := range dz {
+			if y[i] > 0 {
+				dz[i] = dy[i]
+			} else {
+				dz[i] = 0
+			}
+		}
+	case 2: // dx = d(main) + d(shortcut)
+		dx, a, s := b.dx.d[lo:hi], b.sd[lo:hi], b.bd[lo:hi]
+		for i := range dx {
+			dx[i] = a[i] + s[i]
+		}
+	}
+}

@@ -19,8 +19,8 @@ import (
 const goldenRel = 1e-4
 
 type golden struct {
-	Torch   string                    `json:"torch"`
-	Tensors map[string][2]json.RawMessage `json:"tensors"`
+	Torch   string                          `json:"torch"`
+	Tensors map[string][2]json.RawMessage   `json:"tensors"`
 	State   map[string][][3]json.RawMessage `json:"state_dicts"`
 	data    []float32
 }

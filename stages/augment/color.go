@@ -1,0 +1,313 @@
+package augment
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/contrastream/contrastream/stages/image"
+)
+
+// hsvTables are the static tables behind the exact fast path of PIL's
+// RGB→HSV→RGB conversion. Built once, on first use (about 200 KB).
+type hsvTables struct {
+	// hue[k][cr<<8|n] is PIL's hue byte for the pixel class k whose
+	// non-trivial normalized difference is n/cr (see rgbToHSV).
+	hue [6][256 * 256]uint8
+	// sat[cr<<8|maxc] is PIL's saturation byte.
+	sat [256 * 256]uint8
+	// hi[h], hf[h]: sector and fraction of hue byte h (hsv2rgb).
+	hi [256]uint8
+	hf [256]float32
+	// fs[s] = s/255 as PIL computes it (double, stored as float).
+	fs [256]float32
+}
+
+var tables = sync.OnceValue(buildHSVTables)
+
+// hueByte is PIL 9.4's rgb2hsv hue computation (Convert.c), with its mix of
+// float and double arithmetic, from the already computed float h.
+func hueByte(h float32) uint8 {
+	x := float64(h)/6.0 + 1.0
+	if x >= 1 { // fmod(x, 1) for x in [0, 2), exact
+		x -= 1
+	}
+	hf := float32(x)
+	v := int(float64(hf) * 255.0)
+	return uint8(max(0, min(255, v)))
+}
+
+// rgbToHSV is PIL 9.4's rgb2hsv for one pixel, written out with the same
+// float/double mix; the tables are built from it and the tests check the
+// table path against it.
+func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
+	maxc := max(r, g, b)
+	minc := min(r, g, b)
+	if maxc == minc {
+		return 0, 0, maxc
+	}
+	cr := float32(maxc - minc)
+	s := cr / float32(maxc)
+	rc := float32(maxc-r) / cr
+	gc := float32(maxc-g) / cr
+	bc := float32(maxc-b) / cr
+	var h float32
+	switch {
+	case r == maxc:
+		h = bc - gc
+	case g == maxc:
+		h = float32(2.0 + float64(rc) - float64(bc))
+	default:
+		h = float32(4.0 + float64(gc) - float64(rc))
+	}
+	us := int(float64(s) * 255.0)
+	return hueByte(h), uint8(max(0, min(255, us))), maxc
+}
+
+// hsvToRGB is PIL 9.4's hsv2rgb for one pixel.
+func hsvToRGB(t *hsvTables, h, s, v uint8) (uint8, uint8, uint8) {
+	if s == 0 {
+		return v, v, v
+	}
+	f := t.hf[h]
+	fs := t.fs[s]
+	fv := float64(v)
+	p := clipRound(fv * (1.0 - float64(fs)))
+	q := clipRound(fv * (1.0 - float64(fs*f)))
+	u := clipRound(fv * (1.0 - float64(float64(fs)*(1.0-float64(f)))))
+	switch t.hi[h] {
+	case 0:
+		return v, u, p
+	case 1:
+		return q, v, p
+	case 2:
+		return p, v, u
+	case 3:
+		return p, q, v
+	case 4:
+		return u, p, v
+	}
+	return v, p, q
+}
+
+// clipRound is C's round() (half away from zero) then CLIP8, for x >= 0.
+func clipRound(x float64) uint8 {
+	r := math.Round(x)
+	if r >= 255 {
+		return 255
+	}
+	return uint8(r)
+}
+
+func buildHSVTables() *hsvTables {
+	t := new(hsvTables)
+	for cr := 1; cr < 256; cr++ {
+		fcr := float32(cr)
+		for n := 0; n <= cr; n++ {
+			q := float32(n) / fcr // the one quotient that is not 0 or 1
+			i := cr<<8 | n
+			// r is max: h = bc − gc, with min at b (bc = 1) or at g (gc = 1).
+			t.hue[0][i] = hueByte(1 - q)                           // min is b: h = 1 − gc, q = gc
+			t.hue[1][i] = hueByte(q - 1)                           // min is g: h = bc − 1, q = bc
+			t.hue[2][i] = hueByte(float32(2.0 + float64(q) - 1.0)) // g max, min b: 2 + rc − 1
+			t.hue[3][i] = hueByte(float32(2.0 + 1.0 - float64(q))) // g max, min r: 2 + 1 − bc
+			t.hue[4][i] = hueByte(float32(4.0 + 1.0 - float64(q))) // b max, min g: 4 + 1 − rc
+			t.hue[5][i] = hueByte(float32(4.0 + float64(q) - 1.0)) // b max, min r: 4 + gc − 1
+		}
+		for m := cr; m < 256; m++ {
+			s := fcr / float32(m)
+			t.sat[cr<<8|m] = uint8(max(0, min(255, int(float64(s)*255.0))))
+		}
+	}
+	for h := range 256 {
+		x := float64(h) * 6.0 / 255.0
+		i := math.Floor(x)
+		t.hi[h] = uint8(int(i) % 6)
+		t.hf[h] = float32(x - i)
+	}
+	for s := range 256 {
+		t.fs[s] = float32(float64(s) / 255.0)
+	}
+	return t
+}
+
+// hsvFast is rgbToHSV through the tables: two compares and two lookups.
+func hsvFast(t *hsvTables, r, g, b uint8) (uint8, uint8, uint8) {
+	maxc := max(r, g, b)
+	minc := min(r, g, b)
+	if maxc == minc {
+		return 0, 0, maxc
+	}
+	cr := int(maxc - minc)
+	var k, n int
+	switch {
+	case r == maxc:
+		if b == minc { // bc = 1, h = 1 − gc
+			k, n = 0, int(maxc-g)
+		} else { // gc = 1, h = bc − 1
+			k, n = 1, int(maxc-b)
+		}
+	case g == maxc:
+		if b == minc { // bc = 1: h = 2 + rc − 1
+			k, n = 2, int(maxc-r)
+		} else { // rc = 1: h = 2 + 1 − bc
+			k, n = 3, int(maxc-b)
+		}
+	default:
+		if r == minc { // rc = 1: h = 4 + gc − 1
+			k, n = 5, int(maxc-g)
+		} else { // gc = 1: h = 4 + 1 − rc
+			k, n = 4, int(maxc-r)
+		}
+	}
+	return t.hue[k][cr<<8|n], t.sat[cr<<8|int(maxc)], maxc
+}
+
+// hue3 applies the pending table pre, then PIL's hue shift by shift hue
+// levels (mod 256), to RGB rows; dst may be src.
+func hue3(dst, src *image.Image, pre *lut, shift uint8) {
+	t := tables()
+	for y := 0; y < src.H; y++ {
+		s := src.Row(y)
+		d := dst.Row(y)
+		d = d[:len(s)]
+		for x := 0; x+2 < len(s); x += 3 {
+			h, sat, v := hsvFast(t, pre[s[x]], pre[s[x+1]], pre[s[x+2]])
+			d[x], d[x+1], d[x+2] = hsvToRGB(t, h+shift, sat, v)
+		}
+	}
+}
+
+// hueShift is torchvision's np.uint8(hue_factor * 255): truncation toward
+// zero, then modulo 256.
+func hueShift(factor float64) uint8 { return uint8(int64(factor * 255)) }
+
+// AdjustHue rotates the hue of src by factor (in [-0.5, 0.5], a fraction of
+// the hue circle), as torchvision's adjust_hue on a PIL image: PIL's RGB→HSV
+// with 8-bit channels, the hue byte shifted by int(factor·255) modulo 256,
+// and PIL's HSV→RGB. The result is bit-identical. A gray image is returned
+// unchanged. dst may be src. Safe for concurrent use; allocates only when dst
+// must grow (the first call builds ~200 KB of shared tables).
+func AdjustHue(dst, src *image.Image, factor float64) error {
+	if err := checkSrc("hue", src); err != nil {
+		return err
+	}
+	if !(factor >= -0.5 && factor <= 0.5) {
+		return fmt.Errorf("augment: hue factor %v outside [-0.5, 0.5]", factor)
+	}
+	if src.C == 1 {
+		if dst != src {
+			dst.CopyFrom(src)
+		}
+		return nil
+	}
+	if dst != src {
+		dst.Resize(src.W, src.H, src.C)
+	}
+	id := identityLUT()
+	hue3(dst, src, &id, hueShift(factor))
+	return nil
+}
+
+// ColorJitter changes brightness, contrast, saturation and hue in a random
+// order, like torchvision's ColorJitter on PIL images (the semantics SimCLR's
+// torch ports use): factors are drawn uniformly from [max(0, 1−B), 1+B],
+// [max(0, 1−C), 1+C], [max(0, 1−S), 1+S] and [−H, H]; each adjustment
+// rounds and clips to 8 bits before the next. A zero field disables that
+// adjustment, so the zero value is the identity. Hue must be <= 0.5.
+//
+// Randomness: a permutation of the four (Fisher–Yates, 3 draws), then one
+// draw per enabled factor in the order B, C, S, H.
+//
+// Fast path: brightness and contrast are per-level tables; consecutive table
+// adjustments are composed into one, and the pending table is fused into the
+// next saturation or hue pass, so a jitter costs at most three passes over
+// the pixels. The result is bit-identical to applying [AdjustBrightness],
+// [AdjustContrast], [AdjustSaturation] and [AdjustHue] in that order. It
+// allows in-place use. Safe for concurrent use; allocates nothing in steady
+// state.
+type ColorJitter struct {
+	Brightness, Contrast, Saturation, Hue float64
+}
+
+// jitterParams are one draw of ColorJitter.
+type jitterParams struct {
+	order [4]int  // 0 brightness, 1 contrast, 2 saturation, 3 hue
+	on    [4]bool // whether each adjustment is enabled
+	f     [4]float64
+}
+
+func (j ColorJitter) params(rng *rand.Rand) (p jitterParams) {
+	shuffle(p.order[:], rng)
+	ranges := [4][2]float64{
+		{max(0, 1-j.Brightness), 1 + j.Brightness},
+		{max(0, 1-j.Contrast), 1 + j.Contrast},
+		{max(0, 1-j.Saturation), 1 + j.Saturation},
+		{-j.Hue, j.Hue},
+	}
+	for i, r := range ranges {
+		if r[0] == r[1] && r[0] == [4]float64{1, 1, 1, 0}[i] {
+			continue
+		}
+		p.on[i] = true
+		p.f[i] = r[0] + (r[1]-r[0])*rng.Float64()
+	}
+	return p
+}
+
+// Augment implements [Augmentation].
+func (j ColorJitter) Augment(dst, src *image.Image, rng *rand.Rand) error {
+	if err := checkSrc("color jitter", src); err != nil {
+		return err
+	}
+	if j.Brightness < 0 || j.Contrast < 0 || j.Saturation < 0 || !(j.Hue >= 0 && j.Hue <= 0.5) {
+		return fmt.Errorf("augment: color jitter: bad strengths %+v", j)
+	}
+	jitter(dst, src, j.params(rng))
+	return nil
+}
+
+// AllowsInPlace reports true.
+func (ColorJitter) AllowsInPlace() bool { return true }
+
+// jitter applies p to src into dst (which may be src), fusing table passes.
+func jitter(dst, src *image.Image, p jitterParams) {
+	if dst != src {
+		dst.Resize(src.W, src.H, src.C)
+	}
+	cur := src // where the next pass reads
+	pending := identityLUT()
+	dirty := false
+	for _, op := range p.order {
+		if !p.on[op] {
+			continue
+		}
+		switch op {
+		case 0:
+			t := brightnessLUT(float32(p.f[0]))
+			pending.then(&t)
+			dirty = true
+		case 1:
+			t := contrastLUT(meanLuma(cur, &pending), float32(p.f[1]))
+			pending.then(&t)
+			dirty = true
+		case 2, 3:
+			if src.C != 3 {
+				continue // identity on gray, as PIL
+			}
+			if op == 2 {
+				st := newSatTable(float32(p.f[2]))
+				saturate3(dst, cur, &pending, &st)
+			} else {
+				hue3(dst, cur, &pending, hueShift(p.f[3]))
+			}
+			cur = dst
+			pending = identityLUT()
+			dirty = false
+		}
+	}
+	if dirty || cur != dst {
+		applyLUT(dst, cur, &pending)
+	}
+}

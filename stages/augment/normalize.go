@@ -1,0 +1,94 @@
+package augment
+
+import (
+	"fmt"
+
+	"github.com/contrastream/contrastream/stages/image"
+)
+
+// ImageNet channel statistics (torchvision's usual Normalize arguments, and
+// those of ../shared/bench/aug_bench.py).
+var (
+	ImageNetMean = [3]float32{0.485, 0.456, 0.406}
+	ImageNetStd  = [3]float32{0.229, 0.224, 0.225}
+)
+
+// Normalize maps 8-bit levels to normalized float32 the way torchvision's
+// ToTensor followed by Normalize(Mean, Std) does: (v/255 − mean)/std, each
+// step rounded to float32. A zero Std means ImageNet statistics
+// ([ImageNetMean], [ImageNetStd]) — Mean is then ignored. It is not an
+// [Augmentation] (it changes the element type); Tensorize uses it. A
+// Normalize value is read-only and safe for concurrent use.
+type Normalize struct {
+	Mean, Std [3]float32
+}
+
+func (n Normalize) stats() (mean, std [3]float32) {
+	if n.Std == [3]float32{} {
+		return ImageNetMean, ImageNetStd
+	}
+	return n.Mean, n.Std
+}
+
+// Table returns, per channel, the normalized value of every level: the
+// exact float32 that torchvision computes (x = float32(v)/255, then
+// (x − mean)/std). Building it costs 768 divisions; converting an image by
+// lookup then costs one load per sample and is bit-identical to torchvision.
+// It allocates nothing (the table is returned by value, 3 KB).
+func (n Normalize) Table() (t [3][256]float32) {
+	mean, std := n.stats()
+	for c := range 3 {
+		for v := range 256 {
+			x := float32(v) / 255
+			t[c][v] = (x - mean[c]) / std[c]
+		}
+	}
+	return t
+}
+
+// Affine returns scale and bias with v·scale[c] + bias[c] ≈ (v/255 −
+// mean[c])/std[c], for kernels that fuse the conversion into other float
+// arithmetic (within 1 ulp-ish of [Normalize.Table], not bit-identical).
+func (n Normalize) Affine() (scale, bias [3]float32) {
+	mean, std := n.stats()
+	for c := range 3 {
+		scale[c] = 1 / (255 * std[c])
+		bias[c] = -mean[c] / std[c]
+	}
+	return scale, bias
+}
+
+// CHW writes src as normalized planar float32 into dst, which must hold
+// exactly 3·H·W values (plane c at dst[c·H·W:]); a gray source is
+// replicated into the three planes. t is a table from [Normalize.Table]
+// (pass it in so a batch builds it once). Safe for concurrent use;
+// allocates nothing.
+func CHW(dst []float32, src *image.Image, t *[3][256]float32) error {
+	if err := checkSrc("normalize", src); err != nil {
+		return err
+	}
+	plane := src.W * src.H
+	if len(dst) != 3*plane {
+		return fmt.Errorf("augment: normalize: dst holds %d values, want 3×%d×%d", len(dst), src.H, src.W)
+	}
+	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:]
+	for y := 0; y < src.H; y++ {
+		s := src.Row(y)
+		o := y * src.W
+		rr, gg, bb := r[o:o+src.W], g[o:o+src.W], b[o:o+src.W]
+		if src.C == 3 {
+			s = s[:3*len(rr)]
+			for x := range rr {
+				rr[x] = t[0][s[3*x]]
+				gg[x] = t[1][s[3*x+1]]
+				bb[x] = t[2][s[3*x+2]]
+			}
+		} else {
+			s = s[:len(rr)]
+			for x, v := range s {
+				rr[x], gg[x], bb[x] = t[0][v], t[1][v], t[2][v]
+			}
+		}
+	}
+	return nil
+}

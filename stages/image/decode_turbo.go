@@ -27,6 +27,9 @@ const HaveTurbo = true
 // its cleanup.
 type tjDecoder struct {
 	h C.tjhandle
+	// Outputs of tjDecompressHeader3, kept here so that passing their
+	// addresses to C does not allocate per call.
+	w, h2, subsamp, cs C.int
 }
 
 var tjPool = sync.Pool{New: func() any {
@@ -65,13 +68,13 @@ func decodeJPEGTurbo(dst *Image, data []byte, hd *Header, c int, opt *DecodeOpti
 
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
 	size := C.ulong(len(data))
-	var w, h, subsamp, cs C.int
-	if C.tjDecompressHeader3(d.h, src, size, &w, &h, &subsamp, &cs) != 0 {
+	if C.tjDecompressHeader3(d.h, src, size, &d.w, &d.h2, &d.subsamp, &d.cs) != 0 {
 		return d.err()
 	}
-	if int(w) != hd.W || int(h) != hd.H {
-		return fmt.Errorf("%w: jpeg: libjpeg-turbo reads %dx%d, header scan %dx%d", ErrCorrupt, w, h, hd.W, hd.H)
+	if int(d.w) != hd.W || int(d.h2) != hd.H {
+		return fmt.Errorf("%w: jpeg: libjpeg-turbo reads %dx%d, header scan %dx%d", ErrCorrupt, d.w, d.h2, hd.W, hd.H)
 	}
+	cs := d.cs
 	den := turboScale(hd.W, hd.H, opt.MinSide)
 	sw, sh := (hd.W+den-1)/den, (hd.H+den-1)/den
 

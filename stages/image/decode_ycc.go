@@ -93,64 +93,72 @@ func yccRow(d, yr, cb, cr []uint8) {
 	cb = cb[:n]
 	cr = cr[:n]
 	for x := 0; x < n; x++ {
-		yy := int32(yr[x])
+		yy := int32(yr[x]) + rangeOff
 		u := int32(cb[x]) - 128
 		v := int32(cr[x]) - 128
 		r := yy + ((91881*v + 32768) >> 16)
 		g := yy + ((-22554*u - 46802*v + 32768) >> 16)
 		bl := yy + ((116130*u + 32768) >> 16)
 		p := d[3*x : 3*x+3 : 3*x+3]
-		p[0], p[1], p[2] = clamp8(r), clamp8(g), clamp8(bl)
+		p[0] = rangeLimit[r&rangeMask]
+		p[1] = rangeLimit[g&rangeMask]
+		p[2] = rangeLimit[bl&rangeMask]
 	}
 }
 
-func clamp8(v int32) uint8 {
-	if uint32(v) > 255 {
-		return uint8(^(v >> 31))
-	}
-	return uint8(v)
-}
+// rangeLimit clamps v-rangeOff to [0, 255] for v in [0, 1024): a table
+// lookup instead of two data-dependent branches per sample (libjpeg's
+// range_limit). YCbCr→RGB results lie in [-227, 482], well inside.
+const (
+	rangeOff  = 384
+	rangeMask = 1023
+)
 
-// fancyH2V1 doubles src horizontally into d (len(d) may be 2*len(src) or one
-// less) with libjpeg's h2v1_fancy_upsample: each output is 3/4 of the nearer
-// input plus 1/4 of the farther, with alternating rounding.
+var rangeLimit = func() (t [1024]uint8) {
+	for i := range t {
+		t[i] = uint8(min(max(i-rangeOff, 0), 255))
+	}
+	return t
+}()
+
+// fancyH2V1 doubles src horizontally into d (len(d) is 2*len(src) or one
+// less, len(src) >= 2) with libjpeg's h2v1_fancy_upsample: each output is
+// 3/4 of the nearer input plus 1/4 of the farther, with alternating rounding.
 func fancyH2V1(d, src []uint8) {
 	n := len(src)
 	w := len(d)
-	last, this := int32(src[0]), int32(src[0])
-	for c := 0; c < n; c++ {
-		next := this
-		if c+1 < n {
-			next = int32(src[c+1])
-		}
-		o := 2 * c
-		d[o] = uint8((3*this + last + 1) >> 2)
-		if o+1 < w {
-			d[o+1] = uint8((3*this + next + 2) >> 2)
-		}
-		last, this = this, next
+	d = d[:2*n-1]
+	d[0] = src[0]
+	for c := 0; c < n-1; c++ {
+		this, next := int32(src[c]), int32(src[c+1])
+		// output 2c+1 is nearer to c, output 2c+2 nearer to c+1
+		p := d[2*c+1 : 2*c+3 : 2*c+3]
+		p[0] = uint8((3*this + next + 2) >> 2)
+		p[1] = uint8((3*next + this + 1) >> 2)
+	}
+	if 2*n <= w {
+		d[:w][2*n-1] = src[n-1]
 	}
 }
 
 // fancyH2V2 writes one upsampled chroma row from the nearer chroma row a and
-// the farther row b, with libjpeg's h2v2_fancy_upsample (triangle filter in
-// both directions).
+// the farther row b (len(a) >= 2), with libjpeg's h2v2_fancy_upsample
+// (triangle filter in both directions).
 func fancyH2V2(d, a, b []uint8) {
 	n := len(a)
 	w := len(d)
 	b = b[:n]
+	d = d[:2*n-1]
 	this := 3*int32(a[0]) + int32(b[0])
-	last := this
-	for c := 0; c < n; c++ {
-		next := this
-		if c+1 < n {
-			next = 3*int32(a[c+1]) + int32(b[c+1])
-		}
-		o := 2 * c
-		d[o] = uint8((3*this + last + 8) >> 4)
-		if o+1 < w {
-			d[o+1] = uint8((3*this + next + 7) >> 4)
-		}
-		last, this = this, next
+	d[0] = uint8((4*this + 8) >> 4)
+	for c := 0; c < n-1; c++ {
+		next := 3*int32(a[c+1]) + int32(b[c+1])
+		p := d[2*c+1 : 2*c+3 : 2*c+3]
+		p[0] = uint8((3*this + next + 7) >> 4)
+		p[1] = uint8((3*next + this + 8) >> 4)
+		this = next
+	}
+	if 2*n <= w {
+		d[:w][2*n-1] = uint8((4*this + 7) >> 4)
 	}
 }

@@ -1,14 +1,67 @@
-// Package gemm is the one matrix-multiply path every layer in stages/train
-// uses: C = alpha·op(A)·op(B) + beta·C on row-major float32 slices.
 package gemm
+
+import "fmt"
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X or Xᵀ.
 // All matrices are row-major: op(A) is m×k, op(B) is k×n, C is m×n, and
-// lda, ldb, ldc are the row strides of A, B and C as stored.
+// lda, ldb, ldc are the row strides of A, B and C as stored (A is stored m×k,
+// or k×m when transA; B is stored k×n, or n×k when transB).
 // With beta == 0, C is overwritten (NaNs in C do not propagate).
+//
+// It panics if a dimension or stride is negative or too small, or a slice
+// is too short for the matrix it holds. It runs on up to Threads()
+// goroutines and allocates nothing once its internal pools are warm. Calls
+// are safe for concurrent use when their C regions do not overlap. Results
+// are bit-identical from run to run and for any thread count; they differ
+// from the reference triple loop only by rounding (each element is summed
+// in k order in blocks of KC, with FMA on the assembly paths). Kernel reports
+// which implementation serves the call.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
-	reference(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	p := params{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	check(&p)
+	backend(p)
+}
+
+// Kernel names the implementation Sgemm uses: "openblas" in a build with the
+// openblas tag, otherwise the micro-kernel chosen for this CPU, such as
+// "avx512-12x32", "avx2-6x16" or "go-4x4".
+func Kernel() string {
+	if backendName != "" {
+		return backendName
+	}
+	return best.name
+}
+
+// check panics with a gemm-prefixed message when p cannot describe valid
+// matrices; the assembly kernels rely on it to never read or write out of
+// bounds.
+func check(p *params) {
+	if p.m < 0 || p.n < 0 || p.k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", p.m, p.n, p.k))
+	}
+	need := func(name string, s []float32, rows, cols, ld int) {
+		if ld < max(cols, 1) {
+			panic(fmt.Sprintf("gemm: %s stride %d < %d columns", "ld"+name, ld, cols))
+		}
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if n := (rows-1)*ld + cols; len(s) < n {
+			panic(fmt.Sprintf("gemm: len(%s) = %d < %d needed for %d×%d with stride %d", name, len(s), n, rows, cols, ld))
+		}
+	}
+	if p.transA {
+		need("a", p.a, p.k, p.m, p.lda)
+	} else {
+		need("a", p.a, p.m, p.k, p.lda)
+	}
+	if p.transB {
+		need("b", p.b, p.n, p.k, p.ldb)
+	} else {
+		need("b", p.b, p.k, p.n, p.ldb)
+	}
+	need("c", p.c, p.m, p.n, p.ldc)
 }
 
 // reference is the plain triple loop; the fast kernels are tested against it.

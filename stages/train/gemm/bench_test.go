@@ -1,0 +1,102 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+type benchShape struct {
+	name           string
+	transA, transB bool
+	m, n, k        int
+}
+
+// benchShapes are the square sizes and the GEMMs of the `small` SimCLR model
+// (4 × conv3×3, 32/64/128/256 channels) on 32×32 input, batch 512, with the
+// convolutions as im2col GEMMs: forward C[Cout, B·H·W] = W[Cout, Cin·9]·col,
+// weight gradient dW = dY·colᵀ (NT, the reduction runs over B·H·W) and input
+// gradient dcol = Wᵀ·dY (TN); plus the projection head 512×256×256.
+var benchShapes = func() []benchShape {
+	s := []benchShape{
+		{"square256", false, false, 256, 256, 256},
+		{"square512", false, false, 512, 512, 512},
+		{"square1024", false, false, 1024, 1024, 1024},
+	}
+	layers := []struct{ cout, k, n int }{
+		{32, 27, 512 * 32 * 32}, {64, 288, 512 * 16 * 16}, {128, 576, 512 * 8 * 8}, {256, 1152, 512 * 4 * 4},
+	}
+	for i, l := range layers {
+		s = append(s,
+			benchShape{fmt.Sprintf("conv%d_fwd", i+1), false, false, l.cout, l.n, l.k},
+			benchShape{fmt.Sprintf("conv%d_dW", i+1), false, true, l.cout, l.k, l.n},
+			benchShape{fmt.Sprintf("conv%d_dX", i+1), true, false, l.k, l.n, l.cout},
+		)
+	}
+	return append(s,
+		benchShape{"head_fwd", false, true, 512, 256, 256},
+		benchShape{"head_dW", true, false, 256, 256, 512},
+		benchShape{"head_dX", false, false, 512, 256, 256},
+	)
+}()
+
+func benchOperands(s benchShape) (a, b, c []float32, lda, ldb, ldc int) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	fill := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = rng.Float32() - 0.5
+		}
+		return x
+	}
+	lda, ldb, ldc = s.k, s.n, s.n
+	if s.transA {
+		lda = s.m
+	}
+	if s.transB {
+		ldb = s.k
+	}
+	return fill(s.m * s.k), fill(s.k * s.n), fill(s.m * s.n), lda, ldb, ldc
+}
+
+// BenchmarkSgemm measures Sgemm (the native kernel, or OpenBLAS with the
+// openblas tag) at Threads() goroutines; set -cpu or GEMM_THREADS... see
+// docs/benchmarks-gemm.md. It reports GFLOP/s (2·m·n·k per call).
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			a, bb, c, lda, ldb, ldc := benchOperands(s)
+			b.ReportAllocs()
+			b.SetBytes(int64(4 * (len(a) + len(bb) + len(c))))
+			Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
+			}
+			b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkKernels compares the native kernels this CPU runs, one thread.
+func BenchmarkKernels(b *testing.B) {
+	for _, kern := range kernels() {
+		for _, s := range benchShapes {
+			if kern == kernGo && s.m*s.n*s.k > 1<<26 {
+				continue
+			}
+			b.Run(kern.name+"/"+s.name, func(b *testing.B) {
+				a, bb, c, lda, ldb, ldc := benchOperands(s)
+				p := params{s.transA, s.transB, s.m, s.n, s.k, 1, 0, a, lda, bb, ldb, c, ldc}
+				b.ReportAllocs()
+				b.SetBytes(int64(4 * (len(a) + len(bb) + len(c))))
+				native(kern, 1, p)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					native(kern, 1, p)
+				}
+				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,358 @@
+package gemm
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// kernel describes one micro-kernel and the cache blocking that suits it.
+// fn computes one mr×nr tile of C (mr ≤ kernel.mr, nr ≤ kernel.nr) from a
+// packed MR-row panel of op(A) and a packed NR-column panel of op(B), both kc
+// steps deep; see kernel_amd64.s for the exact contract.
+type kernel struct {
+	name   string
+	mr, nr int // register tile of C
+	kc     int // depth of a packed block (A micro-panel MR×KC stays in L1)
+	mc     int // rows of op(A) packed at once (MC×KC block, L2/L3)
+	nc     int // columns of op(B) packed at once (KC×NC block, L2)
+	fn     func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr, loadC int)
+}
+
+// threads is the SetThreads setting; 0 means runtime.GOMAXPROCS(0).
+var threads atomic.Int64
+
+// SetThreads sets how many goroutines one Sgemm call may use and returns the
+// previous setting. n <= 0 restores the default, runtime.GOMAXPROCS(0) read
+// at each call. Results are bit-identical for any setting (work is split over
+// rows and columns of C, never over k), so the setting changes only speed.
+// It is safe for concurrent use and affects calls that start afterwards.
+func SetThreads(n int) int {
+	if n < 0 {
+		n = 0
+	}
+	return int(threads.Swap(int64(n)))
+}
+
+// Threads reports how many goroutines an Sgemm call may use now.
+func Threads() int {
+	if n := int(threads.Load()); n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// minWorkPerThread is the number of multiply-adds below which one more
+// goroutine costs more than it saves (about 10 µs of work at 100 GFLOP/s).
+const minWorkPerThread = 1 << 19
+
+// arena holds one goroutine's packing buffers. They are reused across calls
+// through arenaPool, so a call allocates nothing once the pool is warm.
+type arena struct {
+	a, b []float32
+}
+
+var arenaPool = sync.Pool{New: func() any { return new(arena) }}
+
+func (ar *arena) reserve(k *kernel) {
+	na := roundUp(k.mc, k.mr) * k.kc
+	nb := k.kc * roundUp(k.nc, k.nr)
+	if cap(ar.a) < na {
+		ar.a = make([]float32, na)
+	}
+	if cap(ar.b) < nb {
+		ar.b = make([]float32, nb)
+	}
+	ar.a, ar.b = ar.a[:na], ar.b[:nb]
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// params is one (sub-)problem: C[0:m, 0:n] of the call, with a, b, c already
+// offset to the sub-problem's first row/column.
+type params struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+}
+
+// task is one goroutine's share of a parallel call.
+type task struct {
+	kern *kernel
+	p    params
+	wg   *sync.WaitGroup
+}
+
+// job holds the tasks of one parallel call; jobs are pooled so that a call
+// allocates nothing in steady state.
+type job struct {
+	wg    sync.WaitGroup
+	tasks []task
+}
+
+var jobPool = sync.Pool{New: func() any { return new(job) }}
+
+// queue hands tasks to worker goroutines. Each worker is started for one
+// task and exits after it, so no goroutine outlives the Sgemm call that
+// started it (tests that count goroutines stay exact). A worker may run a
+// task of another concurrent call; every task carries its own WaitGroup.
+var queue = make(chan *task, 1024)
+
+func worker() {
+	t := <-queue
+	t.kern.serial(&t.p)
+	t.wg.Done()
+}
+
+// native runs C = alpha·op(A)·op(B) + beta·C with kernel kern on up to nt
+// goroutines. Arguments are already checked.
+func native(kern *kernel, nt int, p params) {
+	if p.m == 0 || p.n == 0 {
+		return
+	}
+	if p.k == 0 || p.alpha == 0 {
+		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
+		return
+	}
+	work := p.m * p.n * p.k
+	if w := work / minWorkPerThread; w < nt {
+		nt = max(w, 1)
+	}
+	tm := (p.m + kern.mr - 1) / kern.mr // tiles along M
+	tn := (p.n + kern.nr - 1) / kern.nr // tiles along N
+	pm, pn := grid(nt, tm, tn, p.k, kern)
+	if pm*pn <= 1 {
+		kern.serial(&p)
+		return
+	}
+	j := jobPool.Get().(*job)
+	j.tasks = j.tasks[:0]
+	for r := 0; r < pm; r++ {
+		i0, i1 := r*tm/pm*kern.mr, min((r+1)*tm/pm*kern.mr, p.m)
+		for s := 0; s < pn; s++ {
+			j0, j1 := s*tn/pn*kern.nr, min((s+1)*tn/pn*kern.nr, p.n)
+			if i0 >= i1 || j0 >= j1 {
+				continue
+			}
+			q := p
+			q.m, q.n = i1-i0, j1-j0
+			if p.transA {
+				q.a = p.a[i0:]
+			} else {
+				q.a = p.a[i0*p.lda:]
+			}
+			if p.transB {
+				q.b = p.b[j0*p.ldb:]
+			} else {
+				q.b = p.b[j0:]
+			}
+			q.c = p.c[i0*p.ldc+j0:]
+			j.tasks = append(j.tasks, task{kern: kern, p: q, wg: &j.wg})
+		}
+	}
+	j.wg.Add(len(j.tasks) - 1)
+	for i := 1; i < len(j.tasks); i++ {
+		queue <- &j.tasks[i]
+		go worker()
+	}
+	kern.serial(&j.tasks[0].p)
+	j.wg.Wait()
+	for i := range j.tasks {
+		j.tasks[i] = task{} // drop references to the caller's slices
+	}
+	jobPool.Put(j)
+}
+
+// grid chooses how many blocks to split the tm×tn tiles of C into along M
+// (pm) and N (pn), pm·pn ≤ nt, minimising a cost model: the largest block's
+// multiply-adds plus the packing each goroutine does (its rows of A and its
+// columns of B, every element costing about as much as 16 multiply-adds).
+func grid(nt, tm, tn, k int, kern *kernel) (pm, pn int) {
+	pm, pn = 1, 1
+	best := -1
+	for a := 1; a <= nt; a++ {
+		b := nt / a
+		if a > tm || b > tn || b == 0 {
+			continue
+		}
+		rows := (tm + a - 1) / a * kern.mr
+		cols := (tn + b - 1) / b * kern.nr
+		cost := rows*cols*k + 16*(rows+cols)*k
+		if best < 0 || cost < best {
+			best, pm, pn = cost, a, b
+		}
+	}
+	return pm, pn
+}
+
+// scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// serial runs one (sub-)problem on the calling goroutine: the GotoBLAS/BLIS
+// loop nest. For each MC-row block and KC-deep slice it packs op(A) into
+// MR-row panels, then for each NC-column block packs op(B) into NR-column
+// panels and sweeps the micro-kernel over the MR×NR tiles. The KC slices are
+// summed into C in k order (the first one applies beta), so each element's
+// result does not depend on how C was split between goroutines.
+func (kern *kernel) serial(p *params) {
+	ar := arenaPool.Get().(*arena)
+	ar.reserve(kern)
+	MR, NR := kern.mr, kern.nr
+	// Split M into equal blocks of at most kern.mc rows (whole MR panels),
+	// so that no short last block repacks all of B for a few rows.
+	nb := (p.m + kern.mc - 1) / kern.mc
+	mcb := roundUp((p.m+nb-1)/nb, MR)
+	for ic := 0; ic < p.m; ic += mcb {
+		mc := min(mcb, p.m-ic)
+		for pc := 0; pc < p.k; pc += kern.kc {
+			kc := min(kern.kc, p.k-pc)
+			packA(ar.a, p.transA, p.a, p.lda, ic, pc, mc, kc, MR)
+			beta, loadC := p.beta, 1
+			if pc > 0 {
+				beta = 1
+			}
+			if beta == 0 {
+				loadC = 0
+			}
+			for jc := 0; jc < p.n; jc += kern.nc {
+				nc := min(kern.nc, p.n-jc)
+				packB(ar.b, p.transB, p.b, p.ldb, pc, jc, kc, nc, NR)
+				for ir := 0; ir < mc; ir += MR {
+					mr := min(MR, mc-ir)
+					ap := &ar.a[ir*kc]
+					crow := (ic+ir)*p.ldc + jc
+					for jr := 0; jr < nc; jr += NR {
+						nr := min(NR, nc-jr)
+						kern.fn(kc, ap, &ar.b[jr*kc], &p.c[crow+jr], p.ldc, p.alpha, beta, mr, nr, loadC)
+					}
+				}
+			}
+		}
+	}
+	arenaPool.Put(ar)
+}
+
+// packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as MR-row panels, each kc
+// steps of MR floats; rows past mc are zero.
+func packA(dst []float32, transA bool, a []float32, lda, i0, p0, mc, kc, MR int) {
+	for q := 0; q < mc; q += MR {
+		rows := min(MR, mc-q)
+		d := dst[q*kc : q*kc+MR*kc]
+		r0 := i0 + q
+		if transA {
+			// op(A)[i][p] = a[p*lda+i]: each step is a contiguous run.
+			copyPanel(d, a[p0*lda+r0:], lda, MR, rows, kc)
+			continue
+		}
+		// op(A)[i][p] = a[i*lda+p]: transpose MR rows into steps.
+		if rows == MR && transposePack(d, a[r0*lda+p0:], lda, MR, kc) {
+			continue
+		}
+		for i := 0; i < rows; i++ {
+			s := a[(r0+i)*lda+p0:]
+			s = s[:kc]
+			for p, v := range s {
+				d[p*MR+i] = v
+			}
+		}
+		for i := rows; i < MR; i++ {
+			for p := 0; p < kc; p++ {
+				d[p*MR+i] = 0
+			}
+		}
+	}
+}
+
+// packB copies op(B)[p0:p0+kc, j0:j0+nc] into dst as NR-column panels, each
+// kc steps of NR floats; columns past nc are zero.
+func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kc, nc, NR int) {
+	for q := 0; q < nc; q += NR {
+		cols := min(NR, nc-q)
+		d := dst[q*kc : q*kc+NR*kc]
+		c0 := j0 + q
+		if !transB {
+			// op(B)[p][j] = b[p*ldb+j]: each step is a contiguous run.
+			copyPanel(d, b[p0*ldb+c0:], ldb, NR, cols, kc)
+			continue
+		}
+		// op(B)[p][j] = b[j*ldb+p]: transpose NR rows of b into steps.
+		if cols == NR && transposePack(d, b[c0*ldb+p0:], ldb, NR, kc) {
+			continue
+		}
+		for j := 0; j < cols; j++ {
+			s := b[(c0+j)*ldb+p0:]
+			s = s[:kc]
+			for p, v := range s {
+				d[p*NR+j] = v
+			}
+		}
+		for j := cols; j < NR; j++ {
+			for p := 0; p < kc; p++ {
+				d[p*NR+j] = 0
+			}
+		}
+	}
+}
+
+// addr returns the address of s[0] as a *float32 (s must be non-empty).
+func addr(s []float32) *float32 { return unsafe.SliceData(s) }
+
+// copyPanel writes dst[p*w : p*w+w] = src[p*ld : p*ld+cols] followed by
+// w−cols zeros, for p < kc. Full-width panels of the kernels' widths copy
+// fixed-size arrays, which the compiler turns into straight vector moves.
+func copyPanel(dst, src []float32, ld, w, cols, kc int) {
+	if kc == 0 {
+		return
+	}
+	_ = src[(kc-1)*ld+cols-1]
+	_ = dst[kc*w-1]
+	if cols == w {
+		switch w {
+		case 32:
+			for p := 0; p < kc; p++ {
+				*(*[32]float32)(dst[p*32:]) = *(*[32]float32)(src[p*ld:])
+			}
+			return
+		case 16:
+			for p := 0; p < kc; p++ {
+				*(*[16]float32)(dst[p*16:]) = *(*[16]float32)(src[p*ld:])
+			}
+			return
+		case 12:
+			for p := 0; p < kc; p++ {
+				*(*[12]float32)(dst[p*12:]) = *(*[12]float32)(src[p*ld:])
+			}
+			return
+		case 8:
+			for p := 0; p < kc; p++ {
+				*(*[8]float32)(dst[p*8:]) = *(*[8]float32)(src[p*ld:])
+			}
+			return
+		}
+	}
+	for p := 0; p < kc; p++ {
+		copy(dst[p*w:p*w+cols], src[p*ld:p*ld+cols])
+		clear(dst[p*w+cols : p*w+w])
+	}
+}

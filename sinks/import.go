@@ -1,0 +1,380 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sources"
+)
+
+// ImportOptions are the run settings shared by the importers. The zero value
+// works.
+type ImportOptions struct {
+	// Shards, if > 0, splits the rows evenly into this many shards (it sets
+	// the writer's MaxRows to ceil(rows/Shards); the last shard may be
+	// shorter, and fewer shards come out when records are rejected).
+	Shards int
+	// Workers encode (or check) images in parallel, in input order. Default
+	// GOMAXPROCS.
+	Workers int
+	// DeadLetters, if set, is the path of a JSONL file that receives one line
+	// per rejected record (created only if there is one).
+	DeadLetters string
+	// BadRecordBudget fails the import when more than this fraction of the
+	// records is rejected. Default 0: any rejected record fails the import
+	// (at the end, with every bad record in the dead-letter file). Negative
+	// means no limit.
+	BadRecordBudget float64
+	// Progress, if set, is called from the sink goroutine after every 1,000
+	// rows and once at the end with the rows written so far and the total
+	// expected (0 when unknown).
+	Progress func(done, total int64)
+	// PNGCompression is the PNG compression level of encoded images
+	// (importers of raw pixels only). Default png.DefaultCompression.
+	PNGCompression png.CompressionLevel
+}
+
+// ImportSummary reports an import.
+type ImportSummary struct {
+	Rows       int64    `json:"rows"`
+	Shards     int      `json:"shards"`
+	Files      []string `json:"files"`
+	Bytes      int64    `json:"bytes"`
+	Rejected   int64    `json:"rejected"`
+	Classes    []string `json:"classes,omitempty"`
+	Seconds    float64  `json:"seconds"`
+	RowsPerSec float64  `json:"rows_per_second"`
+}
+
+// ErrRejected is returned (wrapped) when an import rejected records and its
+// BadRecordBudget is 0: the shards hold every good record, and the
+// dead-letter file (if any) names the bad ones.
+var ErrRejected = errors.New("sinks: import rejected records")
+
+// ImportIDX imports a pair of MNIST-format IDX files (see sources.IDX) as a
+// pipeline: the IDX source → a parallel, ordered PNG encoder (8-bit gray) →
+// a Shards sink configured by out (labels on, class names "0".."9" unless
+// out.ClassNames is set). Rows keep the file order.
+func ImportIDX(ctx context.Context, src sources.IDX, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
+	images, labels, n, err := src.Open()
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	images.Close()
+	if labels != nil {
+		labels.Close()
+		out.Labels = true
+	}
+	enc := &pngEncoder{level: opt.PNGCompression}
+	return runImport(ctx, "import-idx", int64(n), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
+		raw := pipeline.Source(p, "read", pipeline.Producer[sources.RawImage](src))
+		return pipeline.Apply(p, "encode", raw, pipeline.Stage[sources.RawImage, ImageRow](enc), workers(opt)...)
+	})
+}
+
+// ImportImages imports a folder of JPEG and PNG files (see sources.Folder):
+// the folder source → a parallel, ordered check of each file (its format is
+// detected from its bytes and its header decoded; a file that is not a
+// readable PNG or JPEG is rejected to the dead letters) → a Shards sink. The
+// bytes are stored unchanged with their relative path; with class
+// subfolders, the labels and class names come from the folder names.
+func ImportImages(ctx context.Context, src sources.Folder, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
+	listing, err := src.List()
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	if listing.Classes != nil {
+		out.Labels = true
+		if out.ClassNames == nil {
+			out.ClassNames = listing.Classes
+		}
+	}
+	sum, err := runImport(ctx, "import-images", int64(len(listing.Files)), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
+		files := pipeline.Source(p, "read", pipeline.ProducerFunc[sources.ImageFile](
+			func(ctx context.Context, emit func(sources.ImageFile) error) error {
+				return src.ProduceListing(ctx, listing, emit)
+			}))
+		return pipeline.Apply(p, "check", files, pipeline.Stage[sources.ImageFile, ImageRow](checkImage{}), workers(opt)...)
+	})
+	sum.Classes = listing.Classes
+	return sum, err
+}
+
+// WriteSynth writes the synthetic dataset s (see sources.Synth) as shards:
+// a source of image indices → a parallel, ordered stage that draws and
+// PNG-encodes each image (RGB) → a Shards sink with the class names of s.
+// The bytes depend only on s (not on Workers).
+func WriteSynth(ctx context.Context, s sources.Synth, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
+	if err := s.Validate(); err != nil {
+		return ImportSummary{}, err
+	}
+	out.Labels = true
+	if out.ClassNames == nil {
+		out.ClassNames = s.ClassNames()
+	}
+	st := &synthStage{s: s, enc: pngEncoder{level: opt.PNGCompression}}
+	sum, err := runImport(ctx, "synth", int64(s.N), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
+		idx := pipeline.Source(p, "index", pipeline.ProducerFunc[int64](
+			func(ctx context.Context, emit func(int64) error) error {
+				for i := 0; i < s.N; i++ {
+					if err := emit(int64(i)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+		return pipeline.Apply(p, "draw", idx, pipeline.Stage[int64, ImageRow](st), workers(opt)...)
+	})
+	sum.Classes = out.ClassNames
+	return sum, err
+}
+
+func workers(opt ImportOptions) []pipeline.StageOption {
+	n := opt.Workers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if n == 1 {
+		return nil
+	}
+	return []pipeline.StageOption{pipeline.Workers(n), pipeline.Ordered()}
+}
+
+// runImport builds and runs source → stage → shards, then reports.
+func runImport(ctx context.Context, name string, total int64, out ShardsConfig, opt ImportOptions,
+	build func(*pipeline.Pipeline) pipeline.Stream[ImageRow]) (ImportSummary, error) {
+	start := time.Now()
+	if opt.Shards > 0 && total > 0 {
+		out.MaxRows = (total + int64(opt.Shards) - 1) / int64(opt.Shards)
+	}
+	w, err := NewShards(out)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	var pipeOpts []pipeline.Option
+	counter := &rejectCounter{}
+	var dl *DeadLetters
+	if opt.DeadLetters != "" {
+		dl = JSONL(opt.DeadLetters)
+		counter.next = dl
+	}
+	pipeOpts = append(pipeOpts, pipeline.WithDeadLetter(counter))
+	if opt.BadRecordBudget > 0 {
+		pipeOpts = append(pipeOpts, pipeline.WithBadRecordBudget(opt.BadRecordBudget))
+	}
+	p := pipeline.New(name, pipeOpts...)
+	rows := build(p)
+	pipeline.Sink(p, "write", rows, &progressSink{ShardsConsumer: w.Consumer(), total: total, progress: opt.Progress})
+	err = p.Run(ctx)
+	if cerr := w.Close(); err == nil { // no-op unless Run failed before the sink closed
+		err = cerr
+	}
+	st := w.Stats()
+	secs := time.Since(start).Seconds()
+	sum := ImportSummary{Rows: st.Rows, Shards: st.Shards, Files: st.Files, Bytes: st.Bytes,
+		Rejected: counter.n.Load(), Seconds: secs}
+	if secs > 0 {
+		sum.RowsPerSec = float64(st.Rows) / secs
+	}
+	if err != nil {
+		return sum, fmt.Errorf("sinks: %s: %w", name, err)
+	}
+	if sum.Rejected > 0 && opt.BadRecordBudget == 0 {
+		where := ""
+		if opt.DeadLetters != "" {
+			where = " (see " + opt.DeadLetters + ")"
+		}
+		return sum, fmt.Errorf("sinks: %s: %d of %d records%s: %w", name, sum.Rejected, sum.Rejected+sum.Rows, where, ErrRejected)
+	}
+	return sum, nil
+}
+
+// progressSink is the shard sink with a progress callback.
+type progressSink struct {
+	*ShardsConsumer
+	total    int64
+	done     int64
+	progress func(done, total int64)
+}
+
+func (s *progressSink) Consume(ctx context.Context, r ImageRow) error {
+	if err := s.ShardsConsumer.Consume(ctx, r); err != nil {
+		return err
+	}
+	s.done++
+	if s.progress != nil && s.done%1000 == 0 {
+		s.progress(s.done, s.total)
+	}
+	return nil
+}
+
+func (s *progressSink) Close(ctx context.Context) error {
+	err := s.ShardsConsumer.Close(ctx)
+	if s.progress != nil {
+		s.progress(s.done, s.total)
+	}
+	return err
+}
+
+// rejectCounter counts dead letters and passes them on.
+type rejectCounter struct {
+	n    atomic.Int64
+	next *DeadLetters
+}
+
+func (c *rejectCounter) WriteDeadLetter(d pipeline.DeadLetter) error {
+	c.n.Add(1)
+	if c.next != nil {
+		return c.next.WriteDeadLetter(d)
+	}
+	return nil
+}
+
+func (c *rejectCounter) Close() error {
+	if c.next != nil {
+		return c.next.Close()
+	}
+	return nil
+}
+
+// pngEncoder is the encode stage of ImportIDX: RawImage → PNG ImageRow. It
+// is safe for concurrent use; per record it allocates the PNG bytes (the
+// record keeps them) and reuses pooled pixel and zlib buffers.
+type pngEncoder struct {
+	level png.CompressionLevel
+	pool  sync.Pool // *encodeBuf
+}
+
+type encodeBuf struct {
+	gray image.Gray
+	rgba image.NRGBA
+	out  bytes.Buffer
+	enc  png.Encoder
+}
+
+type zbufPool struct{ b *png.EncoderBuffer }
+
+func (z *zbufPool) Get() *png.EncoderBuffer  { return z.b }
+func (z *zbufPool) Put(b *png.EncoderBuffer) { z.b = b }
+
+func (e *pngEncoder) Process(_ context.Context, in sources.RawImage, emit func(ImageRow)) error {
+	b, err := e.encode(in)
+	if err != nil {
+		return err
+	}
+	emit(ImageRow{Image: b, Label: in.Label})
+	return nil
+}
+
+// encode returns in as PNG bytes (a new slice).
+func (e *pngEncoder) encode(in sources.RawImage) ([]byte, error) {
+	if in.W <= 0 || in.H <= 0 || len(in.Pix) < in.W*in.H*in.C {
+		return nil, fmt.Errorf("sinks: encode: %dx%dx%d image with %d samples", in.W, in.H, in.C, len(in.Pix))
+	}
+	eb, _ := e.pool.Get().(*encodeBuf)
+	if eb == nil {
+		eb = &encodeBuf{}
+		eb.enc.CompressionLevel = e.level
+		eb.enc.BufferPool = &zbufPool{}
+	}
+	defer e.pool.Put(eb)
+	var m image.Image
+	switch in.C {
+	case 1:
+		eb.gray = image.Gray{Pix: in.Pix[:in.W*in.H], Stride: in.W, Rect: image.Rect(0, 0, in.W, in.H)}
+		m = &eb.gray
+	case 3:
+		n := in.W * in.H
+		if cap(eb.rgba.Pix) < 4*n {
+			eb.rgba.Pix = make([]byte, 4*n)
+		}
+		px := eb.rgba.Pix[:4*n]
+		for i, j := 0, 0; i < 3*n; i, j = i+3, j+4 {
+			px[j], px[j+1], px[j+2], px[j+3] = in.Pix[i], in.Pix[i+1], in.Pix[i+2], 255
+		}
+		eb.rgba = image.NRGBA{Pix: px, Stride: 4 * in.W, Rect: image.Rect(0, 0, in.W, in.H)}
+		m = &eb.rgba // opaque: encoded as 8-bit RGB
+	default:
+		return nil, fmt.Errorf("sinks: encode: %d channels, want 1 or 3", in.C)
+	}
+	eb.out.Reset()
+	if err := eb.enc.Encode(&eb.out, m); err != nil {
+		return nil, fmt.Errorf("sinks: encode: %w", err)
+	}
+	return bytes.Clone(eb.out.Bytes()), nil
+}
+
+// synthStage draws and encodes one synthetic image per index.
+type synthStage struct {
+	s    sources.Synth
+	enc  pngEncoder
+	pool sync.Pool // *[]byte pixel buffers
+}
+
+func (st *synthStage) Process(_ context.Context, i int64, emit func(ImageRow)) error {
+	n := st.s.Size
+	if n <= 0 {
+		n = 32
+	}
+	bp, _ := st.pool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, n*n*3)
+		bp = &b
+	}
+	defer st.pool.Put(bp)
+	label := st.s.Draw(*bp, i)
+	b, err := st.enc.encode(sources.RawImage{Row: i, Label: label, W: n, H: n, C: 3, Pix: *bp})
+	if err != nil {
+		return err
+	}
+	emit(ImageRow{Image: b, Label: label})
+	return nil
+}
+
+// checkImage is the check stage of ImportImages: ImageFile → ImageRow after
+// decoding the image header. Safe for concurrent use; allocates only what
+// the header decoders do.
+type checkImage struct{}
+
+func (checkImage) Process(_ context.Context, f sources.ImageFile, emit func(ImageRow)) error {
+	if _, err := ImageConfig(f.Data); err != nil {
+		return err
+	}
+	emit(ImageRow{Image: f.Data, Label: f.Label, Path: f.Path})
+	return nil
+}
+
+// ImageConfig detects PNG or JPEG from the first bytes of b and decodes its
+// header. It returns an error for any other format, an empty image, or a
+// header that does not decode. It uses the png and jpeg packages directly
+// and registers nothing in image's global format table.
+func ImageConfig(b []byte) (image.Config, error) {
+	var cfg image.Config
+	var err error
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		cfg, err = png.DecodeConfig(bytes.NewReader(b))
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(b))
+	default:
+		n := min(len(b), 8)
+		return cfg, fmt.Errorf("sinks: not a PNG or JPEG file (starts with % x)", b[:n])
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("sinks: bad image header: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return cfg, fmt.Errorf("sinks: empty image %dx%d", cfg.Width, cfg.Height)
+	}
+	return cfg, nil
+}

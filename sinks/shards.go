@@ -1,0 +1,535 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+
+	"github.com/contrastream/contrastream/pipeline"
+)
+
+// Defaults of ShardsConfig.
+const (
+	DefaultShardPrefix   = "shard"
+	DefaultShardBytes    = 512 << 20 // 512 MiB of encoded images per shard
+	DefaultRowGroupRows  = 1000
+	DefaultRowGroupBytes = 64 << 20 // 64 MiB of encoded images per row group
+)
+
+// ImageRow is one row of an image shard: the encoded image (PNG or JPEG
+// bytes, stored as they are), its class index (negative: no label, stored as
+// null) and an optional path ("" is stored as null), the file name the image
+// came from, as Hugging Face datasets keeps it.
+type ImageRow struct {
+	Image []byte
+	Label int
+	Path  string
+}
+
+// ShardsConfig configures a shard writer. Every zero field has a working
+// default, except Dir.
+type ShardsConfig struct {
+	// Dir is the folder the shards are written to; it is created if needed.
+	Dir string
+	// Prefix names the shards: Prefix-00000.parquet, Prefix-00001.parquet...
+	// Default "shard".
+	Prefix string
+	// MaxRows starts a new shard after this many rows; 0 means no row limit.
+	MaxRows int64
+	// MaxBytes starts a new shard before a row would take the shard's encoded
+	// image bytes past it (a shard holds at least one row). The figure counts
+	// the image bytes written, which zstd barely shrinks for PNG and JPEG, so
+	// the files come out slightly smaller. 0 means DefaultShardBytes (512
+	// MiB); negative means no byte limit.
+	MaxBytes int64
+	// RowGroupRows and RowGroupBytes close a row group after this many rows
+	// or image bytes, whichever comes first. Readers take a row group as their
+	// unit of work and of read-ahead, so a row group should hold enough rows
+	// for one batch yet stay small in memory. Defaults 1,000 rows and 64 MiB.
+	RowGroupRows  int
+	RowGroupBytes int64
+	// Labels adds a nullable int64 "label" column. ClassNames, if set, names
+	// the classes (label i is ClassNames[i]) in the Hugging Face ClassLabel
+	// feature and implies Labels.
+	Labels     bool
+	ClassNames []string
+	// CompressionLevel is the zstd level (0 means the codec's default, 3).
+	CompressionLevel int
+	// Overwrite removes existing shards with the same prefix from Dir when the
+	// writer is created. Without it, NewShards refuses to mix a new dataset
+	// with an old one and returns an error.
+	Overwrite bool
+}
+
+// ShardStats describes what a shard writer has committed so far.
+type ShardStats struct {
+	Rows   int64    `json:"rows"`   // rows in committed shards
+	Shards int      `json:"shards"` // committed shards
+	Bytes  int64    `json:"bytes"`  // size of the committed shard files
+	Files  []string `json:"files"`  // paths of the committed shards, in order
+}
+
+// Shards writes image rows into Parquet shards in the Hugging Face datasets
+// Image layout: a column image: struct<bytes: binary, path: string> and, with
+// labels, a column label: int64, with the schema metadata key "huggingface"
+// holding {"info": {"features": {...}}}, so that datasets decodes the column
+// as images (and the labels as a ClassLabel when class names are given), and
+// pyarrow, polars and DuckDB read it as plain columns. Pages are compressed
+// with zstd; statistics and dictionaries are off for the image column.
+//
+// Each shard is written to a hidden temporary file in Dir (".<name>.*.tmp"),
+// then flushed, fsynced, closed and renamed to its final name, and Dir is
+// fsynced: a crash never leaves a partial shard under a final name. A shard
+// is committed when it is full (MaxRows, MaxBytes) and on Close.
+//
+// Use it as a plain writer (Write, then Close; Abort on failure) or as a
+// pipeline sink through Consumer. Rows are buffered in Arrow builders until a
+// row group is full (memory: about one row group of image bytes, copied once).
+// All methods are safe for concurrent use; rows keep the order of the calls.
+type Shards struct {
+	cfg    ShardsConfig
+	schema *arrow.Schema
+	props  *parquet.WriterProperties
+	aprops pqarrow.ArrowWriterProperties
+
+	mu      sync.Mutex
+	cur     *openShard
+	img     *array.StructBuilder
+	imgB    *array.BinaryBuilder
+	pathB   *array.StringBuilder
+	labB    *array.Int64Builder
+	rgRows  int
+	rgBytes int64
+	stats   ShardStats
+	closed  bool
+	err     error // sticky: after a failed write every call returns it
+}
+
+// openShard is the shard being written.
+type openShard struct {
+	name   string // final path
+	tmp    *os.File
+	buf    *bufio.Writer
+	cw     *countWriter
+	fw     *pqarrow.FileWriter
+	rows   int64
+	images int64 // encoded image bytes written to this shard
+}
+
+// countWriter counts bytes on their way to w. It has no Close method, so the
+// Parquet writer cannot close the file before it is fsynced.
+type countWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// NewShards checks cfg, creates Dir and returns a writer. No file is created
+// until the first row. It fails when Dir already holds shards with the same
+// prefix and Overwrite is false.
+func NewShards(cfg ShardsConfig) (*Shards, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("sinks: shards: no output folder given")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultShardPrefix
+	}
+	if filepath.Base(cfg.Prefix) != cfg.Prefix {
+		return nil, fmt.Errorf("sinks: shards: prefix %q must be a plain name", cfg.Prefix)
+	}
+	if cfg.MaxRows < 0 {
+		return nil, fmt.Errorf("sinks: shards: negative MaxRows %d", cfg.MaxRows)
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultShardBytes
+	}
+	if cfg.RowGroupRows <= 0 {
+		cfg.RowGroupRows = DefaultRowGroupRows
+	}
+	if cfg.RowGroupBytes <= 0 {
+		cfg.RowGroupBytes = DefaultRowGroupBytes
+	}
+	if len(cfg.ClassNames) > 0 {
+		cfg.Labels = true
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sinks: shards: %w", err)
+	}
+	old, err := filepath.Glob(filepath.Join(cfg.Dir, cfg.Prefix+"-*.parquet"))
+	if err != nil {
+		return nil, fmt.Errorf("sinks: shards: %w", err)
+	}
+	if len(old) > 0 && !cfg.Overwrite {
+		return nil, fmt.Errorf("sinks: shards: %s already holds %d shard(s) named %s-*.parquet (set Overwrite to replace them)", cfg.Dir, len(old), cfg.Prefix)
+	}
+	if cfg.Overwrite {
+		// Old shards and the temporary files of a crashed writer.
+		tmps, _ := filepath.Glob(filepath.Join(cfg.Dir, "."+cfg.Prefix+"-*.parquet.*.tmp"))
+		for _, f := range append(old, tmps...) {
+			if err := os.Remove(f); err != nil {
+				return nil, fmt.Errorf("sinks: shards: %w", err)
+			}
+		}
+	}
+	meta, err := HuggingFaceMetadata(cfg.Labels, cfg.ClassNames)
+	if err != nil {
+		return nil, err
+	}
+	fields := []arrow.Field{{Name: "image", Type: imageType, Nullable: true}}
+	if cfg.Labels {
+		fields = append(fields, arrow.Field{Name: "label", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+	}
+	md := arrow.NewMetadata([]string{"huggingface"}, []string{meta})
+	w := &Shards{
+		cfg:    cfg,
+		schema: arrow.NewSchema(fields, &md),
+		props: parquet.NewWriterProperties(
+			parquet.WithCompression(compress.Codecs.Zstd),
+			parquet.WithCompressionLevel(levelOrDefault(cfg.CompressionLevel)),
+			parquet.WithDictionaryDefault(false),
+			parquet.WithStatsFor("image.bytes", false),
+			parquet.WithMaxRowGroupLength(int64(cfg.RowGroupRows)),
+			parquet.WithCreatedBy("contrastream"),
+		),
+		aprops: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()),
+	}
+	w.img = array.NewStructBuilder(memory.DefaultAllocator, imageType)
+	w.imgB = w.img.FieldBuilder(0).(*array.BinaryBuilder)
+	w.pathB = w.img.FieldBuilder(1).(*array.StringBuilder)
+	if cfg.Labels {
+		w.labB = array.NewInt64Builder(memory.DefaultAllocator)
+	}
+	return w, nil
+}
+
+func levelOrDefault(l int) int {
+	if l == 0 {
+		return 3
+	}
+	return l
+}
+
+// imageType is the Hugging Face Image feature's Arrow type.
+var imageType = arrow.StructOf(
+	arrow.Field{Name: "bytes", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	arrow.Field{Name: "path", Type: arrow.BinaryTypes.String, Nullable: true},
+)
+
+// HuggingFaceMetadata returns the value of the "huggingface" schema metadata
+// key that datasets writes for an Image column and, with labels, a label
+// column: a ClassLabel when names are given, else an int64 Value. For
+// example, with names ["cat", "dog"]:
+//
+//	{"info":{"features":{"image":{"_type":"Image"},"label":{"names":["cat","dog"],"_type":"ClassLabel"}}}}
+func HuggingFaceMetadata(labels bool, names []string) (string, error) {
+	type feature struct {
+		Names []string `json:"names,omitempty"`
+		Dtype string   `json:"dtype,omitempty"`
+		Type  string   `json:"_type"`
+	}
+	type features struct {
+		Image feature  `json:"image"`
+		Label *feature `json:"label,omitempty"`
+	}
+	var f features
+	f.Image.Type = "Image"
+	if labels || len(names) > 0 {
+		if len(names) > 0 {
+			f.Label = &feature{Names: names, Type: "ClassLabel"}
+		} else {
+			f.Label = &feature{Dtype: "int64", Type: "Value"}
+		}
+	}
+	var v struct {
+		Info struct {
+			Features features `json:"features"`
+		} `json:"info"`
+	}
+	v.Info.Features = f
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("sinks: shards: metadata: %w", err)
+	}
+	return string(b), nil
+}
+
+// Write appends one row: the encoded image, its label (ignored without a
+// label column; negative is stored as null) and its source path ("" is
+// stored as null). It copies image. It returns an error (and keeps
+// returning it) when a shard cannot be written or the writer is closed.
+func (w *Shards) Write(image []byte, label int, path string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("sinks: shards: write after Close")
+	}
+	if err := w.write(image, label, path); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
+
+func (w *Shards) write(image []byte, label int, path string) error {
+	n := int64(len(image))
+	if c := w.cur; c != nil {
+		pending := int64(w.rgRows) // rows buffered in builders count too
+		full := w.cfg.MaxRows > 0 && c.rows+pending >= w.cfg.MaxRows
+		if w.cfg.MaxBytes > 0 && c.rows+pending > 0 && c.images+w.rgBytes+n > w.cfg.MaxBytes {
+			full = true
+		}
+		if full {
+			if err := w.commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if w.cur == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
+	w.img.Append(true)
+	w.imgB.Append(image)
+	if path == "" {
+		w.pathB.AppendNull()
+	} else {
+		w.pathB.Append(path)
+	}
+	if w.labB != nil {
+		if label < 0 {
+			w.labB.AppendNull()
+		} else {
+			w.labB.Append(int64(label))
+		}
+	}
+	w.rgRows++
+	w.rgBytes += n
+	if w.rgRows >= w.cfg.RowGroupRows || w.rgBytes >= w.cfg.RowGroupBytes {
+		return w.flushRowGroup()
+	}
+	return nil
+}
+
+// open starts the next shard under a temporary name.
+func (w *Shards) open() error {
+	name := filepath.Join(w.cfg.Dir, fmt.Sprintf("%s-%05d.parquet", w.cfg.Prefix, w.stats.Shards))
+	tmp, err := os.CreateTemp(w.cfg.Dir, "."+filepath.Base(name)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("sinks: shards: %w", err)
+	}
+	c := &openShard{name: name, tmp: tmp, buf: bufio.NewWriterSize(tmp, 1<<20)}
+	c.cw = &countWriter{w: c.buf}
+	c.fw, err = pqarrow.NewFileWriter(w.schema, c.cw, w.props, w.aprops)
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("sinks: shards: %s: %w", name, err)
+	}
+	w.cur = c
+	return nil
+}
+
+// flushRowGroup writes the buffered rows as one row group.
+func (w *Shards) flushRowGroup() error {
+	if w.rgRows == 0 {
+		return nil
+	}
+	cols := []arrow.Array{w.img.NewArray()}
+	if w.labB != nil {
+		cols = append(cols, w.labB.NewArray())
+	}
+	rec := array.NewRecord(w.schema, cols, int64(w.rgRows))
+	for _, c := range cols {
+		c.Release()
+	}
+	err := w.cur.fw.Write(rec)
+	rec.Release()
+	if err != nil {
+		return fmt.Errorf("sinks: shards: %s: %w", w.cur.name, err)
+	}
+	w.cur.rows += int64(w.rgRows)
+	w.cur.images += w.rgBytes
+	w.rgRows, w.rgBytes = 0, 0
+	return nil
+}
+
+// commit finishes the current shard: last row group, footer, flush, fsync,
+// close, rename, fsync of the folder.
+func (w *Shards) commit() error {
+	c := w.cur
+	if c == nil {
+		return nil
+	}
+	err := w.flushRowGroup()
+	w.cur = nil
+	fail := func(err error) error {
+		c.tmp.Close()
+		os.Remove(c.tmp.Name())
+		return fmt.Errorf("sinks: shards: %s: %w", c.name, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.fw.Close(); err != nil {
+		return fail(err)
+	}
+	if err := c.buf.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := c.tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := c.tmp.Close(); err != nil {
+		os.Remove(c.tmp.Name())
+		return fmt.Errorf("sinks: shards: %s: %w", c.name, err)
+	}
+	if err := os.Rename(c.tmp.Name(), c.name); err != nil {
+		os.Remove(c.tmp.Name())
+		return fmt.Errorf("sinks: shards: %w", err)
+	}
+	if err := syncDir(w.cfg.Dir); err != nil {
+		return fmt.Errorf("sinks: shards: %w", err)
+	}
+	w.stats.Rows += c.rows
+	w.stats.Shards++
+	w.stats.Bytes += c.cw.n
+	w.stats.Files = append(w.stats.Files, c.name)
+	return nil
+}
+
+// discard drops the current shard and the buffered rows.
+func (w *Shards) discard() error {
+	c := w.cur
+	w.cur = nil
+	if w.rgRows > 0 {
+		// Finish the builders' arrays to reset them.
+		a := w.img.NewArray()
+		a.Release()
+		if w.labB != nil {
+			a = w.labB.NewArray()
+			a.Release()
+		}
+		w.rgRows, w.rgBytes = 0, 0
+	}
+	if c == nil {
+		return nil
+	}
+	c.tmp.Close()
+	if err := os.Remove(c.tmp.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("sinks: shards: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close commits the last shard (if it holds any row) and releases the
+// builders. It returns the first error of the writer's life, if any; after a
+// failed write it removes the partial shard instead. Calling it again
+// returns nil.
+func (w *Shards) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	defer w.release()
+	if w.err != nil {
+		w.discard()
+		return w.err
+	}
+	if err := w.commit(); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
+
+// Abort removes the shard being written (committed shards stay) and closes
+// the writer. Call it instead of Close when the input was not complete, so
+// that no shard holds a partial tail of the data. Calling it after Close
+// does nothing.
+func (w *Shards) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	defer w.release()
+	return w.discard()
+}
+
+func (w *Shards) release() {
+	w.img.Release()
+	if w.labB != nil {
+		w.labB.Release()
+	}
+}
+
+// Stats returns what has been committed so far (Files is a copy).
+func (w *Shards) Stats() ShardStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.stats
+	s.Files = append([]string(nil), s.Files...)
+	return s
+}
+
+// Consumer returns w as a pipeline sink of ImageRows: Consume writes a row
+// (a write error is fatal to the run: it cancels it); Close(ctx) commits the
+// last shard, or aborts it when ctx was cancelled, so that a cancelled run
+// leaves only complete shards. Use it once: pipeline.Sink(p, "write", rows,
+// w.Consumer()).
+func (w *Shards) Consumer() *ShardsConsumer { return &ShardsConsumer{w: w} }
+
+// ShardsConsumer is a Shards used as a pipeline.Consumer[ImageRow].
+type ShardsConsumer struct{ w *Shards }
+
+// Consume writes r. Errors are fatal (returned wrapped with pipeline.Fatal).
+func (c *ShardsConsumer) Consume(_ context.Context, r ImageRow) error {
+	if err := c.w.Write(r.Image, r.Label, r.Path); err != nil {
+		return pipeline.Fatal(err)
+	}
+	return nil
+}
+
+// Close commits the last shard, or aborts it if ctx is done.
+func (c *ShardsConsumer) Close(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return c.w.Abort()
+	}
+	return c.w.Close()
+}

@@ -1,0 +1,186 @@
+package sources
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+)
+
+// IDX element type codes (the third byte of an IDX magic number).
+const (
+	IDXUint8   = 0x08
+	IDXInt8    = 0x09
+	IDXInt16   = 0x0B
+	IDXInt32   = 0x0C
+	IDXFloat32 = 0x0D
+	IDXFloat64 = 0x0E
+)
+
+// ErrIDXTruncated is returned (wrapped) when an IDX file ends before the
+// number of items its header promises.
+var ErrIDXTruncated = errors.New("sources: idx file is truncated")
+
+// maxIDXItemSize bounds one item (e.g. one image) so that a corrupt header
+// cannot make the reader allocate gigabytes: 256 MiB.
+const maxIDXItemSize = 256 << 20
+
+// IDXReader streams the items of an IDX file (the MNIST format: a big-endian
+// magic 0x0000TTDD, where TT is the element type and DD the number of
+// dimensions, then DD big-endian uint32 sizes, then the items). The first
+// dimension counts items; an item is the product of the others (an image of
+// Dims[1]×Dims[2] for 0x0803, a single byte label for 0x0801).
+//
+// Gzipped files are detected by their magic bytes (1f 8b) and decompressed on
+// the fly, so the file name does not matter. The reader holds one bufio
+// buffer and, with gzip, one decompressor; Next allocates nothing when dst is
+// large enough. It is not safe for concurrent use.
+type IDXReader struct {
+	Type byte  // element type, one of the IDX* constants
+	Dims []int // dimension sizes, Dims[0] is the number of items
+
+	name     string
+	r        *bufio.Reader
+	gz       *gzip.Reader
+	closer   io.Closer
+	itemSize int // bytes per item
+	next     int // index of the next item
+}
+
+// NewIDXReader parses the IDX header at the start of r and returns a reader
+// positioned at the first item. name is used in error messages only (a file
+// name, for example). It returns an error naming the file when the header is
+// not IDX, declares an unknown element type, zero dimensions or an item
+// larger than 256 MiB, or is cut short.
+func NewIDXReader(r io.Reader, name string) (*IDXReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	x := &IDXReader{name: name, r: br}
+	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("sources: idx %s: gzip header: %w", name, err)
+		}
+		x.gz = gz
+		x.r = bufio.NewReaderSize(gz, 64<<10)
+	}
+	var magic [4]byte
+	if _, err := io.ReadFull(x.r, magic[:]); err != nil {
+		return nil, x.headerErr(err)
+	}
+	if magic[0] != 0 || magic[1] != 0 {
+		return nil, fmt.Errorf("sources: idx %s: not an IDX file (magic % x, want 00 00 TT DD)", name, magic)
+	}
+	x.Type = magic[2]
+	elem := idxElemSize(x.Type)
+	if elem == 0 {
+		return nil, fmt.Errorf("sources: idx %s: unknown element type 0x%02x", name, x.Type)
+	}
+	nd := int(magic[3])
+	if nd == 0 {
+		return nil, fmt.Errorf("sources: idx %s: zero dimensions", name)
+	}
+	x.Dims = make([]int, nd)
+	item := uint64(elem)
+	var b [4]byte
+	for i := range x.Dims {
+		if _, err := io.ReadFull(x.r, b[:]); err != nil {
+			return nil, x.headerErr(err)
+		}
+		d := binary.BigEndian.Uint32(b[:])
+		if d > math.MaxInt32 {
+			return nil, fmt.Errorf("sources: idx %s: dimension %d is too large (%d)", name, i, d)
+		}
+		x.Dims[i] = int(d)
+		if i > 0 {
+			item *= uint64(d)
+			if item > maxIDXItemSize {
+				return nil, fmt.Errorf("sources: idx %s: item of %v exceeds %d bytes", name, x.Dims[1:i+1], maxIDXItemSize)
+			}
+		}
+	}
+	x.itemSize = int(item)
+	return x, nil
+}
+
+// OpenIDX opens the IDX file at path (gzipped or not); Close closes it.
+func OpenIDX(path string) (*IDXReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("sources: idx: %w", err)
+	}
+	x, err := NewIDXReader(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	x.closer = f
+	return x, nil
+}
+
+func (x *IDXReader) headerErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("sources: idx %s: header cut short: %w", x.name, ErrIDXTruncated)
+	}
+	return fmt.Errorf("sources: idx %s: reading header: %w", x.name, err)
+}
+
+func idxElemSize(t byte) int {
+	switch t {
+	case IDXUint8, IDXInt8:
+		return 1
+	case IDXInt16:
+		return 2
+	case IDXInt32, IDXFloat32:
+		return 4
+	case IDXFloat64:
+		return 8
+	}
+	return 0
+}
+
+// Len returns the number of items the header declares (Dims[0]).
+func (x *IDXReader) Len() int { return x.Dims[0] }
+
+// ItemSize returns the size of one item in bytes.
+func (x *IDXReader) ItemSize() int { return x.itemSize }
+
+// Next reads the next item's raw big-endian bytes into dst (grown if too
+// small) and returns the filled slice. It returns io.EOF after the last item,
+// and an error wrapping ErrIDXTruncated, naming the file and item, when the
+// data ends early. It allocates only when dst is too small.
+func (x *IDXReader) Next(dst []byte) ([]byte, error) {
+	if x.next >= x.Dims[0] {
+		return dst[:0], io.EOF
+	}
+	if cap(dst) < x.itemSize {
+		dst = make([]byte, x.itemSize)
+	}
+	dst = dst[:x.itemSize]
+	if _, err := io.ReadFull(x.r, dst); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return dst[:0], fmt.Errorf("sources: idx %s: item %d of %d: %w", x.name, x.next, x.Dims[0], ErrIDXTruncated)
+		}
+		return dst[:0], fmt.Errorf("sources: idx %s: item %d: %w", x.name, x.next, err)
+	}
+	x.next++
+	return dst, nil
+}
+
+// Close releases the decompressor and closes the file when the reader was
+// made by OpenIDX. It does not check for trailing bytes.
+func (x *IDXReader) Close() error {
+	var err error
+	if x.gz != nil {
+		err = x.gz.Close()
+	}
+	if x.closer != nil {
+		if cerr := x.closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

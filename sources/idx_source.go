@@ -1,0 +1,123 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/contrastream/contrastream/pipeline"
+)
+
+// RawImage is one uncompressed 8-bit image with an optional label, as the
+// importers' sources (IDX, Synth) emit it before it is encoded.
+//
+// Shard and Row identify the record (the images file's base name and the item
+// index, or "synth-<seed>" and the image index); Key returns them as a
+// pipeline.Key, so record errors and dead letters name the item.
+type RawImage struct {
+	Shard string
+	Row   int64
+	Label int    // class index, or -1 when there is no label
+	W, H  int    // size in pixels
+	C     int    // channels: 1 (gray) or 3 (RGB)
+	Pix   []byte // W*H*C samples, interleaved (HWC), rows top to bottom
+}
+
+// IDX is a source of labeled images read from a pair of MNIST-format IDX
+// files: Images (magic 0x0803: N×rows×cols unsigned bytes) and, optionally,
+// Labels (magic 0x0801: N unsigned bytes). Either file may be gzipped.
+//
+// Produce emits one RawImage per item (C = 1, Label = the label byte, or -1
+// without a labels file) in file order; it reads both files as streams and
+// holds one item in memory. Each emitted Pix is a fresh slice (records are
+// read-only once emitted and may be held downstream). It returns an error
+// naming the file when a file is missing, is not IDX, has the wrong element
+// type or rank, is truncated, or when the two files disagree on the number of
+// items. The zero value is not usable: Images must be set. Safe for
+// concurrent use (each Produce opens its own readers).
+type IDX struct {
+	Images string // path of the images file
+	Labels string // path of the labels file; "" for no labels
+	Limit  int    // if > 0, emit at most this many images
+}
+
+// Open opens and checks both files and returns their readers and the number
+// of images they hold. The caller closes both readers (labels may be nil).
+func (s IDX) Open() (images, labels *IDXReader, n int, err error) {
+	if s.Images == "" {
+		return nil, nil, 0, errors.New("sources: idx: no images file given")
+	}
+	images, err = OpenIDX(s.Images)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if images.Type != IDXUint8 || len(images.Dims) != 3 {
+		images.Close()
+		return nil, nil, 0, fmt.Errorf("sources: idx %s: not an images file (want magic 0x0803: unsigned bytes, 3 dimensions; have type 0x%02x, %d dimensions)", s.Images, images.Type, len(images.Dims))
+	}
+	if images.Dims[1] == 0 || images.Dims[2] == 0 {
+		images.Close()
+		return nil, nil, 0, fmt.Errorf("sources: idx %s: empty image size %dx%d", s.Images, images.Dims[2], images.Dims[1])
+	}
+	n = images.Len()
+	if s.Labels != "" {
+		labels, err = OpenIDX(s.Labels)
+		if err != nil {
+			images.Close()
+			return nil, nil, 0, err
+		}
+		if labels.Type != IDXUint8 || len(labels.Dims) != 1 {
+			images.Close()
+			labels.Close()
+			return nil, nil, 0, fmt.Errorf("sources: idx %s: not a labels file (want magic 0x0801: unsigned bytes, 1 dimension; have type 0x%02x, %d dimensions)", s.Labels, labels.Type, len(labels.Dims))
+		}
+		if labels.Len() != n {
+			images.Close()
+			labels.Close()
+			return nil, nil, 0, fmt.Errorf("sources: idx: %s holds %d images but %s holds %d labels", s.Images, n, s.Labels, labels.Len())
+		}
+	}
+	if s.Limit > 0 && s.Limit < n {
+		n = s.Limit
+	}
+	return images, labels, n, nil
+}
+
+// Produce emits the images in file order; see IDX.
+func (s IDX) Produce(ctx context.Context, emit func(RawImage) error) error {
+	images, labels, n, err := s.Open()
+	if err != nil {
+		return err
+	}
+	defer images.Close()
+	if labels != nil {
+		defer labels.Close()
+	}
+	shard := filepath.Base(s.Images)
+	h, w := images.Dims[1], images.Dims[2]
+	var lab [1]byte
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pix, err := images.Next(nil)
+		if err != nil {
+			return err
+		}
+		label := -1
+		if labels != nil {
+			if _, err := labels.Next(lab[:]); err != nil {
+				return err
+			}
+			label = int(lab[0])
+		}
+		if err := emit(RawImage{Shard: shard, Row: int64(i), Label: label, W: w, H: h, C: 1, Pix: pix}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Key returns (Shard, Row), so record errors and dead letters name the item.
+func (r RawImage) Key() pipeline.Key { return pipeline.Key{Shard: r.Shard, Row: r.Row} }

@@ -1,0 +1,335 @@
+package sources
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+)
+
+// parquetMeta is what a Parquet shard keeps between reads: the parsed footer
+// (reused so that reads do not parse it again) and the leaf columns to read.
+type parquetMeta struct {
+	meta           *metadata.FileMetaData
+	imgLeaf        int
+	imgMaxDef      int16
+	labelLeaf      int // -1 for none
+	labelMaxDef    int16
+	labelPhys      parquet.Type
+	labelUnsigned  bool
+	dataEnd        int64 // offset where the footer starts
+	allocLimit     int
+	readBufferSize int64
+}
+
+// parquetBatch is the number of values read per ReadBatch call.
+const parquetBatch = 256
+
+func (s *Shard) openParquet(f *os.File, cols Columns) (err error) {
+	defer recoverCorrupt(s.Path, &err)
+	var tail [8]byte
+	if s.size < 12 {
+		return fmt.Errorf("sources: shard %s: %d bytes, too short for a Parquet footer: %w", s.Path, s.size, ErrTruncated)
+	}
+	if _, err := f.ReadAt(tail[:], s.size-8); err != nil {
+		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
+	}
+	if string(tail[4:]) != "PAR1" {
+		return fmt.Errorf("sources: shard %s: Parquet file does not end with its footer magic: %w", s.Path, ErrTruncated)
+	}
+	footerLen := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if footerLen > s.size-12 {
+		return fmt.Errorf("sources: shard %s: footer of %d bytes in a %d-byte file: %w", s.Path, footerLen, s.size, ErrTruncated)
+	}
+	pm := &parquetMeta{dataEnd: s.size - 8 - footerLen, allocLimit: allocLimit(s.size), readBufferSize: 1 << 20}
+	rdr, err := file.NewParquetReader(f, file.WithReadProps(pm.props()))
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
+	}
+	meta := rdr.MetaData()
+	pm.meta = meta
+	man, err := pqarrow.NewSchemaManifest(meta.Schema, meta.KeyValueMetadata(), &pqarrow.ArrowReadProperties{})
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: schema: %w: %w", s.Path, ErrCorrupt, err)
+	}
+	fields := make([]arrow.Field, len(man.Fields))
+	for i, sf := range man.Fields {
+		fields[i] = *sf.Field
+	}
+	img, child, label, err := pickColumns(s.Path, fields, cols)
+	if err != nil {
+		return err
+	}
+	s.setColumnNames(fields, img, child, label)
+	leaf := man.Fields[img]
+	if child >= 0 {
+		leaf = leaf.Children[child]
+	}
+	if !leaf.IsLeaf() {
+		return fmt.Errorf("sources: shard %s: image column %s is not a leaf column: %w", s.Path, s.ImageColumn, ErrNoImageColumn)
+	}
+	pm.imgLeaf = leaf.ColIndex
+	descr := meta.Schema.Column(pm.imgLeaf)
+	if descr.PhysicalType() != parquet.Types.ByteArray || descr.MaxRepetitionLevel() != 0 {
+		return fmt.Errorf("sources: shard %s: image column %s is %s (repetition %d), want a non-repeated BYTE_ARRAY: %w",
+			s.Path, s.ImageColumn, descr.PhysicalType(), descr.MaxRepetitionLevel(), ErrNoImageColumn)
+	}
+	pm.imgMaxDef = descr.MaxDefinitionLevel()
+	pm.labelLeaf = -1
+	if label >= 0 {
+		lf := man.Fields[label]
+		ld := meta.Schema.Column(lf.ColIndex)
+		if !lf.IsLeaf() || ld.MaxRepetitionLevel() != 0 ||
+			(ld.PhysicalType() != parquet.Types.Int32 && ld.PhysicalType() != parquet.Types.Int64) {
+			return fmt.Errorf("sources: shard %s: label column %s is not a plain integer column: %w", s.Path, s.LabelColumn, ErrLabelColumn)
+		}
+		pm.labelLeaf = lf.ColIndex
+		pm.labelMaxDef = ld.MaxDefinitionLevel()
+		pm.labelPhys = ld.PhysicalType()
+		id := lf.Field.Type.ID()
+		pm.labelUnsigned = id == arrow.UINT32 || id == arrow.UINT64
+	}
+	n := len(meta.RowGroups)
+	s.unitRows = make([]int64, n)
+	for i := range n {
+		rg := meta.RowGroup(i)
+		rows := rg.NumRows()
+		if rows < 0 {
+			return fmt.Errorf("sources: shard %s: row group %d has %d rows: %w", s.Path, i, rows, ErrCorrupt)
+		}
+		s.unitRows[i] = rows
+		for _, c := range []int{pm.imgLeaf, pm.labelLeaf} {
+			if c < 0 {
+				continue
+			}
+			if err := pm.checkChunk(s.Path, rg, i, c); err != nil {
+				return err
+			}
+		}
+	}
+	s.pq = pm
+	return nil
+}
+
+// checkChunk verifies that column chunk c of row group i lies inside the
+// file's data area, so that a truncated file is reported as such up front
+// (and no read allocates more than the file holds).
+func (pm *parquetMeta) checkChunk(path string, rg *metadata.RowGroupMetaData, i, c int) error {
+	cc, err := rg.ColumnChunk(c)
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: row group %d: %w: %w", path, i, ErrCorrupt, err)
+	}
+	start := cc.DataPageOffset()
+	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+		start = cc.DictionaryPageOffset()
+	}
+	size := cc.TotalCompressedSize()
+	if start < 0 || size < 0 {
+		return fmt.Errorf("sources: shard %s: row group %d column %d at offset %d, %d bytes: %w", path, i, c, start, size, ErrCorrupt)
+	}
+	if start+size > pm.dataEnd {
+		return fmt.Errorf("sources: shard %s: row group %d column %d ends at byte %d, past the data end %d: %w", path, i, c, start+size, pm.dataEnd, ErrTruncated)
+	}
+	return nil
+}
+
+func (pm *parquetMeta) props() *parquet.ReaderProperties {
+	props := parquet.NewReaderProperties(&limitAllocator{limit: pm.allocLimit})
+	props.BufferedStreamEnabled = true
+	props.BufferSize = pm.readBufferSize
+	return props
+}
+
+func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
+	pm := s.pq
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return fmt.Errorf("sources: shard %w", err)
+	}
+	defer f.Close()
+	rdr, err := file.NewParquetReader(f, file.WithMetadata(pm.meta), file.WithReadProps(pm.props()))
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
+	}
+	rg := rdr.RowGroup(u)
+	cr, err := rg.Column(pm.imgLeaf)
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+	}
+	imgs, ok := cr.(*file.ByteArrayColumnChunkReader)
+	if !ok {
+		return fmt.Errorf("sources: shard %s: image column is %T: %w", s.Path, cr, ErrCorrupt)
+	}
+	var lab labelReader
+	if pm.labelLeaf >= 0 {
+		lc, err := rg.Column(pm.labelLeaf)
+		if err != nil {
+			return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+		}
+		lab = labelReader{maxDef: pm.labelMaxDef, unsigned: pm.labelUnsigned}
+		switch c := lc.(type) {
+		case *file.Int32ColumnChunkReader:
+			lab.i32 = c
+		case *file.Int64ColumnChunkReader:
+			lab.i64 = c
+		default:
+			return fmt.Errorf("sources: shard %s: label column is %T: %w", s.Path, lc, ErrCorrupt)
+		}
+	}
+	if lo > 0 {
+		if n, err := imgs.Skip(lo); err != nil || n != lo {
+			return s.shortUnit(u, n, lo, err)
+		}
+		if err := lab.skip(lo); err != nil {
+			return s.shortUnit(u, 0, lo, err)
+		}
+	}
+	var (
+		vals   [parquetBatch]parquet.ByteArray
+		defs   [parquetBatch]int16
+		labels [parquetBatch]int
+	)
+	row := lo
+	first := s.first[u]
+	for row < hi {
+		want := min(int64(parquetBatch), hi-row)
+		total, nv, err := imgs.ReadBatch(want, vals[:], defs[:], nil)
+		if err != nil || total == 0 {
+			return s.shortUnit(u, row, hi, err)
+		}
+		if err := lab.read(total, labels[:total]); err != nil {
+			return s.shortUnit(u, row, hi, err)
+		}
+		vi := 0
+		for i := range int(total) {
+			var v []byte
+			if pm.imgMaxDef == 0 || defs[i] == pm.imgMaxDef {
+				if vi >= nv {
+					return fmt.Errorf("sources: shard %s: row group %d: levels and values disagree: %w", s.Path, u, ErrCorrupt)
+				}
+				v = vals[vi]
+				vi++
+			}
+			if err := fn(first+row+int64(i), v, labels[i]); err != nil {
+				return err
+			}
+		}
+		row += total
+	}
+	return nil
+}
+
+func (s *Shard) shortUnit(u int, got, want int64, err error) error {
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+	}
+	return fmt.Errorf("sources: shard %s: row group %d ended at row %d of %d: %w", s.Path, u, got, want, ErrCorrupt)
+}
+
+// labelReader reads an optional Parquet integer label column in step with
+// the image column. The zero value (no column) yields -1 labels.
+type labelReader struct {
+	i32      *file.Int32ColumnChunkReader
+	i64      *file.Int64ColumnChunkReader
+	maxDef   int16
+	unsigned bool
+	b32      [parquetBatch]int32
+	b64      [parquetBatch]int64
+	defs     [parquetBatch]int16
+}
+
+func (l *labelReader) skip(n int64) error {
+	var got int64
+	var err error
+	switch {
+	case l.i32 != nil:
+		got, err = l.i32.Skip(n)
+	case l.i64 != nil:
+		got, err = l.i64.Skip(n)
+	default:
+		return nil
+	}
+	if err == nil && got != n {
+		err = fmt.Errorf("label column ended after %d of %d rows", got, n)
+	}
+	return err
+}
+
+// read fills dst (len n ≤ parquetBatch) with the next n labels.
+func (l *labelReader) read(n int64, dst []int) error {
+	if l.i32 == nil && l.i64 == nil {
+		for i := range dst {
+			dst[i] = -1
+		}
+		return nil
+	}
+	var total int64
+	var nv int
+	var err error
+	if l.i32 != nil {
+		total, nv, err = l.i32.ReadBatch(n, l.b32[:], l.defs[:], nil)
+	} else {
+		total, nv, err = l.i64.ReadBatch(n, l.b64[:], l.defs[:], nil)
+	}
+	if err != nil {
+		return err
+	}
+	if total != n {
+		return fmt.Errorf("label column has %d rows where the image column has %d", total, n)
+	}
+	vi := 0
+	for i := range dst {
+		if l.maxDef != 0 && l.defs[i] != l.maxDef {
+			dst[i] = -1
+			continue
+		}
+		if vi >= nv {
+			return fmt.Errorf("label levels and values disagree")
+		}
+		switch {
+		case l.i32 != nil && l.unsigned:
+			dst[i] = int(uint32(l.b32[vi]))
+		case l.i32 != nil:
+			dst[i] = int(l.b32[vi])
+		default:
+			dst[i] = int(l.b64[vi])
+		}
+		vi++
+	}
+	return nil
+}
+
+// allocLimit is the largest single allocation a read of a file of the given
+// size may make: far above what a sane shard needs (a page or record batch
+// buffer expands at most ~16× when decompressed for image data), and low
+// enough that a malformed length field fails instead of exhausting memory.
+func allocLimit(size int64) int {
+	return int(max(64<<20, min(16*size, 1<<34)))
+}
+
+// limitAllocator is a Go allocator that panics (recovered into ErrCorrupt by
+// the readers) on an allocation larger than limit.
+type limitAllocator struct {
+	memory.GoAllocator
+	limit int
+}
+
+func (a *limitAllocator) Allocate(size int) []byte {
+	if size > a.limit || size < 0 {
+		panic(fmt.Sprintf("allocation of %d bytes exceeds the limit of %d", size, a.limit))
+	}
+	return a.GoAllocator.Allocate(size)
+}
+
+func (a *limitAllocator) Reallocate(size int, b []byte) []byte {
+	if size > a.limit || size < 0 {
+		panic(fmt.Sprintf("allocation of %d bytes exceeds the limit of %d", size, a.limit))
+	}
+	return a.GoAllocator.Reallocate(size, b)
+}

@@ -26,7 +26,8 @@ const HaveTurbo = true
 // takes one and puts it back. A handle dropped by the pool is destroyed by
 // its cleanup.
 type tjDecoder struct {
-	h C.tjhandle
+	h       C.tjhandle
+	cleanup runtime.Cleanup
 	// Outputs of tjDecompressHeader3, kept here so that passing their
 	// addresses to C does not allocate per call.
 	w, h2, subsamp, cs C.int
@@ -38,7 +39,7 @@ var tjPool = sync.Pool{New: func() any {
 		return (*tjDecoder)(nil)
 	}
 	d := &tjDecoder{h: h}
-	runtime.AddCleanup(d, func(h C.tjhandle) { C.tjDestroy(h) }, h)
+	d.cleanup = runtime.AddCleanup(d, func(h C.tjhandle) { C.tjDestroy(h) }, h)
 	return d
 }}
 
@@ -64,7 +65,19 @@ func decodeJPEGTurbo(dst *Image, data []byte, hd *Header, c int, opt *DecodeOpti
 	if d == nil {
 		return fmt.Errorf("image: turbojpeg: tjInitDecompress failed")
 	}
-	defer tjPool.Put(d)
+	err := d.decode(dst, data, hd, c, opt)
+	if err != nil {
+		// After an error libjpeg's state is not trustworthy (a later call
+		// can fail with the same message): drop the handle.
+		d.cleanup.Stop()
+		C.tjDestroy(d.h)
+		return err
+	}
+	tjPool.Put(d)
+	return nil
+}
+
+func (d *tjDecoder) decode(dst *Image, data []byte, hd *Header, c int, opt *DecodeOptions) error {
 
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
 	size := C.ulong(len(data))

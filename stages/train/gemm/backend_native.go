@@ -3,6 +3,6 @@
 package gemm
 
 // backendName is empty: Sgemm runs the native kernels.
-const backendName = ""
+func backendName() string { return "" }
 
 func backend(p params) { native(best, Threads(), p) }

@@ -27,8 +27,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // openblas tag, otherwise the micro-kernel chosen for this CPU, such as
 // "avx512-12x32", "avx2-6x16" or "go-4x4".
 func Kernel() string {
-	if backendName != "" {
-		return backendName
+	if name := backendName(); name != "" {
+		return name
 	}
 	return best.name
 }

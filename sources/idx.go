@@ -2,6 +2,7 @@ package sources
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -102,6 +103,10 @@ func NewIDXReader(r io.Reader, name string) (*IDXReader, error) {
 			}
 		}
 	}
+	if item == 0 {
+		// Zero-size items would let a 16-byte file "hold" 2^31 items.
+		return nil, fmt.Errorf("sources: idx %s: items of size zero (dimensions %v)", name, x.Dims)
+	}
 	x.itemSize = int(item)
 	return x, nil
 }
@@ -156,11 +161,25 @@ func (x *IDXReader) Next(dst []byte) ([]byte, error) {
 	if x.next >= x.Dims[0] {
 		return dst[:0], io.EOF
 	}
-	if cap(dst) < x.itemSize {
-		dst = make([]byte, x.itemSize)
+	var err error
+	if cap(dst) >= x.itemSize || x.itemSize <= 1<<20 {
+		if cap(dst) < x.itemSize {
+			dst = make([]byte, x.itemSize)
+		}
+		dst = dst[:x.itemSize]
+		_, err = io.ReadFull(x.r, dst)
+	} else {
+		// A large item: grow with the data, so that a corrupt header on a
+		// short file cannot make us allocate the whole declared size.
+		var b bytes.Buffer
+		var n int64
+		n, err = b.ReadFrom(io.LimitReader(x.r, int64(x.itemSize)))
+		if err == nil && n < int64(x.itemSize) {
+			err = io.ErrUnexpectedEOF
+		}
+		dst = b.Bytes()
 	}
-	dst = dst[:x.itemSize]
-	if _, err := io.ReadFull(x.r, dst); err != nil {
+	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return dst[:0], fmt.Errorf("sources: idx %s: item %d of %d: %w", x.name, x.next, x.Dims[0], ErrIDXTruncated)
 		}

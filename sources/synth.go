@@ -26,8 +26,11 @@ var SynthClasses = [10]string{
 //
 // Image i has label i mod Classes (the classes are balanced) and is drawn
 // from a PCG generator seeded with (Seed, i) only, so any image can be drawn
-// alone, in any order, on any platform, with identical bytes. Shapes are
-// anti-aliased from signed distance functions.
+// alone, in any order, by any number of workers, with identical bytes. (The
+// float32 arithmetic is plain Go; on architectures where the compiler fuses
+// multiply-adds, such as arm64, a sample may differ from amd64's by one
+// level: the testdata hashes are amd64's.) Shapes are anti-aliased from
+// signed distance functions.
 //
 // The zero value is usable: Size 0 means 32, Classes 0 means 10, and N 0
 // means no images. Draw allocates nothing; Produce allocates one pixel
@@ -114,11 +117,10 @@ func (s Synth) draw(dst []byte, i int64, pcg *rand.PCG) int {
 	}
 	label := s.Label(i)
 	pcg.Seed(s.Seed, splitmix64(uint64(i)^synthStream))
-	rng := rand.New(pcg)
-	p := newSynthParams(rng, label, float32(n))
+	p := newSynthParams(pcg, label, float32(n))
 	// One per-pixel noise draw per sample from a cheap xorshift generator
-	// seeded from rng: fast and still a function of (Seed, i) only.
-	x := rng.Uint64() | 1
+	// seeded from the PCG: fast and still a function of (Seed, i) only.
+	x := pcg.Uint64() | 1
 	amp := p.noise
 	for y := 0; y < n; y++ {
 		for xx := 0; xx < n; xx++ {
@@ -173,8 +175,9 @@ type synthParams struct {
 	phase    float32    // texture phase (pixels)
 }
 
-func newSynthParams(rng *rand.Rand, class int, n float32) synthParams {
-	f := func(lo, hi float32) float32 { return lo + (hi-lo)*rng.Float32() }
+func newSynthParams(pcg *rand.PCG, class int, n float32) synthParams {
+	// Uniform in [lo, hi) from the top 24 bits of a draw.
+	f := func(lo, hi float32) float32 { return lo + (hi-lo)*float32(pcg.Uint64()>>40)*(1.0/(1<<24)) }
 	p := synthParams{class: class, half: n / 2}
 	// Colours: two random colours at least 90 apart in RGB distance, so the
 	// shape is always visible, in random roles (dark on light or the reverse).

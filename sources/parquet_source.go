@@ -194,11 +194,12 @@ func (s *Source) Produce(ctx context.Context, emit func(*Sample) error) error {
 		ahead = 2
 	}
 	ch := make(chan *unitBatch, ahead)
+	next := sh.next // the first input position not yet taken in
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(ch)
-		s.readLoop(ctx, ch, start.Epoch, sh.next, rehydrate)
+		s.readLoop(ctx, ch, start.Epoch, next, rehydrate)
 	}()
 
 	in := &input{ctx: ctx, ch: ch, epoch: start.Epoch}

@@ -678,7 +678,11 @@ func benchNTXent(b *testing.B, n, d int) {
 	z := randZ(rng, m, d, 1)
 	dz := make([]float32, len(z))
 	l := NTXent{Temperature: 0.1}
+	// Warm up: buffers here and in gemm are sized on the first pass.
 	if _, err := l.Forward(z, m, d); err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Backward(dz); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -256,103 +256,79 @@ func (kern *kernel) serial(p *params) {
 // packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as MR-row panels, each kc
 // steps of MR floats; rows past mc are zero.
 func packA(dst []float32, transA bool, a []float32, lda, i0, p0, mc, kc, MR int) {
-	for q := 0; q < mc; q += MR {
-		rows := min(MR, mc-q)
-		d := dst[q*kc : q*kc+MR*kc]
-		r0 := i0 + q
-		if transA {
-			// op(A)[i][p] = a[p*lda+i]: each step is a contiguous run.
-			copyPanel(d, a[p0*lda+r0:], lda, MR, rows, kc)
-			continue
-		}
-		// op(A)[i][p] = a[i*lda+p]: transpose MR rows into steps.
-		if rows == MR && transposePack(d, a[r0*lda+p0:], lda, MR, kc) {
-			continue
-		}
-		for i := 0; i < rows; i++ {
-			s := a[(r0+i)*lda+p0:]
-			s = s[:kc]
-			for p, v := range s {
-				d[p*MR+i] = v
-			}
-		}
-		for i := rows; i < MR; i++ {
-			for p := 0; p < kc; p++ {
-				d[p*MR+i] = 0
-			}
-		}
+	if transA {
+		// op(A)[i][p] = a[p*lda+i]: each step is a contiguous run.
+		packSteps(dst, a[p0*lda+i0:], lda, MR, mc, kc)
+	} else {
+		// op(A)[i][p] = a[i*lda+p]: each row is a contiguous run of steps.
+		packLanes(dst, a[i0*lda+p0:], lda, MR, mc, kc)
 	}
 }
 
 // packB copies op(B)[p0:p0+kc, j0:j0+nc] into dst as NR-column panels, each
 // kc steps of NR floats; columns past nc are zero.
 func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kc, nc, NR int) {
-	for q := 0; q < nc; q += NR {
-		cols := min(NR, nc-q)
-		d := dst[q*kc : q*kc+NR*kc]
-		c0 := j0 + q
-		if !transB {
-			// op(B)[p][j] = b[p*ldb+j]: each step is a contiguous run.
-			copyPanel(d, b[p0*ldb+c0:], ldb, NR, cols, kc)
-			continue
+	if transB {
+		// op(B)[p][j] = b[j*ldb+p]: each column is a contiguous run of steps.
+		packLanes(dst, b[j0*ldb+p0:], ldb, NR, nc, kc)
+	} else {
+		// op(B)[p][j] = b[p*ldb+j]: each step is a contiguous run.
+		packSteps(dst, b[p0*ldb+j0:], ldb, NR, nc, kc)
+	}
+}
+
+// packSteps packs n lanes of a matrix stored step-major (lane j of step p at
+// src[p*ld+j]) into ceil(n/w) panels of kc steps of w lanes; lanes past n are
+// zero.
+func packSteps(dst, src []float32, ld, w, n, kc int) {
+	if kc == 0 {
+		return
+	}
+	full := n / w
+	if full > 0 && !packRowsFull(dst, src, ld, w, kc, full) {
+		for q := 0; q < full; q++ {
+			copyPanel(dst[q*w*kc:], src[q*w:], ld, w, w, kc)
 		}
-		// op(B)[p][j] = b[j*ldb+p]: transpose NR rows of b into steps.
-		if cols == NR && transposePack(d, b[c0*ldb+p0:], ldb, NR, kc) {
-			continue
-		}
-		for j := 0; j < cols; j++ {
-			s := b[(c0+j)*ldb+p0:]
-			s = s[:kc]
-			for p, v := range s {
-				d[p*NR+j] = v
+	}
+	if rem := n - full*w; rem > 0 {
+		copyPanel(dst[full*w*kc:], src[full*w:], ld, w, rem, kc)
+	}
+}
+
+// packLanes packs n lanes of a matrix stored lane-major (lane j of step p at
+// src[j*ld+p]) into ceil(n/w) panels of kc steps of w lanes; lanes past n are
+// zero.
+func packLanes(dst, src []float32, ld, w, n, kc int) {
+	if kc == 0 {
+		return
+	}
+	for q := 0; q < n; q += w {
+		lanes := min(w, n-q)
+		d := dst[q*kc : q*kc+w*kc]
+		s := src[q*ld:]
+		if !transposePack(d, s, ld, lanes, w, kc) {
+			for i := 0; i < lanes; i++ {
+				for p, v := range s[i*ld : i*ld+kc] {
+					d[p*w+i] = v
+				}
 			}
 		}
-		for j := cols; j < NR; j++ {
+		for i := lanes; i < w; i++ {
 			for p := 0; p < kc; p++ {
-				d[p*NR+j] = 0
+				d[p*w+i] = 0
 			}
 		}
 	}
 }
 
-// addr returns the address of s[0] as a *float32 (s must be non-empty).
-func addr(s []float32) *float32 { return unsafe.SliceData(s) }
-
 // copyPanel writes dst[p*w : p*w+w] = src[p*ld : p*ld+cols] followed by
-// w−cols zeros, for p < kc. Full-width panels of the kernels' widths copy
-// fixed-size arrays, which the compiler turns into straight vector moves.
+// w−cols zeros, for p < kc.
 func copyPanel(dst, src []float32, ld, w, cols, kc int) {
-	if kc == 0 {
-		return
-	}
-	_ = src[(kc-1)*ld+cols-1]
-	_ = dst[kc*w-1]
-	if cols == w {
-		switch w {
-		case 32:
-			for p := 0; p < kc; p++ {
-				*(*[32]float32)(dst[p*32:]) = *(*[32]float32)(src[p*ld:])
-			}
-			return
-		case 16:
-			for p := 0; p < kc; p++ {
-				*(*[16]float32)(dst[p*16:]) = *(*[16]float32)(src[p*ld:])
-			}
-			return
-		case 12:
-			for p := 0; p < kc; p++ {
-				*(*[12]float32)(dst[p*12:]) = *(*[12]float32)(src[p*ld:])
-			}
-			return
-		case 8:
-			for p := 0; p < kc; p++ {
-				*(*[8]float32)(dst[p*8:]) = *(*[8]float32)(src[p*ld:])
-			}
-			return
-		}
-	}
 	for p := 0; p < kc; p++ {
 		copy(dst[p*w:p*w+cols], src[p*ld:p*ld+cols])
 		clear(dst[p*w+cols : p*w+w])
 	}
 }
+
+// addr returns the address of s[0] as a *float32 (s must be non-empty).
+func addr(s []float32) *float32 { return unsafe.SliceData(s) }

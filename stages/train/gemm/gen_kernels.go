@@ -379,9 +379,60 @@ func transposes() {
 	w.WriteString("\n")
 }
 
+// packRows emits packRowsW for W = 8, 16, 32:
+//
+//	func packRowsW(dst, src *float32, ld, kc, np int)
+//
+// for p < kc and panel q < np it copies src[p*ld+q*W : +W] to
+// dst[q*kc*W+p*W : +W]: the rows of a KC×(np·W) block of row-major B (or of
+// Aᵀ) into np packed W-wide panels, reading each source row front to back.
+func packRows() {
+	for _, wd := range []int{8, 16, 32} {
+		nv := wd / 8
+		fmt.Fprintf(&w, "// func packRows%d(dst, src *float32, ld, kc, np int)\n", wd)
+		fmt.Fprintf(&w, "TEXT ·packRows%d(SB), NOSPLIT, $0-40\n", wd)
+		p("MOVQ dst+0(FP), DI")
+		p("MOVQ src+8(FP), SI")
+		p("MOVQ ld+16(FP), R8")
+		p("SHLQ $2, R8")
+		p("MOVQ kc+24(FP), CX")
+		p("MOVQ np+32(FP), DX")
+		p("TESTQ CX, CX")
+		p("JZ done")
+		p("TESTQ DX, DX")
+		p("JZ done")
+		p("MOVQ CX, R10")
+		p("IMULQ $%d, R10", wd*4) // panel stride in bytes
+		l("rowloop")
+		p("MOVQ SI, R12")
+		p("MOVQ DI, R13")
+		p("MOVQ DX, BX")
+		l("panelloop")
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS %d(R12), Y%d", 32*v, v)
+		}
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Y%d, %d(R13)", v, 32*v)
+		}
+		p("ADDQ $%d, R12", wd*4)
+		p("ADDQ R10, R13")
+		p("DECQ BX")
+		p("JNZ panelloop")
+		p("ADDQ R8, SI")
+		p("ADDQ $%d, DI", wd*4)
+		p("DECQ CX")
+		p("JNZ rowloop")
+		l("done")
+		p("VZEROUPPER")
+		p("RET")
+		w.WriteString("\n")
+	}
+}
+
 func main() {
 	w.WriteString(header)
 	transposes()
+	packRows()
 	for _, mr := range []int{8, 12, 14} {
 		avx512(mr)
 	}

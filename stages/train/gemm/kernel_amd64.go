@@ -25,8 +25,8 @@ func sgemmKernAVX2x6(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr,
 var avx2Masks = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 
 var (
-	kernAVX512    = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 256, mc: 960, nc: 512, fn: sgemmKernAVX512x12}
-	kernAVX512x8  = &kernel{name: "avx512-8x32", mr: 8, nr: 32, kc: 256, mc: 960, nc: 512, fn: sgemmKernAVX512x8}
+	kernAVX512    = &kernel{name: "avx512-8x32", mr: 8, nr: 32, kc: 256, mc: 960, nc: 512, fn: sgemmKernAVX512x8}
+	kernAVX512x12 = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 256, mc: 960, nc: 512, fn: sgemmKernAVX512x12}
 	kernAVX512x14 = &kernel{name: "avx512-14x32", mr: 14, nr: 32, kc: 256, mc: 952, nc: 512, fn: sgemmKernAVX512x14}
 	kernAVX2      = &kernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 960, nc: 512, fn: sgemmKernAVX2x6}
 )
@@ -41,7 +41,7 @@ var (
 func kernels() []*kernel {
 	var ks []*kernel
 	if hasAVX512 {
-		ks = append(ks, kernAVX512, kernAVX512x8, kernAVX512x14)
+		ks = append(ks, kernAVX512, kernAVX512x12, kernAVX512x14)
 	}
 	if hasAVX2 {
 		ks = append(ks, kernAVX2)

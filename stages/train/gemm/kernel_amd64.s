@@ -116,6 +116,113 @@ loop:
 done:
 	RET
 
+// func packRows8(dst, src *float32, ld, kc, np int)
+TEXT ·packRows8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+24(FP), CX
+	MOVQ np+32(FP), DX
+	TESTQ CX, CX
+	JZ done
+	TESTQ DX, DX
+	JZ done
+	MOVQ CX, R10
+	IMULQ $32, R10
+rowloop:
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ DX, BX
+panelloop:
+	VMOVUPS 0(R12), Y0
+	VMOVUPS Y0, 0(R13)
+	ADDQ $32, R12
+	ADDQ R10, R13
+	DECQ BX
+	JNZ panelloop
+	ADDQ R8, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ rowloop
+done:
+	VZEROUPPER
+	RET
+
+// func packRows16(dst, src *float32, ld, kc, np int)
+TEXT ·packRows16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+24(FP), CX
+	MOVQ np+32(FP), DX
+	TESTQ CX, CX
+	JZ done
+	TESTQ DX, DX
+	JZ done
+	MOVQ CX, R10
+	IMULQ $64, R10
+rowloop:
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ DX, BX
+panelloop:
+	VMOVUPS 0(R12), Y0
+	VMOVUPS 32(R12), Y1
+	VMOVUPS Y0, 0(R13)
+	VMOVUPS Y1, 32(R13)
+	ADDQ $64, R12
+	ADDQ R10, R13
+	DECQ BX
+	JNZ panelloop
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ rowloop
+done:
+	VZEROUPPER
+	RET
+
+// func packRows32(dst, src *float32, ld, kc, np int)
+TEXT ·packRows32(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+24(FP), CX
+	MOVQ np+32(FP), DX
+	TESTQ CX, CX
+	JZ done
+	TESTQ DX, DX
+	JZ done
+	MOVQ CX, R10
+	IMULQ $128, R10
+rowloop:
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ DX, BX
+panelloop:
+	VMOVUPS 0(R12), Y0
+	VMOVUPS 32(R12), Y1
+	VMOVUPS 64(R12), Y2
+	VMOVUPS 96(R12), Y3
+	VMOVUPS Y0, 0(R13)
+	VMOVUPS Y1, 32(R13)
+	VMOVUPS Y2, 64(R13)
+	VMOVUPS Y3, 96(R13)
+	ADDQ $128, R12
+	ADDQ R10, R13
+	DECQ BX
+	JNZ panelloop
+	ADDQ R8, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ rowloop
+done:
+	VZEROUPPER
+	RET
+
 // func sgemmKernAVX512x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr, loadC int)
 TEXT ·sgemmKernAVX512x8(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX

@@ -4,7 +4,8 @@ package gemm
 
 // transpose8x and transpose4x (kernel_amd64.s, AVX) write
 // dst[p*dstStride+i] = src[i*srcStride+p] for 8 (or 4) rows i and 8n (or 4n)
-// columns p.
+// columns p. packRows8/16/32 copy the rows of a block into W-wide panels
+// (see gen_kernels.go).
 
 //go:noescape
 func transpose8x(dst *float32, dstStride int, src *float32, srcStride int, n int)
@@ -12,40 +13,71 @@ func transpose8x(dst *float32, dstStride int, src *float32, srcStride int, n int
 //go:noescape
 func transpose4x(dst *float32, dstStride int, src *float32, srcStride int, n int)
 
-// transposePack writes dst[p*rows+i] = src[i*ld+p] for i < rows, p < kc
-// (rows full rows of the source, each kc long) and reports true; it needs
-// AVX and reports false without it.
-func transposePack(dst, src []float32, ld, rows, kc int) bool {
+//go:noescape
+func packRows8(dst, src *float32, ld, kc, np int)
+
+//go:noescape
+func packRows16(dst, src *float32, ld, kc, np int)
+
+//go:noescape
+func packRows32(dst, src *float32, ld, kc, np int)
+
+// packRowsFull packs np full w-wide panels of kc steps (step p of panel q
+// from src[p*ld+q*w:]) and reports true, or reports false where it has no
+// vector code for w or the CPU lacks AVX2.
+func packRowsFull(dst, src []float32, ld, w, kc, np int) bool {
+	if !hasAVX2 {
+		return false
+	}
+	var f func(dst, src *float32, ld, kc, np int)
+	switch w {
+	case 8:
+		f = packRows8
+	case 16:
+		f = packRows16
+	case 32:
+		f = packRows32
+	default:
+		return false
+	}
+	_ = src[(kc-1)*ld+np*w-1]
+	_ = dst[np*w*kc-1]
+	f(&dst[0], &src[0], ld, kc, np)
+	return true
+}
+
+// transposePack writes dst[p*w+i] = src[i*ld+p] for i < rows (≤ w) and
+// p < kc and reports true; lanes rows..w-1 of dst are left to the caller.
+// It reports false without AVX2.
+func transposePack(dst, src []float32, ld, rows, w, kc int) bool {
 	if !hasAVX2 {
 		return false
 	}
 	_ = src[(rows-1)*ld+kc-1]
-	_ = dst[rows*kc-1]
+	_ = dst[(kc-1)*w+rows-1]
 	i := 0
+	p8, p4 := kc/8*8, kc/4*4
 	for ; i+8 <= rows; i += 8 {
-		if n := kc / 8; n > 0 {
-			transpose8x(&dst[i], rows, &src[i*ld], ld, n)
+		if p8 > 0 {
+			transpose8x(&dst[i], w, &src[i*ld], ld, p8/8)
 		}
+		tail(dst, src, ld, w, i, i+8, p8, kc)
 	}
 	for ; i+4 <= rows; i += 4 {
-		if n := kc / 4; n > 0 {
-			transpose4x(&dst[i], rows, &src[i*ld], ld, n)
+		if p4 > 0 {
+			transpose4x(&dst[i], w, &src[i*ld], ld, p4/4)
 		}
+		tail(dst, src, ld, w, i, i+4, p4, kc)
 	}
-	// Rows left over (fewer than 4) and, for the 8-row groups, columns past
-	// the last full block of 8 (for the 4-row groups, of 4).
-	for r := 0; r < rows; r++ {
-		p0 := kc / 8 * 8
-		if r >= rows/8*8 {
-			p0 = kc / 4 * 4
-		}
-		if r >= rows/8*8+(rows%8)/4*4 {
-			p0 = 0
-		}
-		s := src[r*ld : r*ld+kc]
-		for p := p0; p < kc; p++ {
-			dst[p*rows+r] = s[p]
-		}
-	}
+	tail(dst, src, ld, w, i, rows, 0, kc)
 	return true
+}
+
+// tail transposes rows r0..r1-1, steps p0..kc-1 one float at a time.
+func tail(dst, src []float32, ld, w, r0, r1, p0, kc int) {
+	for r := r0; r < r1; r++ {
+		for p, v := range src[r*ld+p0 : r*ld+kc] {
+			dst[(p0+p)*w+r] = v
+		}
+	}
 }

@@ -14,9 +14,11 @@ const blurBits = 14
 
 // blurScratch holds one call's padded row and horizontal-pass output.
 type blurScratch struct {
-	pad []uint8
-	tmp []uint16
-	acc []uint32
+	pad    []uint8
+	packed []uint64
+	ring   []uint64
+	ringY  []int
+	rows   [][]uint64
 }
 
 var blurPool = sync.Pool{New: func() any { return new(blurScratch) }}
@@ -102,70 +104,109 @@ func Blur(dst, src *image.Image, kernel int, sigma float64) error {
 	}
 	W, H, C := src.W, src.H, src.C
 	rs := W * C
+	words := (rs + 1) / 2
+	R := min(2*r+1, H)
 	s := blurPool.Get().(*blurScratch)
 	defer blurPool.Put(s)
-	if n := (W + 2*r) * C; cap(s.pad) < n {
-		s.pad = make([]uint8, n)
+	// pad holds one reflect-padded row plus a slack sample; packed holds
+	// every (pad[j], pad[j+1]) pair as two 32-bit lanes.
+	np := (W+2*r)*C + 1
+	if cap(s.pad) < np {
+		s.pad = make([]uint8, np)
 	}
-	pad := s.pad[:(W+2*r)*C]
-	if cap(s.tmp) < rs*H {
-		s.tmp = make([]uint16, rs*H)
+	pad := s.pad[:np]
+	s.packed = growU64(s.packed, np-1)
+	// Ring of R horizontally blurred rows, packed two samples a word in 8.8
+	// fixed point: the rows an output row needs always lie in a window of
+	// at most 2r+1 consecutive rows that only moves down (reflection near
+	// the edges stays inside it), so each row is computed once, and a
+	// source row is read before dst overwrites it (in-place use is safe).
+	s.ring = growU64(s.ring, R*words)
+	s.ringY = growInt(s.ringY, R)
+	for i := range s.ringY {
+		s.ringY[i] = -1
 	}
-	tmp := s.tmp[:rs*H]
-	// Horizontal pass into tmp (8 fractional bits).
-	for y := 0; y < H; y++ {
-		row := src.Row(y)
-		for x := -r; x < W+r; x++ {
-			sx := reflect(x, W)
-			copy(pad[(x+r)*C:(x+r+1)*C], row[sx*C:(sx+1)*C])
+	row := func(y int) []uint64 {
+		slot := y % R
+		out := s.ring[slot*words : (slot+1)*words]
+		if s.ringY[slot] != y {
+			in := src.Row(y)
+			copy(pad[r*C:], in)
+			for x := 1; x <= r; x++ {
+				l, rr := reflect(-x, W), reflect(W-1+x, W)
+				copy(pad[(r-x)*C:(r-x+1)*C], in[l*C:(l+1)*C])
+				copy(pad[(r+W-1+x)*C:(r+W+x)*C], in[rr*C:(rr+1)*C])
+			}
+			hblur2(out, s.packed, pad, w[:r+1], C)
+			s.ringY[slot] = y
 		}
-		out := tmp[y*rs : (y+1)*rs]
-		hblur(out, pad, w[:r+1], C)
+		return out
 	}
 	if dst != src {
 		dst.Resize(W, H, C)
 	}
-	if cap(s.acc) < rs {
-		s.acc = make([]uint32, rs)
+	if cap(s.rows) < 2*r+1 {
+		s.rows = make([][]uint64, 2*r+1)
 	}
-	acc := s.acc[:rs]
-	// Vertical pass: whole rows, symmetric pairs folded.
+	rows := s.rows[:2*r+1]
 	for y := 0; y < H; y++ {
-		c := tmp[y*rs : (y+1)*rs]
-		w0 := uint32(w[0])
-		for i, v := range c {
-			acc[i] = uint32(v)*w0 + 1<<(blurBits+8-1)
+		// fetch the window bottom first so rows enter the ring in order
+		for t := r; t >= 1; t-- {
+			rows[r+t] = row(reflect(y+t, H))
 		}
+		rows[r] = row(y)
 		for t := 1; t <= r; t++ {
-			a := tmp[reflect(y-t, H)*rs:][:rs]
-			b := tmp[reflect(y+t, H)*rs:][:rs]
-			wt := uint32(w[t])
-			for i := range acc {
-				acc[i] += (uint32(a[i]) + uint32(b[i])) * wt
-			}
+			rows[r-t] = row(reflect(y-t, H))
 		}
-		out := dst.Row(y)
-		out = out[:rs]
-		for i, v := range acc {
-			out[i] = uint8(v >> (blurBits + 8))
-		}
+		vblur2(dst.Row(y), rows, w[:r+1])
 	}
 	return nil
 }
 
-// hblur convolves one reflect-padded row (C channels interleaved) with the
-// symmetric weights w, writing 8.8 fixed-point samples.
-func hblur(out []uint16, pad []uint8, w []int32, C int) {
+// hblur2 convolves one reflect-padded row (C channels interleaved, one
+// slack sample at the end) with the symmetric weights w, two samples per
+// 64-bit word, writing 8.8 fixed-point samples packed two per word.
+func hblur2(out, packed []uint64, pad []uint8, w []int32, C int) {
+	packed = packed[:len(pad)-1]
+	for j := range packed {
+		packed[j] = uint64(pad[j]) | uint64(pad[j+1])<<32
+	}
 	r := len(w) - 1
 	off := r * C
-	w0 := uint32(w[0])
-	for j := range out {
-		c := j + off
-		acc := uint32(pad[c]) * w0
+	w0 := uint64(w[0])
+	const round = (1 << (blurBits - 8 - 1)) * (1 + 1<<32)
+	const mask = 0x0000ffff0000ffff
+	for i := range out {
+		c := 2*i + off
+		acc := packed[c]*w0 + round
 		for t := 1; t <= r; t++ {
-			acc += (uint32(pad[c-t*C]) + uint32(pad[c+t*C])) * uint32(w[t])
+			acc += (packed[c-t*C] + packed[c+t*C]) * uint64(w[t])
 		}
-		out[j] = uint16((acc + 1<<(blurBits-8-1)) >> (blurBits - 8))
+		out[i] = (acc >> (blurBits - 8)) & mask
+	}
+}
+
+// vblur2 combines the 2r+1 packed rows (rows[r] the centre) with the
+// symmetric weights into one output row of 8-bit samples.
+func vblur2(out []uint8, rows [][]uint64, w []int32) {
+	r := len(w) - 1
+	c := rows[r]
+	w0 := uint64(w[0])
+	const round = (1 << (blurBits + 8 - 1)) * (1 + 1<<32)
+	full := len(out) / 2
+	c = c[:(len(out)+1)/2]
+	for i := range c {
+		acc := c[i]*w0 + round
+		for t := 1; t <= r; t++ {
+			acc += (rows[r-t][i] + rows[r+t][i]) * uint64(w[t])
+		}
+		if i < full {
+			o := out[2*i : 2*i+2 : 2*i+2]
+			o[0] = uint8(acc >> (blurBits + 8))
+			o[1] = uint8(acc >> (32 + blurBits + 8))
+		} else {
+			out[2*i] = uint8(acc >> (blurBits + 8))
+		}
 	}
 }
 

@@ -22,7 +22,15 @@ type hsvTables struct {
 	hf [256]float32
 	// fs[s] = s/255 as PIL computes it (double, stored as float).
 	fs [256]float32
+	// omf[h] = 1 − f as a double, f = hf[h].
+	omf [256]float64
+	// p[s<<8|v] is PIL's p = round(v·(1 − fs)), the smallest output channel.
+	p [256 * 256]uint8
 }
+
+// sectorPerm[i] gives, for hsv2rgb sector i, which of (v, t, p) goes to R,
+// G and B, where t is q in odd sectors and PIL's t in even ones.
+var sectorPerm = [6][3]uint8{{0, 1, 2}, {1, 0, 2}, {2, 0, 1}, {2, 1, 0}, {1, 2, 0}, {0, 2, 1}}
 
 var tables = sync.OnceValue(buildHSVTables)
 
@@ -129,6 +137,14 @@ func buildHSVTables() *hsvTables {
 	for s := range 256 {
 		t.fs[s] = float32(float64(s) / 255.0)
 	}
+	for h := range 256 {
+		t.omf[h] = 1.0 - float64(t.hf[h])
+	}
+	for s := range 256 {
+		for v := range 256 {
+			t.p[s<<8|v] = clipRound(float64(v) * (1.0 - float64(t.fs[s])))
+		}
+	}
 	return t
 }
 
@@ -164,6 +180,27 @@ func hsvFast(t *hsvTables, r, g, b uint8) (uint8, uint8, uint8) {
 	return t.hue[k][cr<<8|n], t.sat[cr<<8|int(maxc)], maxc
 }
 
+// hsvToRGBFast is hsvToRGB with p from a table, only the one of q and t
+// that the sector uses computed, and round(x) as int(x + 0.5) (equal for
+// every x this can produce: TestHSVFastPathExhaustive checks all 16M
+// (h, s, v)).
+func hsvToRGBFast(t *hsvTables, h, s, v uint8) (uint8, uint8, uint8) {
+	if s == 0 {
+		return v, v, v
+	}
+	fv := float64(v)
+	i := t.hi[h]
+	var k float64
+	if i&1 == 1 {
+		k = 1.0 - float64(t.fs[s]*t.hf[h])
+	} else {
+		k = 1.0 - float64(float64(t.fs[s])*t.omf[h])
+	}
+	vals := [3]uint8{v, uint8(int(fv*k + 0.5)), t.p[int(s)<<8|int(v)]}
+	pm := &sectorPerm[i]
+	return vals[pm[0]], vals[pm[1]], vals[pm[2]]
+}
+
 // hue3 applies the pending table pre, then PIL's hue shift by shift hue
 // levels (mod 256), to RGB rows; dst may be src.
 func hue3(dst, src *image.Image, pre *lut, shift uint8) {
@@ -174,7 +211,7 @@ func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 		d = d[:len(s)]
 		for x := 0; x+2 < len(s); x += 3 {
 			h, sat, v := hsvFast(t, pre[s[x]], pre[s[x+1]], pre[s[x+2]])
-			d[x], d[x+1], d[x+2] = hsvToRGB(t, h+shift, sat, v)
+			d[x], d[x+1], d[x+2] = hsvToRGBFast(t, h+shift, sat, v)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package augment
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/contrastream/contrastream/stages/image"
@@ -151,9 +152,55 @@ func newSatTable(alpha float32) (t satTable) {
 	return t
 }
 
+// satInt converts st to integer offsets: t = float32(L) + st[d] truncates
+// to L + floor(st[d]) unless the float32 sum rounds up to the next integer,
+// which needs frac(st[d]) within 2^-14 of 1 (L + st[d] < 1024 has an ulp of
+// at most 2^-13). It reports false if any entry is that close, and the
+// caller then takes the float path.
+func (st *satTable) satInt(fl *[511]int16) bool {
+	for i, v := range st {
+		f := math.Floor(float64(v))
+		if float64(v)-f > 1-1.0/(1<<13) {
+			return false
+		}
+		fl[i] = int16(f)
+	}
+	return true
+}
+
 // saturate3 applies the pending table pre, then PIL's ImageEnhance.Color
 // blend toward the pixel's luma, to RGB rows.
 func saturate3(dst, src *image.Image, pre *lut, st *satTable) {
+	var fl [511]int16
+	if st.satInt(&fl) {
+		saturate3Int(dst, src, pre, &fl)
+		return
+	}
+	saturate3Float(dst, src, pre, st)
+}
+
+// saturate3Int is saturate3 in integers: out = clip(L + fl[v−L+255]).
+func saturate3Int(dst, src *image.Image, pre *lut, fl *[511]int16) {
+	for y := 0; y < src.H; y++ {
+		s := src.Row(y)
+		d := dst.Row(y)
+		d = d[:len(s)]
+		for x := 0; x+2 < len(s); x += 3 {
+			r, g, b := pre[s[x]], pre[s[x+1]], pre[s[x+2]]
+			l := int32(luma(r, g, b))
+			d[x] = clampU8(l + int32(fl[uint32(int32(r)-l+255)%511]))
+			d[x+1] = clampU8(l + int32(fl[uint32(int32(g)-l+255)%511]))
+			d[x+2] = clampU8(l + int32(fl[uint32(int32(b)-l+255)%511]))
+		}
+	}
+}
+
+func clampU8(v int32) uint8 {
+	return uint8(max(0, min(255, v)))
+}
+
+// saturate3Float is the direct float32 form of saturate3.
+func saturate3Float(dst, src *image.Image, pre *lut, st *satTable) {
 	for y := 0; y < src.H; y++ {
 		s := src.Row(y)
 		d := dst.Row(y)

@@ -63,10 +63,16 @@ const precisionBits = 22
 
 // resampleScratch holds one call's coefficient tables and intermediate rows.
 type resampleScratch struct {
-	kx, ky  []int32 // fixed-point weights, ksize per output sample
-	bx, by  []int32 // (first input index, tap count) per output sample
-	tmp     []uint8 // horizontally resampled rows
-	acc     []int32 // vertical accumulator row
+	kx, ky  []int32  // fixed-point weights, ksize per output sample
+	bx, by  []int32  // (first input index, tap count) per output sample
+	tmp     []uint8  // one horizontally resampled row
+	ring    []uint64 // ring of packed intermediate rows
+	ringY   []int    // crop row held by each ring slot, -1 if none
+	acc     []uint64 // vertical accumulator row (more than 4 taps)
+	rows    [][]uint64
+	w       []uint64
+	hs, hw  []int32 // fixed-tap horizontal tables
+	vs, vw  []int32 // fixed-tap vertical tables
 	coefTmp []float64
 }
 
@@ -180,85 +186,293 @@ func ResizedCrop(dst, src *image.Image, top, left, height, width, outW, outH int
 
 	needH := width != outW
 	needV := height != outH
-	var ksx, ksy int
-	if needH {
-		ksx, s.kx, s.bx, s.coefTmp = coeffs(interp, width, outW, s.kx, s.bx, s.coefTmp)
-	}
-	y0, y1 := 0, height // crop rows the vertical pass reads
-	if needV {
-		ksy, s.ky, s.by, s.coefTmp = coeffs(interp, height, outH, s.ky, s.by, s.coefTmp)
-		y0 = int(s.by[0])
-		y1 = int(s.by[2*outH-2] + s.by[2*outH-1])
-	}
-	// Horizontal pass: rows y0..y1 of the crop into tmp (or straight into
-	// dst when there is no vertical pass).
-	var mid []uint8
-	midStride := outW * C
-	if !needV {
-		mid = dst.Pix
-	} else if needH {
-		n := (y1 - y0) * midStride
-		if cap(s.tmp) < n {
-			s.tmp = make([]uint8, n)
-		}
-		mid = s.tmp[:n]
-	}
-	if needH {
-		for y := y0; y < y1; y++ {
-			row := src.Pix[(top+y)*src.Stride+left*C : (top+y)*src.Stride+(left+width)*C]
-			out := mid[(y-y0)*midStride : (y-y0+1)*midStride]
-			if C == 3 {
-				hpass3(out, row, s.kx, s.bx, ksx)
-			} else {
-				hpass1(out, row, s.kx, s.bx, ksx)
-			}
-		}
-	} else if !needV {
-		for y := 0; y < outH; y++ {
-			o := (top+y)*src.Stride + left*C
-			copy(dst.Row(y), src.Pix[o:o+width*C])
-		}
-		return nil
-	}
-	if !needV {
-		return nil
-	}
-	// Vertical pass: rows of mid (or of the crop itself when there was no
-	// horizontal pass) into dst, accumulating whole rows.
-	rowOf := func(y int) []uint8 { // row y of the crop, y in [y0, y1)
-		if needH {
-			return mid[(y-y0)*midStride : (y-y0+1)*midStride]
-		}
+	cropRow := func(y int) []uint8 { // row y of the crop
 		o := (top+y)*src.Stride + left*C
 		return src.Pix[o : o+width*C]
 	}
-	if cap(s.acc) < midStride {
-		s.acc = make([]int32, midStride)
+	if !needH && !needV {
+		for y := 0; y < outH; y++ {
+			copy(dst.Row(y), cropRow(y))
+		}
+		return nil
 	}
-	acc := s.acc[:midStride]
+	var ksx int
+	if needH {
+		ksx, s.kx, s.bx, s.coefTmp = coeffs(interp, width, outW, s.kx, s.bx, s.coefTmp)
+	}
+	// Fixed-width taps: every output sample reads exactly T inputs (window
+	// shifted inside the crop at the edges, extra weights zero), so the
+	// inner loops unroll with one bounds check per output pixel.
+	hT := 0
+	if needH && C == 3 {
+		hT, s.hs, s.hw = fixedTaps(s.kx, s.bx, ksx, width, s.hs, s.hw)
+	}
+	hrow := func(out, in []uint8) {
+		switch {
+		case hT == 4:
+			hpass3x4(out, in, s.hs, s.hw)
+		case hT == 6:
+			hpass3x6(out, in, s.hs, s.hw)
+		case C == 3:
+			hpass3(out, in, s.kx, s.bx, ksx)
+		default:
+			hpass1(out, in, s.kx, s.bx, ksx)
+		}
+	}
+	if !needV {
+		for y := 0; y < outH; y++ {
+			hrow(dst.Row(y), cropRow(y))
+		}
+		return nil
+	}
+	var ksy int
+	ksy, s.ky, s.by, s.coefTmp = coeffs(interp, height, outH, s.ky, s.by, s.coefTmp)
+	if vT, vs, vw := fixedTaps(s.ky, s.by, ksy, height, s.vs, s.vw); vT != 0 {
+		// same taps, fixed count: rewrite the tables in the (start, count)
+		// form the loop below reads
+		s.vs, s.vw = vs, vw
+		ksy = vT
+		s.ky = growInt32(s.ky, len(vw))
+		copy(s.ky, vw)
+		for yy := 0; yy < outH; yy++ {
+			s.by[2*yy], s.by[2*yy+1] = vs[yy], int32(vT)
+		}
+	}
+
+	// The vertical pass reads a window of at most ksy intermediate rows that
+	// only moves down, so intermediate rows live in a ring of ksy rows (a few
+	// KB, in L1), each computed once, stored as two 32-bit lanes per uint64
+	// so that the vertical multiply-adds work on two samples at a time.
+	rs := outW * C
+	words := (rs + 1) / 2
+	s.ring = growU64(s.ring, ksy*words)
+	s.ringY = growInt(s.ringY, ksy)
+	for i := range s.ringY {
+		s.ringY[i] = -1
+	}
+	if cap(s.tmp) < rs {
+		s.tmp = make([]uint8, rs)
+	}
+	line := s.tmp[:rs]
+	s.acc = growU64(s.acc, words)
+	if cap(s.rows) < ksy {
+		s.rows = make([][]uint64, ksy)
+		s.w = make([]uint64, ksy)
+	}
+	rows, w := s.rows[:ksy], s.w[:ksy]
 	for yy := 0; yy < outH; yy++ {
 		ymin, n := int(s.by[2*yy]), int(s.by[2*yy+1])
 		k := s.ky[yy*ksy : yy*ksy+n]
-		for i := range acc {
-			acc[i] = 1 << (precisionBits - 1)
-		}
-		for j, w := range k {
-			if w == 0 {
-				continue
+		for j := 0; j < n; j++ {
+			y := ymin + j
+			slot := y % ksy
+			r := s.ring[slot*words : (slot+1)*words]
+			if s.ringY[slot] != y {
+				if needH {
+					hrow(line, cropRow(y))
+					pack2(r, line)
+				} else {
+					pack2(r, cropRow(y))
+				}
+				s.ringY[slot] = y
 			}
-			r := rowOf(ymin + j)
-			r = r[:len(acc)]
-			for i, v := range r {
-				acc[i] += int32(v) * w
-			}
+			rows[j] = r
+			w[j] = uint64(int64(k[j]))
 		}
-		out := dst.Row(yy)
-		out = out[:len(acc)]
-		for i, v := range acc {
-			out[i] = clip8(v)
-		}
+		vpass(dst.Row(yy), rows[:n], w[:n], s.acc)
 	}
 	return nil
+}
+
+// fixedTaps rewrites per-output (first, count) taps from coeffs into a
+// fixed count T of 4 or 6 (the smallest that holds every count): start[i]
+// is the first input, w[i*T:(i+1)*T] the weights, zero-padded, with the
+// window moved left where it would pass the end of the input. It returns
+// T = 0 (tables untouched) when the counts exceed 6 or the input is
+// shorter than T.
+func fixedTaps(k, b []int32, ks, inSize int, start, w []int32) (int, []int32, []int32) {
+	n := len(b) / 2
+	maxCnt := 0
+	for i := 0; i < n; i++ {
+		maxCnt = max(maxCnt, int(b[2*i+1]))
+	}
+	T := 4
+	if maxCnt > 4 {
+		T = 6
+	}
+	if maxCnt > 6 || inSize < T {
+		return 0, start, w
+	}
+	start = growInt32(start, n)
+	w = growInt32(w, n*T)
+	for i := 0; i < n; i++ {
+		xmin, cnt := int(b[2*i]), int(b[2*i+1])
+		st := min(xmin, inSize-T)
+		off := xmin - st
+		ww := w[i*T : (i+1)*T]
+		for j := range ww {
+			ww[j] = 0
+		}
+		copy(ww[off:off+cnt], k[i*ks:i*ks+cnt])
+		start[i] = int32(st)
+	}
+	return T, start, w
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
+}
+
+// hpass3x4 resamples one RGB row with exactly 4 taps per output pixel.
+func hpass3x4(out, row []uint8, start, w []int32) {
+	n := len(out) / 3
+	start = start[:n]
+	w = w[:4*n]
+	for xx, st := range start {
+		x0 := int(st) * 3
+		p := row[x0 : x0+12 : x0+12]
+		k := w[4*xx : 4*xx+4 : 4*xx+4]
+		const h = 1 << (precisionBits - 1)
+		r := h + int32(p[0])*k[0] + int32(p[3])*k[1] + int32(p[6])*k[2] + int32(p[9])*k[3]
+		g := h + int32(p[1])*k[0] + int32(p[4])*k[1] + int32(p[7])*k[2] + int32(p[10])*k[3]
+		b := h + int32(p[2])*k[0] + int32(p[5])*k[1] + int32(p[8])*k[2] + int32(p[11])*k[3]
+		o := out[3*xx : 3*xx+3 : 3*xx+3]
+		o[0], o[1], o[2] = clip8(r), clip8(g), clip8(b)
+	}
+}
+
+// hpass3x6 resamples one RGB row with exactly 6 taps per output pixel.
+func hpass3x6(out, row []uint8, start, w []int32) {
+	n := len(out) / 3
+	start = start[:n]
+	w = w[:6*n]
+	for xx, st := range start {
+		x0 := int(st) * 3
+		p := row[x0 : x0+18 : x0+18]
+		k := w[6*xx : 6*xx+6 : 6*xx+6]
+		const h = 1 << (precisionBits - 1)
+		r := h + int32(p[0])*k[0] + int32(p[3])*k[1] + int32(p[6])*k[2] + int32(p[9])*k[3] + int32(p[12])*k[4] + int32(p[15])*k[5]
+		g := h + int32(p[1])*k[0] + int32(p[4])*k[1] + int32(p[7])*k[2] + int32(p[10])*k[3] + int32(p[13])*k[4] + int32(p[16])*k[5]
+		b := h + int32(p[2])*k[0] + int32(p[5])*k[1] + int32(p[8])*k[2] + int32(p[11])*k[3] + int32(p[14])*k[4] + int32(p[17])*k[5]
+		o := out[3*xx : 3*xx+3 : 3*xx+3]
+		o[0], o[1], o[2] = clip8(r), clip8(g), clip8(b)
+	}
+}
+
+func growU64(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
+}
+
+func growInt(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
+	}
+	return s[:n]
+}
+
+// pack2 stores samples in pairs: p[i] = in[2i] | in[2i+1]<<32.
+func pack2(p []uint64, in []uint8) {
+	n := len(in) / 2
+	p = p[:n+len(in)%2]
+	for i := 0; i < n; i++ {
+		p[i] = uint64(in[2*i]) | uint64(in[2*i+1])<<32
+	}
+	if len(in)%2 == 1 {
+		p[n] = uint64(in[len(in)-1])
+	}
+}
+
+// laneBias keeps both 32-bit lanes of a SWAR accumulator non-negative
+// (bicubic weights are negative in places): a lane's true value lies in
+// [-2^28, 2^31), so lane+bias is in [0, 2^32) and the lanes never borrow
+// from each other in the final sum (the arithmetic is exact modulo 2^64).
+const laneBias = 1 << 29
+
+const laneInit = (laneBias + 1<<(precisionBits-1)) * (1 + 1<<32)
+
+// vpass combines packed rows with weights w (int32 weights as two's
+// complement uint64) into one output row of 8-bit samples. acc is scratch
+// of len(rows[0]) words, used when there are more than 4 taps.
+func vpass(out []uint8, rows [][]uint64, w []uint64, acc []uint64) {
+	words := len(acc)
+	n := len(rows)
+	if n <= 4 {
+		var r [4][]uint64
+		var ww [4]uint64
+		for j := range 4 {
+			if j < n {
+				r[j], ww[j] = rows[j][:words], w[j]
+			} else {
+				r[j], ww[j] = rows[0][:words], 0
+			}
+		}
+		r0 := r[0]
+		r1, r2, r3 := r[1][:len(r0)], r[2][:len(r0)], r[3][:len(r0)]
+		w0, w1, w2, w3 := ww[0], ww[1], ww[2], ww[3]
+		full := len(out) / 2
+		r0 = r0[:full]
+		for i := range r0 {
+			a := laneInit + r0[i]*w0 + r1[i]*w1 + r2[i]*w2 + r3[i]*w3
+			o := out[2*i : 2*i+2 : 2*i+2]
+			o[0] = clip8(int32(int64(a&0xffffffff) - laneBias))
+			o[1] = clip8(int32(int64(a>>32) - laneBias))
+		}
+		if len(out)%2 == 1 {
+			i := full
+			a := laneInit + r[0][i]*w0 + r1[i]*w1 + r2[i]*w2 + r3[i]*w3
+			store2(out, i, a)
+		}
+		return
+	}
+	if n <= 6 {
+		var r [6][]uint64
+		var ww [6]uint64
+		for j := range 6 {
+			if j < n {
+				r[j], ww[j] = rows[j][:words], w[j]
+			} else {
+				r[j], ww[j] = rows[0][:words], 0
+			}
+		}
+		r0 := r[0]
+		r1, r2, r3, r4, r5 := r[1][:len(r0)], r[2][:len(r0)], r[3][:len(r0)], r[4][:len(r0)], r[5][:len(r0)]
+		w0, w1, w2, w3, w4, w5 := ww[0], ww[1], ww[2], ww[3], ww[4], ww[5]
+		for i := range r0 {
+			a := laneInit + r0[i]*w0 + r1[i]*w1 + r2[i]*w2 + r3[i]*w3 + r4[i]*w4 + r5[i]*w5
+			store2(out, i, a)
+		}
+		return
+	}
+	for i := range acc {
+		acc[i] = laneInit
+	}
+	for j := 0; j < n; j++ {
+		r := rows[j][:len(acc)]
+		wj := w[j]
+		for i, v := range r {
+			acc[i] += v * wj
+		}
+	}
+	for i, a := range acc {
+		store2(out, i, a)
+	}
+}
+
+// store2 decodes the two lanes of a into out[2i] and (if present) out[2i+1].
+func store2(out []uint8, i int, a uint64) {
+	lo := clip8(int32(int64(a&0xffffffff) - laneBias))
+	hi := clip8(int32(int64(a>>32) - laneBias))
+	if 2*i+1 < len(out) {
+		out[2*i], out[2*i+1] = lo, hi
+	} else {
+		out[2*i] = lo
+	}
 }
 
 // hpass3 resamples one RGB row.
@@ -267,14 +481,16 @@ func hpass3(out, row []uint8, kx, bx []int32, ks int) {
 	for xx := 0; xx < n; xx++ {
 		xmin, cnt := int(bx[2*xx]), int(bx[2*xx+1])
 		k := kx[xx*ks : xx*ks+cnt]
-		s := row[xmin*3 : (xmin+cnt)*3]
-		s = s[:len(k)*3]
+		s := row[xmin*3:]
 		r, g, b := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-		for i, w := range k {
-			p := s[3*i : 3*i+3 : 3*i+3]
-			r += int32(p[0]) * w
-			g += int32(p[1]) * w
-			b += int32(p[2]) * w
+		for _, w := range k {
+			if len(s) < 3 {
+				break
+			}
+			r += int32(s[0]) * w
+			g += int32(s[1]) * w
+			b += int32(s[2]) * w
+			s = s[3:]
 		}
 		o := out[3*xx : 3*xx+3 : 3*xx+3]
 		o[0], o[1], o[2] = clip8(r), clip8(g), clip8(b)

@@ -397,6 +397,9 @@ func (w *Shards) commit() error {
 	if err := c.buf.Flush(); err != nil {
 		return fail(err)
 	}
+	if err := c.tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
+		return fail(err)
+	}
 	if err := c.tmp.Sync(); err != nil {
 		return fail(err)
 	}

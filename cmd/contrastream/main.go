@@ -25,6 +25,8 @@ type command struct {
 // commands is the explicit table of subcommands (no global registry).
 var commands = map[string]command{
 	// Each subcommand file adds its entry here.
+	"import": importCommand,
+	"synth":  synthCommand,
 }
 
 func main() {

@@ -55,9 +55,9 @@ type arena struct {
 
 var arenaPool = sync.Pool{New: func() any { return new(arena) }}
 
-func (ar *arena) reserve(k *kernel) {
-	na := roundUp(k.mc, k.mr) * k.kc
-	nb := k.kc * roundUp(k.nc, k.nr)
+// reserve makes ar.a and ar.b na and nb floats long, reusing their storage
+// when it is large enough.
+func (ar *arena) reserve(na, nb int) {
 	if cap(ar.a) < na {
 		ar.a = make([]float32, na)
 	}
@@ -209,25 +209,45 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
+// aWholeMax is the most floats of packed op(A) that serial keeps for a whole
+// call (4 MiB), so that A is packed once and not again for every NC block.
+const aWholeMax = 1 << 20
+
 // serial runs one (sub-)problem on the calling goroutine: the GotoBLAS/BLIS
-// loop nest. For each MC-row block and KC-deep slice it packs op(A) into
-// MR-row panels, then for each NC-column block packs op(B) into NR-column
-// panels and sweeps the micro-kernel over the MR×NR tiles. The KC slices are
-// summed into C in k order (the first one applies beta), so each element's
-// result does not depend on how C was split between goroutines.
+// loop nest. For each NC-column block of C and each KC-deep slice of k it
+// packs op(B) into NR-column panels (an L2-sized block), then sweeps the
+// micro-kernel over the MR×NR tiles, each MR-row panel of packed op(A)
+// staying in L1 while the B panels stream past it. op(A) is packed once for
+// the whole call when it is small (aWholeMax), otherwise per MC×KC block.
+// The KC slices are summed into C in k order (the first applies beta); the
+// C block of one NC slice stays in cache across them. The slicing of k
+// depends only on k, so each element's result does not depend on how C was
+// split between goroutines.
 func (kern *kernel) serial(p *params) {
-	ar := arenaPool.Get().(*arena)
-	ar.reserve(kern)
 	MR, NR := kern.mr, kern.nr
-	// Split M into equal blocks of at most kern.mc rows (whole MR panels),
-	// so that no short last block repacks all of B for a few rows.
-	nb := (p.m + kern.mc - 1) / kern.mc
-	mcb := roundUp((p.m+nb-1)/nb, MR)
-	for ic := 0; ic < p.m; ic += mcb {
-		mc := min(mcb, p.m-ic)
-		for pc := 0; pc < p.k; pc += kern.kc {
-			kc := min(kern.kc, p.k-pc)
-			packA(ar.a, p.transA, p.a, p.lda, ic, pc, mc, kc, MR)
+	nk := (p.k + kern.kc - 1) / kern.kc
+	kcb := (p.k + nk - 1) / nk // balanced k slices of at most kern.kc
+	mp := roundUp(p.m, MR)
+	whole := mp*p.k <= aWholeMax
+	mcb := mp
+	if !whole {
+		nb := (p.m + kern.mc - 1) / kern.mc
+		mcb = roundUp((p.m+nb-1)/nb, MR)
+	}
+	ar := arenaPool.Get().(*arena)
+	if whole {
+		ar.reserve(mp*p.k, kcb*roundUp(min(kern.nc, p.n), NR))
+		for pc, q := 0, 0; pc < p.k; pc, q = pc+kcb, q+1 {
+			packA(ar.a[q*mp*kcb:], p.transA, p.a, p.lda, 0, pc, p.m, min(kcb, p.k-pc), MR)
+		}
+	} else {
+		ar.reserve(mcb*kcb, kcb*roundUp(min(kern.nc, p.n), NR))
+	}
+	for jc := 0; jc < p.n; jc += kern.nc {
+		nc := min(kern.nc, p.n-jc)
+		for pc, q := 0, 0; pc < p.k; pc, q = pc+kcb, q+1 {
+			kc := min(kcb, p.k-pc)
+			packB(ar.b, p.transB, p.b, p.ldb, pc, jc, kc, nc, NR)
 			beta, loadC := p.beta, 1
 			if pc > 0 {
 				beta = 1
@@ -235,12 +255,18 @@ func (kern *kernel) serial(p *params) {
 			if beta == 0 {
 				loadC = 0
 			}
-			for jc := 0; jc < p.n; jc += kern.nc {
-				nc := min(kern.nc, p.n-jc)
-				packB(ar.b, p.transB, p.b, p.ldb, pc, jc, kc, nc, NR)
+			for ic := 0; ic < p.m; ic += mcb {
+				mc := min(mcb, p.m-ic)
+				var ablk []float32
+				if whole {
+					ablk = ar.a[q*mp*kcb+ic*kc:]
+				} else {
+					packA(ar.a, p.transA, p.a, p.lda, ic, pc, mc, kc, MR)
+					ablk = ar.a
+				}
 				for ir := 0; ir < mc; ir += MR {
 					mr := min(MR, mc-ir)
-					ap := &ar.a[ir*kc]
+					ap := &ablk[ir*kc]
 					crow := (ic+ir)*p.ldc + jc
 					for jr := 0; jr < nc; jr += NR {
 						nr := min(NR, nc-jr)

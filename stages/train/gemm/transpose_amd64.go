@@ -55,21 +55,38 @@ func transposePack(dst, src []float32, ld, rows, w, kc int) bool {
 	}
 	_ = src[(rows-1)*ld+kc-1]
 	_ = dst[(kc-1)*w+rows-1]
-	i := 0
 	p8, p4 := kc/8*8, kc/4*4
-	for ; i+8 <= rows; i += 8 {
+	t8 := func(i int) {
 		if p8 > 0 {
 			transpose8x(&dst[i], w, &src[i*ld], ld, p8/8)
 		}
 		tail(dst, src, ld, w, i, i+8, p8, kc)
 	}
-	for ; i+4 <= rows; i += 4 {
+	t4 := func(i int) {
 		if p4 > 0 {
 			transpose4x(&dst[i], w, &src[i*ld], ld, p4/4)
 		}
 		tail(dst, src, ld, w, i, i+4, p4, kc)
 	}
-	tail(dst, src, ld, w, i, rows, 0, kc)
+	switch {
+	case rows >= 8:
+		i := 0
+		for ; i+8 <= rows; i += 8 {
+			t8(i)
+		}
+		if i < rows {
+			// The last rows%8 rows: transpose the last 8 rows again; the
+			// rows already done are written with the same values.
+			t8(rows - 8)
+		}
+	case rows >= 4:
+		t4(0)
+		if rows > 4 {
+			t4(rows - 4)
+		}
+	default:
+		tail(dst, src, ld, w, 0, rows, 0, kc)
+	}
 	return true
 }
 

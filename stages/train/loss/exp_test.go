@@ -2,6 +2,7 @@ package loss
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -34,6 +35,49 @@ func TestExpNeg(t *testing.T) {
 	}
 }
 
+// TestExpShiftSum checks the vector kernel (where the CPU has it) and the
+// scalar tail against math.Exp for every length up to 40, with −Inf (the
+// masked diagonal) and arguments below the float32 normal range.
+func TestExpShiftSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	t.Logf("AVX2 kernel: %v", useAVX2)
+	for n := 0; n <= 40; n++ {
+		for rep := 0; rep < 20; rep++ {
+			shift := float32(rng.Float64()*40 - 20)
+			x := make([]float32, n)
+			for i := range x {
+				switch rng.IntN(10) {
+				case 0:
+					x[i] = float32(math.Inf(-1))
+				case 1:
+					x[i] = shift - 87.33654 - float32(rng.Float64()*20) // underflows to 0
+				case 2:
+					x[i] = shift // e^0
+				default:
+					x[i] = shift - float32(rng.Float64()*90)
+				}
+			}
+			in := append([]float32(nil), x...)
+			sum := expShiftSum(x, shift)
+			var want float64
+			for i, v := range in {
+				arg := v - shift
+				var e float64
+				if arg >= -87.33654 {
+					e = math.Exp(float64(arg))
+				}
+				if got := float64(x[i]); math.Abs(got-e) > 4*0x1p-24*e {
+					t.Fatalf("n=%d: e^(%v) = %v, want %v", n, arg, got, e)
+				}
+				want += float64(x[i])
+			}
+			if math.Abs(sum-want) > 1e-15*math.Max(want, 1) {
+				t.Fatalf("n=%d: sum %.17g, want %.17g", n, sum, want)
+			}
+		}
+	}
+}
+
 func BenchmarkExp(b *testing.B) {
 	xs := make([]float32, 1024)
 	for i := range xs {
@@ -47,6 +91,13 @@ func BenchmarkExp(b *testing.B) {
 			}
 		}
 		_ = s
+	})
+	b.Run("expShiftSum", func(b *testing.B) {
+		row := make([]float32, len(xs))
+		for i := 0; i < b.N; i++ {
+			copy(row, xs)
+			_ = expShiftSum(row, 0)
+		}
 	})
 	b.Run("math.Exp", func(b *testing.B) {
 		var s float64

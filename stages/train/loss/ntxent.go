@@ -74,7 +74,8 @@ type NTXent struct {
 	zhat      []float32 // [rows, dim] normalized embeddings
 	inv       []float32 // [rows] 1/max(‖z_i‖, eps)
 	small     []bool    // [rows] ‖z_i‖ < eps: the norm clamp is active
-	p         []float32 // [rows, rows] logits, then softmax probabilities
+	p         []float32 // [rows, rows] logits, then e^(s−max) per row, then the backward matrix
+	rs        []float32 // [rows] 1/Σ_k e^(s_ik−max_i): the softmax row scale
 }
 
 // Forward computes the loss and its statistics for the row-major [rows, dim]
@@ -132,7 +133,7 @@ func (l *NTXent) Forward(z []float32, rows, dim int) (Stats, error) {
 	}
 
 	// Logits s = ẑẑᵀ/τ, then a stable softmax per row over k ≠ i.
-	p := l.p[:m*m]
+	p, rs := l.p[:m*m], l.rs[:m]
 	gemm.Sgemm(false, true, m, m, d, 1/l.tau, zhat, d, zhat, d, 0, p, m)
 	var loss float64
 	correct := 0
@@ -140,22 +141,19 @@ func (l *NTXent) Forward(z []float32, rows, dim int) (Stats, error) {
 		row := p[i*m : (i+1)*m]
 		j := (i + half) % m
 		sPos := row[j]
+		row[i] = float32(math.Inf(-1)) // self excluded: e^−∞ = 0
 		best, arg := float32(math.Inf(-1)), -1
 		for k, v := range row {
-			if k != i && (v > best || arg < 0) {
+			if v > best {
 				best, arg = v, k
 			}
 		}
 		if arg == j {
 			correct++
 		}
-		row[i] = float32(math.Inf(-1))
 		sum := expShiftSum(row, best)
 		loss += float64(best) + math.Log(sum) - float64(sPos)
-		r := float32(1 / sum)
-		for k := range row {
-			row[k] *= r
-		}
+		rs[i] = float32(1 / sum) // softmax row i = row · rs[i], applied in Backward
 	}
 	l.pending = true
 
@@ -184,30 +182,39 @@ func (l *NTXent) Backward(dz []float32) error {
 	}
 	l.pending = false
 	half := m / 2
-	p := l.p[:m*m]
-	// G = (P − Y)/(2N) with Y the positive indicator; dL/dS = G, and since
-	// S = ẑẑᵀ/τ, dL/dẑ = (G + Gᵀ)ẑ/τ. Build A = (G + Gᵀ)/(2Nτ) in place.
+	p, rs := l.p[:m*m], l.rs[:m]
+	// G = (P − Y)/(2N) with P the softmax (P_ik = E_ik·rs_i, E the stored
+	// exponentials) and Y the positive indicator; dL/dS = G, and since
+	// S = ẑẑᵀ/τ, dL/dẑ = (G + Gᵀ)ẑ/τ. Build A = (G + Gᵀ)/(2Nτ) in place,
+	// tile by tile so that both a tile and its mirror stay in L1.
 	c := 1 / (float32(m) * l.tau)
-	for i := 0; i < m; i++ {
-		p[i*m+(i+half)%m] -= 1
+	for i := range rs {
+		rs[i] *= c
 	}
-	const blk = 64
+	const blk = 32
 	for i0 := 0; i0 < m; i0 += blk {
 		i1 := min(i0+blk, m)
 		for k0 := i0; k0 < m; k0 += blk {
 			k1 := min(k0+blk, m)
 			for i := i0; i < i1; i++ {
+				ri := rs[i]
+				row := p[i*m : i*m+m]
 				ks := k0
 				if k0 == i0 {
 					ks = i
 				}
 				for k := ks; k < k1; k++ {
-					v := (p[i*m+k] + p[k*m+i]) * c
-					p[i*m+k] = v
+					v := row[k]*ri + p[k*m+i]*rs[k]
+					row[k] = v
 					p[k*m+i] = v
 				}
 			}
 		}
+	}
+	for i := 0; i < half; i++ { // −Y − Yᵀ: each positive pair appears in both
+		v := p[i*m+i+half] - 2*c
+		p[i*m+i+half] = v
+		p[(i+half)*m+i] = v
 	}
 	zhat := l.zhat[:m*d]
 	gemm.Sgemm(false, false, m, d, m, 1, p, m, zhat, d, 0, dz, d)
@@ -304,6 +311,7 @@ func (l *NTXent) prepare(n, rows, dim int) error {
 	l.tau, l.rows, l.dim, l.pending = tau, rows, dim, false
 	l.zhat = grow(l.zhat, rows*dim)
 	l.inv = grow(l.inv, rows)
+	l.rs = grow(l.rs, rows)
 	l.p = grow(l.p, rows*rows)
 	if cap(l.small) < rows {
 		l.small = make([]bool, rows)
@@ -320,11 +328,16 @@ func grow(s []float32, n int) []float32 {
 }
 
 // expShiftSum replaces each x of row by e^(x−shift) (shift ≥ every x) and
-// returns their sum, accumulated in float64 in four interleaved partial sums
-// (which also lets the exponentials overlap in the CPU).
+// returns their sum, accumulated in float64. On amd64 with AVX2 and FMA it
+// runs 8 lanes at a time (exp_amd64.s, same Cephes polynomial as expNeg);
+// otherwise, and for the tail, expNeg in four interleaved partial sums.
 func expShiftSum(row []float32, shift float32) float64 {
 	var s0, s1, s2, s3 float64
 	k := 0
+	if useAVX2 && len(row) >= 8 {
+		k = len(row) &^ 7
+		s0 = expShiftSumAVX2(row[:k], shift)
+	}
 	for ; k+4 <= len(row); k += 4 {
 		r := row[k : k+4 : k+4]
 		e0, e1, e2, e3 := expNeg(r[0]-shift), expNeg(r[1]-shift), expNeg(r[2]-shift), expNeg(r[3]-shift)

@@ -25,8 +25,10 @@ type command struct {
 // commands is the explicit table of subcommands (no global registry).
 var commands = map[string]command{
 	// Each subcommand file adds its entry here.
-	"import": importCommand,
-	"synth":  synthCommand,
+	"bench":   benchCommand,
+	"import":  importCommand,
+	"preview": previewCommand,
+	"synth":   synthCommand,
 }
 
 func main() {

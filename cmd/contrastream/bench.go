@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/image"
+)
+
+var benchCommand = command{
+	summary: "measure view-pair throughput: shards → decode → views → tensors, no training",
+	run:     runBench,
+}
+
+func runBench(ctx context.Context, args []string) error {
+	fs := newDataFlagSet("bench", "usage: contrastream bench --data GLOB [--size S --workers N --batch B --seconds T] [--json]\n\n"+
+		"Runs source → decode → views → tensorize with the SimCLR recipe of\n"+
+		"shared/bench/aug_bench.py (RandomResizedCrop, flip, colour jitter p=0.8,\n"+
+		"grayscale p=0.2, blur p=0.5 at 224 only, normalize) and prints pairs/s,\n"+
+		"images/s and each stage's busy/waiting breakdown.")
+	var cfg stages.BenchConfig
+	var jsonOut bool
+	var backend string
+	fs.StringVar(&cfg.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
+	fs.IntVar(&cfg.Size, "size", 224, "view side in pixels")
+	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU)")
+	fs.IntVar(&cfg.Batch, "batch", 256, "samples per batch")
+	fs.IntVar(&cfg.Views, "views", 2, "views per image")
+	fs.Float64Var(&cfg.Seconds, "seconds", 10, "measured seconds (after the warm-up)")
+	fs.Float64Var(&cfg.Warmup, "warmup", 1, "seconds run before measuring (negative: none)")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the views")
+	fs.BoolVar(&cfg.Uint8, "uint8", false, "emit uint8 [B,H,W,C] batches (skip the float conversion)")
+	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")
+	fs.BoolVar(&jsonOut, "json", false, "print JSON objects on stdout (progress each second, then the final report)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || cfg.Glob == "" {
+		fs.Usage()
+		return fmt.Errorf("--data is required and takes no positional arguments")
+	}
+	switch backend {
+	case "auto":
+		cfg.Backend = image.BackendAuto
+	case "go":
+		cfg.Backend = image.BackendGo
+	case "turbo":
+		cfg.Backend = image.BackendTurbo
+	default:
+		return fmt.Errorf("--jpeg %q: want auto, go or turbo", backend)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	cfg.Progress = func(r stages.BenchReport) {
+		if jsonOut {
+			_ = enc.Encode(r)
+		}
+		if tty {
+			fmt.Fprintf(os.Stderr, "\rbench: %6.1fs %8.1f pairs/s (bottleneck: %s)   ", r.Seconds, r.PairsPerS, r.Bottleneck)
+		}
+	}
+	rep, err := stages.Bench(ctx, cfg)
+	if tty {
+		fmt.Fprintln(os.Stderr)
+	}
+	if jsonOut {
+		if jerr := enc.Encode(rep); jerr != nil && err == nil {
+			err = jerr
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench: %d px, %d views, %d workers on %d cores, batch %d\n", rep.Size, rep.Views, rep.Workers, rep.Cores, rep.Batch)
+	fmt.Printf("  %.1f pairs/s  (%.1f per core)   %.1f images/s   %.1f views/s   over %.1fs, %d samples\n",
+		rep.PairsPerS, rep.PerCore, rep.ImagesPerS, rep.ViewsPerS, rep.Seconds, rep.Samples)
+	if rep.BadRecords > 0 {
+		fmt.Printf("  %d bad records skipped\n", rep.BadRecords)
+	}
+	fmt.Println()
+	return rep.Stages.WriteTable(os.Stdout)
+}

@@ -1,0 +1,173 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/augment"
+	"github.com/contrastream/contrastream/stages/image"
+)
+
+// BenchConfig configures Bench. The zero value (plus Glob) measures
+// SimCLR view pairs at 224 px for 10 s on every core.
+type BenchConfig struct {
+	Glob    string        // shards to read (looped over, epoch after epoch)
+	Size    int           // view side; 0 means 224
+	Views   int           // views per image; 0 means 2
+	Workers int           // goroutines for decode and for views; 0 means GOMAXPROCS
+	Batch   int           // samples per batch; 0 means 256
+	Seconds float64       // measured time; 0 means 10
+	Warmup  float64       // seconds run before measuring; 0 means 1, negative none
+	Seed    uint64        // keys the views
+	Backend image.Backend // JPEG decoder
+	// Aug makes each view; nil means augment.TorchvisionBench(Size), the
+	// recipe of shared/bench/aug_bench.py (blur at 224 only).
+	Aug augment.Augmentation
+	// Uint8 emits uint8 batches (no float conversion).
+	Uint8 bool
+	// Progress, if set, is called about once a second with the report so far.
+	Progress func(BenchReport)
+}
+
+// BenchReport is what Bench measured over the timed window (after warm-up).
+type BenchReport struct {
+	Size       int               `json:"size"`
+	Workers    int               `json:"workers"`
+	Views      int               `json:"views"`
+	Batch      int               `json:"batch"`
+	Seconds    float64           `json:"seconds"`
+	Samples    int64             `json:"samples"`      // images decoded and turned into views
+	PairsPerS  float64           `json:"pairs_per_s"`  // samples/s (a "pair" is one image's views)
+	ImagesPerS float64           `json:"images_per_s"` // decoded input images/s (= pairs/s)
+	ViewsPerS  float64           `json:"views_per_s"`  // augmented views/s
+	PerCore    float64           `json:"pairs_per_s_per_core"`
+	Cores      int               `json:"cores"`      // GOMAXPROCS
+	Bottleneck string            `json:"bottleneck"` // busiest stage
+	Stages     pipeline.RunStats `json:"stages"`     // whole run, warm-up included
+	BadRecords int64             `json:"bad_records"`
+	Final      bool              `json:"final"`
+}
+
+// Bench runs source → decode → views → tensorize → discard over the shards
+// for the configured time and reports the throughput and each stage's
+// busy/waiting breakdown. It is what `contrastream bench` prints.
+func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
+	if cfg.Size == 0 {
+		cfg.Size = 224
+	}
+	if cfg.Views == 0 {
+		cfg.Views = 2
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = 256
+	}
+	if cfg.Seconds == 0 {
+		cfg.Seconds = 10
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = 1
+	}
+	if cfg.Aug == nil {
+		cfg.Aug = augment.TorchvisionBench(cfg.Size)
+	}
+	if cfg.Size < 1 || cfg.Views < 1 || cfg.Workers < 1 || cfg.Batch < 1 || cfg.Seconds < 0 {
+		return BenchReport{}, fmt.Errorf("stages: bench: bad configuration %+v", cfg)
+	}
+
+	p := pipeline.New("bench")
+	rows := sources.Parquet(p, sources.ParquetConfig{Glob: cfg.Glob, Seed: cfg.Seed})
+	batches := ViewPipeline{
+		Decode:    &Decode{Channels: 3, Backend: cfg.Backend},
+		Views:     &Views{N: cfg.Views, Aug: cfg.Aug, Seed: cfg.Seed},
+		Tensorize: &Tensorize{BatchSize: cfg.Batch, Uint8: cfg.Uint8},
+		Workers:   cfg.Workers,
+	}.Add(p, rows)
+	pipeline.Sink(p, "discard", batches, pipeline.ConsumerFunc[*Batch](func(_ context.Context, b *Batch) error {
+		b.Release()
+		return nil
+	}))
+	// Throughput is counted at the views stage's output (per sample, finer
+	// than per batch); the batches behind it are bounded by Tensorize's pool.
+	viewsOut := func() int64 {
+		for _, s := range p.Stats().Stages {
+			if s.Name == "views" {
+				return s.Out
+			}
+		}
+		return 0
+	}
+
+	rep := BenchReport{Size: cfg.Size, Workers: cfg.Workers, Views: cfg.Views, Batch: cfg.Batch, Cores: runtime.GOMAXPROCS(0)}
+	var t0, stopAt time.Time
+	var n0, nStop int64
+	fill := func(now time.Time, final bool) BenchReport {
+		r := rep
+		r.Final = final
+		r.Stages = p.Stats()
+		r.Bottleneck = r.Stages.Bottleneck()
+		for _, s := range r.Stages.Stages {
+			r.BadRecords += s.Errors
+		}
+		if !t0.IsZero() {
+			r.Seconds = now.Sub(t0).Seconds()
+			n := viewsOut()
+			if !stopAt.IsZero() {
+				n = nStop
+			}
+			r.Samples = n - n0
+			if r.Seconds > 0 {
+				r.PairsPerS = float64(r.Samples) / r.Seconds
+				r.ImagesPerS = r.PairsPerS
+				r.ViewsPerS = r.PairsPerS * float64(cfg.Views)
+				r.PerCore = r.PairsPerS / float64(r.Cores)
+			}
+		}
+		return r
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	warm := time.Duration(max(cfg.Warmup, 0) * float64(time.Second))
+	if warm == 0 {
+		t0 = start
+	}
+	end := warm + time.Duration(cfg.Seconds*float64(time.Second))
+	for {
+		select {
+		case err := <-done:
+			final := fill(stopAt, true)
+			if stopAt.IsZero() {
+				final = fill(time.Now(), true)
+			}
+			if err != nil {
+				return final, err
+			}
+			if final.Samples == 0 {
+				return final, fmt.Errorf("stages: bench: no batch completed in %.1fs (too few images for a batch of %d, or a slow first batch)", final.Seconds, cfg.Batch)
+			}
+			return final, nil
+		case now := <-tick.C:
+			el := now.Sub(start)
+			if t0.IsZero() && el >= warm {
+				t0, n0 = now, viewsOut()
+			}
+			if stopAt.IsZero() && el >= end {
+				stopAt, nStop = now, viewsOut()
+				p.Stop()
+			}
+			if cfg.Progress != nil && stopAt.IsZero() {
+				cfg.Progress(fill(now, false))
+			}
+		}
+	}
+}

@@ -123,54 +123,20 @@ func (b *BatchNorm2d) run(phase, lo, hi int) {
 	}
 }
 
-// sum32 adds v with four float32 accumulators (a plane is at most a few
-// thousand values) and returns the sum in float64.
-func sum32(v []float32) float64 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		s0 += v[i]
-		s1 += v[i+1]
-		s2 += v[i+2]
-		s3 += v[i+3]
-	}
-	for ; i < len(v); i++ {
-		s0 += v[i]
-	}
-	return float64((s0 + s1) + (s2 + s3))
-}
-
-func sqdev32(v []float32, m float32) float64 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		d0, d1, d2, d3 := v[i]-m, v[i+1]-m, v[i+2]-m, v[i+3]-m
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(v); i++ {
-		d := v[i] - m
-		s0 += d * d
-	}
-	return float64((s0 + s1) + (s2 + s3))
-}
-
 func (b *BatchNorm2d) forwardChannel(c int) {
 	hw, C := b.hw, b.C
 	var mean, invstd float64
 	if b.train {
 		var s float64
 		for i := 0; i < b.n; i++ {
-			s += sum32(b.xd[(i*C+c)*hw : (i*C+c+1)*hw])
+			s += float64(sum(b.xd[(i*C+c)*hw : (i*C+c+1)*hw]))
 		}
 		cnt := float64(b.n * hw)
 		mean = s / cnt
 		var q float64
 		m32 := float32(mean)
 		for i := 0; i < b.n; i++ {
-			q += sqdev32(b.xd[(i*C+c)*hw:(i*C+c+1)*hw], m32)
+			q += float64(sqdev(b.xd[(i*C+c)*hw:(i*C+c+1)*hw], m32))
 		}
 		// Correct for rounding mean to float32: Σ(x−m)² = Σ(x−m32)² − cnt·(m−m32)².
 		dm := mean - float64(m32)
@@ -190,18 +156,8 @@ func (b *BatchNorm2d) forwardChannel(c int) {
 	scale := float32(g * invstd)
 	shift := float32(float64(b.Bias.Data()[c]) - mean*g*invstd)
 	for i := 0; i < b.n; i++ {
-		src := b.xd[(i*C+c)*hw : (i*C+c+1)*hw]
-		dst := b.y.d[(i*C+c)*hw : (i*C+c+1)*hw]
-		dst = dst[:len(src)]
-		if b.ReLU {
-			for j, v := range src {
-				dst[j] = max(v*scale+shift, 0)
-			}
-		} else {
-			for j, v := range src {
-				dst[j] = v*scale + shift
-			}
-		}
+		o := (i*C + c) * hw
+		scaleShift(b.y.d[o:o+hw], b.xd[o:o+hw], scale, shift, b.ReLU)
 	}
 }
 
@@ -210,76 +166,40 @@ func (b *BatchNorm2d) backwardChannel(c int) {
 	m32 := float32(b.mean[c])
 	is := b.invstd[c]
 	g := float64(b.Weight.Data()[c])
-	// Σdy and Σdy·(x−mean), dy masked by the fused ReLU.
+	// Σdy and Σdy·(x−mean), dy masked by the fused ReLU (the masked dy is
+	// kept in dx for the second pass).
 	var sdy, sdyx float64
 	for i := 0; i < b.n; i++ {
 		o := (i*C + c) * hw
-		dy := b.dyd[o : o+hw]
-		x := b.xd[o : o+hw]
-		x = x[:len(dy)]
-		var a0, a1, c0, c1 float32
+		var a, s float32
 		if b.ReLU {
-			y := b.y.d[o : o+hw]
-			y = y[:len(dy)]
-			for j, d := range dy {
-				if y[j] <= 0 {
-					continue
-				}
-				if j&1 == 0 {
-					a0 += d
-					c0 += d * (x[j] - m32)
-				} else {
-					a1 += d
-					c1 += d * (x[j] - m32)
-				}
-			}
+			a, s = bnSumsMask(b.dx.d[o:o+hw], b.dyd[o:o+hw], b.xd[o:o+hw], b.y.d[o:o+hw], m32)
 		} else {
-			j := 0
-			for ; j+2 <= len(dy); j += 2 {
-				a0 += dy[j]
-				a1 += dy[j+1]
-				c0 += dy[j] * (x[j] - m32)
-				c1 += dy[j+1] * (x[j+1] - m32)
-			}
-			for ; j < len(dy); j++ {
-				a0 += dy[j]
-				c0 += dy[j] * (x[j] - m32)
-			}
+			a, s = bnSums(b.dyd[o:o+hw], b.xd[o:o+hw], m32)
 		}
-		sdy += float64(a0 + a1)
-		sdyx += float64(c0 + c1)
+		sdy += float64(a)
+		sdyx += float64(s)
 	}
 	sdyxh := sdyx * is // Σdy·x̂
 	b.Weight.GradData()[c] += float32(sdyxh)
 	b.Bias.GradData()[c] += float32(sdy)
 	// Training: dx = g·is·(dy − Σdy/M − x̂·Σdy·x̂/M). Eval: dx = g·is·dy.
+	// As dx = k·dy + kb·x + k0 with kb = −g·is²·Σdy·x̂/M and
+	// k0 = −g·is·Σdy/M − kb·mean.
 	k := float32(g * is)
-	var a, bb float32
+	var kb, k0 float64
 	if b.train {
 		cnt := float64(b.n * hw)
-		a = float32(g * is * sdy / cnt)         // subtracted constant
-		bb = float32(g * is * sdyxh * is / cnt) // times (x − mean)
+		kb = -g * is * sdyxh * is / cnt
+		k0 = -g*is*sdy/cnt - kb*float64(m32)
 	}
 	for i := 0; i < b.n; i++ {
 		o := (i*C + c) * hw
 		dy := b.dyd[o : o+hw]
-		x := b.xd[o : o+hw]
-		dx := b.dx.d[o : o+hw]
-		x, dx = x[:len(dy)], dx[:len(dy)]
 		if b.ReLU {
-			y := b.y.d[o : o+hw]
-			y = y[:len(dy)]
-			for j, d := range dy {
-				if y[j] <= 0 {
-					d = 0
-				}
-				dx[j] = k*d - a - bb*(x[j]-m32)
-			}
-		} else {
-			for j, d := range dy {
-				dx[j] = k*d - a - bb*(x[j]-m32)
-			}
+			dy = b.dx.d[o : o+hw]
 		}
+		bnApply(b.dx.d[o:o+hw], dy, b.xd[o:o+hw], k, float32(kb), float32(k0))
 	}
 }
 

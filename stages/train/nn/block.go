@@ -119,23 +119,10 @@ func (b *BasicBlock) dzTensor() *tensor.Dense {
 func (b *BasicBlock) run(phase, lo, hi int) {
 	switch phase {
 	case 0: // y = relu(main + shortcut)
-		y, m, s := b.y.d[lo:hi], b.bd[lo:hi], b.sd[lo:hi]
-		for i := range y {
-			y[i] = max(m[i]+s[i], 0)
-		}
+		addRelu(b.y.d[lo:hi], b.bd[lo:hi], b.sd[lo:hi])
 	case 1: // dz = dy·[y > 0]
-		dz, dy, y := b.outd[lo:hi], b.dyd[lo:hi], b.y.d[lo:hi]
-		for i := range dz {
-			if y[i] > 0 {
-				dz[i] = dy[i]
-			} else {
-				dz[i] = 0
-			}
-		}
+		reluBack(b.outd[lo:hi], b.dyd[lo:hi], b.y.d[lo:hi])
 	case 2: // dx = d(main) + d(shortcut)
-		dx, a, s := b.dx.d[lo:hi], b.sd[lo:hi], b.bd[lo:hi]
-		for i := range dx {
-			dx[i] = a[i] + s[i]
-		}
+		add3(b.dx.d[lo:hi], b.sd[lo:hi], b.bd[lo:hi])
 	}
 }

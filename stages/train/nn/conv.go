@@ -234,6 +234,7 @@ func (c *Conv2D) im2col(lo, hi int) {
 	hw := c.ho * c.wo
 	cols := c.nb * hw
 	plane := c.h * c.w
+	same := c.same()
 	for r := lo; r < hi; r++ {
 		ci, kij := r/kk, r%kk
 		ki, kj := kij/c.Kernel, kij%c.Kernel
@@ -242,6 +243,10 @@ func (c *Conv2D) im2col(lo, hi int) {
 		for b := 0; b < c.nb; b++ {
 			src := c.xd[((c.cur+b)*c.InC+ci)*plane : ((c.cur+b)*c.InC+ci+1)*plane]
 			dst := row[b*hw : (b+1)*hw]
+			if same {
+				c.shiftCopy(dst, src, ki, kj)
+				continue
+			}
 			for oh := 0; oh < c.ho; oh++ {
 				d := dst[oh*c.wo : (oh+1)*c.wo]
 				ih := oh*c.Stride - c.Pad + ki
@@ -261,6 +266,52 @@ func (c *Conv2D) im2col(lo, hi int) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// same reports whether the output plane has the input's size with stride 1
+// (a "same" convolution): then row (ci, ki, kj) of the im2col matrix is the
+// input plane shifted by (ki−P)·W + kj−P, with zeros where the shift leaves
+// the plane, and im2col/col2im work on whole planes.
+func (c *Conv2D) same() bool { return c.Stride == 1 && c.ho == c.h && c.wo == c.w }
+
+// validRange returns, for a same convolution and kernel offset (ki, kj), the
+// shift delta and the output rows [ohLo, ohHi) that read inside the plane.
+func (c *Conv2D) validRange(ki, kj int) (delta, ohLo, ohHi, dj int) {
+	dk := ki - c.Pad
+	dj = kj - c.Pad
+	return dk*c.w + dj, max(0, -dk), min(c.h, c.h-dk), dj
+}
+
+// shiftCopy writes dst[j] = src[j+delta] where the shifted position lies in
+// the plane and 0 elsewhere.
+func (c *Conv2D) shiftCopy(dst, src []float32, ki, kj int) {
+	w := c.w
+	delta, ohLo, ohHi, dj := c.validRange(ki, kj)
+	if ohLo >= ohHi || dj <= -w || dj >= w {
+		clear(dst)
+		return
+	}
+	clear(dst[:ohLo*w])
+	clear(dst[ohHi*w:])
+	lo, hi := max(ohLo*w, -delta), min(ohHi*w, len(src)-delta)
+	copy(dst[lo:hi], src[lo+delta:hi+delta])
+	c.clearCols(dst, ohLo, ohHi, dj)
+}
+
+// clearCols zeroes, in rows [ohLo, ohHi) of plane p, the columns whose
+// shifted column ow+dj falls outside [0, W).
+func (c *Conv2D) clearCols(p []float32, ohLo, ohHi, dj int) {
+	w := c.w
+	switch {
+	case dj < 0:
+		for oh := ohLo; oh < ohHi; oh++ {
+			clear(p[oh*w : oh*w-dj])
+		}
+	case dj > 0:
+		for oh := ohLo; oh < ohHi; oh++ {
+			clear(p[(oh+1)*w-dj : (oh+1)*w])
 		}
 	}
 }
@@ -307,12 +358,26 @@ func (c *Conv2D) col2im(lo, hi int) {
 	hw := c.ho * c.wo
 	cols := c.nb * hw
 	plane := c.h * c.w
+	same := c.same()
 	for p := lo; p < hi; p++ {
 		b, ci := p/c.InC, p%c.InC
 		dst := c.dx.d[((c.cur+b)*c.InC+ci)*plane : ((c.cur+b)*c.InC+ci+1)*plane]
 		clear(dst)
 		for kij := 0; kij < kk; kij++ {
 			ki, kj := kij/c.Kernel, kij%c.Kernel
+			if same {
+				r := ci*kk + kij
+				src := c.col[r*cols+b*hw : r*cols+(b+1)*hw]
+				delta, ohLo, ohHi, dj := c.validRange(ki, kj)
+				if ohLo >= ohHi || dj <= -c.w || dj >= c.w {
+					continue
+				}
+				// Zero the columns that fall outside, then add the block.
+				c.clearCols(src, ohLo, ohHi, dj)
+				lo, hi := max(ohLo*c.w, -delta), min(ohHi*c.w, plane-delta)
+				addTo(dst[lo+delta:hi+delta], src[lo:hi])
+				continue
+			}
 			owLo, owHi := int(c.colLo[kj]), int(c.colHi[kj])
 			if owLo >= owHi {
 				continue
@@ -328,11 +393,7 @@ func (c *Conv2D) col2im(lo, hi int) {
 				d := dst[ih*c.w : (ih+1)*c.w]
 				s := src[oh*c.wo : (oh+1)*c.wo]
 				if c.Stride == 1 {
-					d = d[owLo+off : owHi+off]
-					s = s[owLo:owHi]
-					for i, v := range s {
-						d[i] += v
-					}
+					addTo(d[owLo+off:owHi+off], s[owLo:owHi])
 				} else {
 					for ow := owLo; ow < owHi; ow++ {
 						d[ow*c.Stride+off] += s[ow]

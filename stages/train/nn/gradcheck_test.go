@@ -306,6 +306,9 @@ func TestGradConv2D(t *testing.T) {
 		{"3x3 direct", 2, 2, 32, 32, 3, 3, 1, 1, false, false},
 		{"partial chunk", 7, 2, 20, 20, 3, 3, 1, 1, false, false},
 		{"no input grad", 3, 3, 8, 8, 4, 3, 1, 1, false, true},
+		{"5x5 s1 p2 same", 2, 2, 6, 7, 3, 5, 1, 2, true, false},
+		{"3x3 same 1 wide", 2, 2, 3, 1, 2, 3, 1, 1, false, false},
+		{"5x5 same 2 wide", 2, 1, 4, 2, 2, 5, 1, 2, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

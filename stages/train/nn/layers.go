@@ -49,20 +49,10 @@ func (r *ReLU) Backward(dy *tensor.Dense) *tensor.Dense {
 
 func (r *ReLU) run(phase, lo, hi int) {
 	if phase == 0 {
-		x, y := r.xd[lo:hi], r.y.d[lo:hi]
-		for i, v := range x {
-			y[i] = max(v, 0)
-		}
+		scaleShift(r.y.d[lo:hi], r.xd[lo:hi], 1, 0, true)
 		return
 	}
-	dy, y, dx := r.dyd[lo:hi], r.y.d[lo:hi], r.dx.d[lo:hi]
-	for i, d := range dy {
-		if y[i] > 0 {
-			dx[i] = d
-		} else {
-			dx[i] = 0
-		}
-	}
+	reluBack(r.dx.d[lo:hi], r.dyd[lo:hi], r.y.d[lo:hi])
 }
 
 // MaxPool2D is PyTorch's nn.MaxPool2d(Kernel, Stride, padding=0, ceil_mode)
@@ -248,7 +238,7 @@ func (g *GlobalAvgPool) run(phase, lo, hi int) {
 	inv := 1 / float32(hw)
 	for p := lo; p < hi; p++ {
 		if phase == 0 {
-			g.y.d[p] = float32(sum32(g.xd[p*hw:(p+1)*hw]) / float64(hw))
+			g.y.d[p] = float32(float64(sum(g.xd[p*hw:(p+1)*hw])) / float64(hw))
 			continue
 		}
 		d := g.dyd[p] * inv

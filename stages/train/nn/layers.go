@@ -168,29 +168,56 @@ func (m *MaxPool2D) run(phase, lo, hi int) {
 	}
 }
 
-// pool22 is the 2×2 stride-2 case, with partial windows at the edges.
+// pool22 is the 2×2 stride-2 case: full windows without branches on the
+// data, then the partial windows of ceil mode at the bottom and right edges.
 func (m *MaxPool2D) pool22(x, y []float32, idx []int32) {
-	w := m.w
+	w, wo := m.w, m.wo
+	fullH, fullW := m.h/2, m.w/2 // rows/columns of full windows
+	fullH, fullW = min(fullH, m.ho), min(fullW, m.wo)
+	for oh := 0; oh < fullH; oh++ {
+		r0 := x[2*oh*w : 2*oh*w+2*fullW]
+		r1 := x[(2*oh+1)*w : (2*oh+1)*w+2*fullW]
+		yo := y[oh*wo : oh*wo+fullW]
+		io := idx[oh*wo : oh*wo+fullW]
+		base := int32(2 * oh * w)
+		for ow := range yo {
+			a, b := r0[2*ow], r0[2*ow+1]
+			c, d := r1[2*ow], r1[2*ow+1]
+			ia := base + int32(2*ow)
+			ic := ia + int32(w)
+			if b > a {
+				ia++
+			}
+			if d > c {
+				ic++
+			}
+			ma, mc := max(a, b), max(c, d)
+			if mc > ma {
+				ia = ic
+			}
+			yo[ow] = max(ma, mc)
+			io[ow] = ia
+		}
+	}
 	for oh := 0; oh < m.ho; oh++ {
-		r0 := 2 * oh * w
-		twoRows := 2*oh+1 < m.h
-		for ow := 0; ow < m.wo; ow++ {
-			i := r0 + 2*ow
-			bi, bv := i, x[i]
-			twoCols := 2*ow+1 < w
-			if twoCols && x[i+1] > bv {
-				bi, bv = i+1, x[i+1]
-			}
-			if twoRows {
-				if x[i+w] > bv {
-					bi, bv = i+w, x[i+w]
+		ow0 := fullW
+		if oh >= fullH {
+			ow0 = 0
+		}
+		for ow := ow0; ow < m.wo; ow++ {
+			h0, h1 := 2*oh, min(2*oh+2, m.h)
+			w0, w1 := 2*ow, min(2*ow+2, w)
+			bi := h0*w + w0
+			bv := x[bi]
+			for ih := h0; ih < h1; ih++ {
+				for iw := w0; iw < w1; iw++ {
+					if v := x[ih*w+iw]; v > bv {
+						bv, bi = v, ih*w+iw
+					}
 				}
-				if twoCols && x[i+w+1] > bv {
-					bi, bv = i+w+1, x[i+w+1]
-				}
 			}
-			y[oh*m.wo+ow] = bv
-			idx[oh*m.wo+ow] = int32(bi)
+			y[oh*wo+ow] = bv
+			idx[oh*wo+ow] = int32(bi)
 		}
 	}
 }

@@ -362,7 +362,7 @@ func TestSaturationIntMatchesFloat(t *testing.T) {
 // TestHSVFastPathExhaustive checks the table-driven HSV conversions against
 // the direct transcription of PIL's code for every input.
 func TestHSVFastPathExhaustive(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		t.Skip("16M-entry sweep")
 	}
 	tb := tables()
@@ -386,6 +386,9 @@ func TestHSVFastPathExhaustive(t *testing.T) {
 }
 
 func TestZeroAllocsPerView(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	src := randImage(500, 375, 3, newRNG(2))
 	for _, aug := range []Augmentation{SimCLR(224, 1, true), SimCLRCIFAR(32),
 		Chain(RandomResizedCrop{Size: 64, Interpolation: Bicubic}, RandomOrder(Solarize{}, HorizontalFlip{}))} {

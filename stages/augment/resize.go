@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"unsafe"
 
 	"github.com/contrastream/contrastream/stages/image"
 )
@@ -72,6 +73,9 @@ type resampleScratch struct {
 	rows    [][]uint64
 	w       []uint64
 	hs, hw  []int32 // fixed-tap horizontal tables
+	ring8   []uint8 // AVX2 path: ring of 8-bit intermediate rows
+	rows8   [][]uint8
+	ptrs    []unsafe.Pointer
 	vs, vw  []int32 // fixed-tap vertical tables
 	coefTmp []float64
 }
@@ -205,10 +209,12 @@ func ResizedCrop(dst, src *image.Image, top, left, height, width, outW, outH int
 	// inner loops unroll with one bounds check per output pixel.
 	hT := 0
 	if needH && C == 3 {
-		hT, s.hs, s.hw = fixedTaps(s.kx, s.bx, ksx, width, s.hs, s.hw)
+		hT, s.hs, s.hw = fixedTaps(s.kx, s.bx, ksx, width, s.hs, s.hw, useAVX2)
 	}
 	hrow := func(out, in []uint8) {
 		switch {
+		case useAVX2 && hT != 0:
+			hpass3AVX2(out, in, s.hs, s.hw, hT)
 		case hT == 4:
 			hpass3x4(out, in, s.hs, s.hw)
 		case hT == 6:
@@ -227,7 +233,14 @@ func ResizedCrop(dst, src *image.Image, top, left, height, width, outW, outH int
 	}
 	var ksy int
 	ksy, s.ky, s.by, s.coefTmp = coeffs(interp, height, outH, s.ky, s.by, s.coefTmp)
-	if vT, vs, vw := fixedTaps(s.ky, s.by, ksy, height, s.vs, s.vw); vT != 0 {
+	if useAVX2 {
+		if vT, vs, vw := fixedTaps(s.ky, s.by, ksy, height, s.vs, s.vw, true); vT != 0 {
+			s.vs, s.vw = vs, vw
+			resizeVerticalAVX2(dst, s, vT, outW*C, needH, hrow, cropRow)
+			return nil
+		}
+	}
+	if vT, vs, vw := fixedTaps(s.ky, s.by, ksy, height, s.vs, s.vw, false); vT != 0 {
 		// same taps, fixed count: rewrite the tables in the (start, count)
 		// form the loop below reads
 		s.vs, s.vw = vs, vw
@@ -285,12 +298,13 @@ func ResizedCrop(dst, src *image.Image, top, left, height, width, outW, outH int
 }
 
 // fixedTaps rewrites per-output (first, count) taps from coeffs into a
-// fixed count T of 4 or 6 (the smallest that holds every count): start[i]
-// is the first input, w[i*T:(i+1)*T] the weights, zero-padded, with the
-// window moved left where it would pass the end of the input. It returns
-// T = 0 (tables untouched) when the counts exceed 6 or the input is
+// fixed count T of 4 or 6 (the smallest that holds every count; with any,
+// exactly the largest count): start[i] is the first input,
+// w[i*T:(i+1)*T] the weights, zero-padded, with the window moved left
+// where it would pass the end of the input. It returns T = 0 (tables
+// untouched) when the counts exceed 6 (without any) or the input is
 // shorter than T.
-func fixedTaps(k, b []int32, ks, inSize int, start, w []int32) (int, []int32, []int32) {
+func fixedTaps(k, b []int32, ks, inSize int, start, w []int32, any bool) (int, []int32, []int32) {
 	n := len(b) / 2
 	maxCnt := 0
 	for i := 0; i < n; i++ {
@@ -300,7 +314,12 @@ func fixedTaps(k, b []int32, ks, inSize int, start, w []int32) (int, []int32, []
 	if maxCnt > 4 {
 		T = 6
 	}
-	if maxCnt > 6 || inSize < T {
+	if any {
+		T = max(maxCnt, 1)
+	} else if maxCnt > 6 {
+		return 0, start, w
+	}
+	if inSize < T {
 		return 0, start, w
 	}
 	start = growInt32(start, n)
@@ -317,6 +336,91 @@ func fixedTaps(k, b []int32, ks, inSize int, start, w []int32) (int, []int32, []
 		start[i] = int32(st)
 	}
 	return T, start, w
+}
+
+// hpass3AVX2 resamples one RGB row with fixed taps: AVX2 for the pixels
+// whose 4-byte loads and stores stay inside the rows, Go for the rest.
+func hpass3AVX2(out, in []uint8, start, w []int32, T int) {
+	n := len(out) / 3
+	m := n
+	for m > 0 && (3*int(start[m-1])+3*T+1 > len(in) || 3*(m-1)+4 > len(out)) {
+		m--
+	}
+	if m > 0 {
+		hconv3AVX2(out, in, start[:m], w[:m*T], T, m)
+	}
+	for xx := m; xx < n; xx++ {
+		p := in[3*int(start[xx]):]
+		k := w[xx*T : (xx+1)*T]
+		r, g, b := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+		for j, kw := range k {
+			r += int32(p[3*j]) * kw
+			g += int32(p[3*j+1]) * kw
+			b += int32(p[3*j+2]) * kw
+		}
+		out[3*xx], out[3*xx+1], out[3*xx+2] = clip8(r), clip8(g), clip8(b)
+	}
+}
+
+// resizeVerticalAVX2 is the vertical pass with AVX2: a ring of T 8-bit
+// intermediate rows, then vconv8AVX2 over each output row (the last
+// len%8 samples in Go).
+func resizeVerticalAVX2(dst *image.Image, s *resampleScratch, T, rs int, needH bool,
+	hrow func(out, in []uint8), cropRow func(y int) []uint8) {
+	outH := dst.H
+	if cap(s.ring8) < T*rs {
+		s.ring8 = make([]uint8, T*rs)
+	}
+	ring := s.ring8[:T*rs]
+	s.ringY = growInt(s.ringY, T)
+	for i := range s.ringY {
+		s.ringY[i] = -1
+	}
+	if cap(s.ptrs) < T {
+		s.ptrs = make([]unsafe.Pointer, T)
+	}
+	ptrs := s.ptrs[:T]
+	rows := make8Rows(s, T)
+	n8 := rs &^ 7
+	for yy := 0; yy < outH; yy++ {
+		ymin := int(s.vs[yy])
+		for j := 0; j < T; j++ {
+			y := ymin + j
+			slot := y % T
+			r := ring[slot*rs : (slot+1)*rs]
+			if s.ringY[slot] != y {
+				if needH {
+					hrow(r, cropRow(y))
+				} else {
+					copy(r, cropRow(y))
+				}
+				s.ringY[slot] = y
+			}
+			rows[j] = r
+			ptrs[j] = unsafe.Pointer(&r[0])
+		}
+		k := s.vw[yy*T : (yy+1)*T]
+		out := dst.Row(yy)
+		if n8 > 0 {
+			vconv8AVX2(out, ptrs, k, n8)
+		}
+		for i := n8; i < rs; i++ {
+			acc := int32(1 << (precisionBits - 1))
+			for j, kw := range k {
+				acc += int32(rows[j][i]) * kw
+			}
+			out[i] = clip8(acc)
+		}
+	}
+	// drop the pointers so the pooled scratch does not pin rows
+	clear(ptrs)
+}
+
+func make8Rows(s *resampleScratch, T int) [][]uint8 {
+	if cap(s.rows8) < T {
+		s.rows8 = make([][]uint8, T)
+	}
+	return s.rows8[:T]
 }
 
 func growInt32(s []int32, n int) []int32 {

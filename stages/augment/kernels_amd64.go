@@ -1,0 +1,41 @@
+//go:build amd64 && !purego
+
+package augment
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX2 selects the AVX2 kernels (kernels_amd64.s). It is read-only
+// except in tests, which switch it off to check that the portable paths
+// give the same bytes.
+var useAVX2 = cpu.X86.HasAVX2
+
+// vconv8AVX2 computes, for i in [0, n) (n a multiple of 8),
+// out[i] = clip8((2^21 + Σ_t rows[t][i]·w[t]) >> 22) with int32 arithmetic
+// (PIL's vertical pass). rows holds *uint8 row starts.
+//
+//go:noescape
+func vconv8AVX2(out []uint8, rows []unsafe.Pointer, w []int32, n int)
+
+// vconv16AVX2 is vconv8AVX2 with uint16 rows (the blur's 8.8 rows).
+//
+//go:noescape
+func vconv16AVX2(out []uint8, rows []unsafe.Pointer, w []int32, n int)
+
+// hconv16AVX2 computes, for j in [0, n) (n a multiple of 8),
+// out[j] = (32 + Σ_t pad[j+t·stride]·w[t]) >> 6 (the blur's horizontal pass
+// with unfolded weights). It reads pad[j + (len(w)−1)·stride + 7] at most.
+//
+//go:noescape
+func hconv16AVX2(out []uint16, pad []uint8, w []int32, stride int, n int)
+
+// hconv3AVX2 resamples n RGB pixels with T fixed taps: pixel xx reads the
+// 3T+1 bytes from row[3·start[xx]] and writes 4 bytes at out[3·xx] (the
+// fourth is overwritten by the next pixel; the caller keeps the last one in
+// bounds).
+//
+//go:noescape
+func hconv3AVX2(out []uint8, row []uint8, start []int32, w []int32, T int, n int)

@@ -1,0 +1,18 @@
+//go:build !amd64 || purego
+
+package augment
+
+import "unsafe"
+
+// useAVX2 is false where the AVX2 kernels are not built; the portable
+// SWAR paths run instead.
+var useAVX2 = false
+
+func vconv8AVX2(out []uint8, rows []unsafe.Pointer, w []int32, n int)  { panic("unreachable") }
+func vconv16AVX2(out []uint8, rows []unsafe.Pointer, w []int32, n int) { panic("unreachable") }
+func hconv16AVX2(out []uint16, pad []uint8, w []int32, stride int, n int) {
+	panic("unreachable")
+}
+func hconv3AVX2(out []uint8, row []uint8, start []int32, w []int32, T int, n int) {
+	panic("unreachable")
+}

@@ -33,7 +33,9 @@ func benchSet(b *testing.B, name string) [][]byte {
 }
 
 // BenchmarkDecode decodes every image of a set in turn, one per iteration, so
-// ns/op is the time per image on one core. Variants:
+// ns/op is the wall time per image on one goroutine, and cpu-us/op the
+// process CPU time per image (GC included; the figure to compare on a loaded
+// machine). Variants:
 //
 //	go       pure Go: image/jpeg or image/png, then this package's conversion to RGB
 //	turbo    libjpeg-turbo through cgo (needs -tags turbojpeg)
@@ -79,6 +81,12 @@ func BenchmarkDecode(b *testing.B) {
 					b.SetBytes(int64(total / len(blobs)))
 					b.ReportAllocs()
 					b.ResetTimer()
+					cpu0 := cpuNanos()
+					defer func() {
+						if cpu := cpuNanos() - cpu0; cpu > 0 {
+							b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-us/op")
+						}
+					}()
 					for i := 0; i < b.N; i++ {
 						d := blobs[i%len(blobs)]
 						if v.std {

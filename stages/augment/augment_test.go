@@ -474,3 +474,24 @@ func TestGoldenInputsLoad(t *testing.T) {
 		t.Fatalf("camera input has %d channels, want gray", m.C)
 	}
 }
+
+// TestHue3MatchesReference checks the fused hue loop against the direct
+// transcription of PIL's per-pixel conversions, for every shift.
+func TestHue3MatchesReference(t *testing.T) {
+	rng := newRNG(13)
+	tb := tables()
+	id := identityLUT()
+	for shift := range 256 {
+		src := randImage(37, 5, 3, rng)
+		var got image.Image
+		got.Resize(37, 5, 3)
+		hue3(&got, src, &id, uint8(shift))
+		for i := 0; i < len(src.Pix); i += 3 {
+			h, s, v := rgbToHSV(src.Pix[i], src.Pix[i+1], src.Pix[i+2])
+			r, g, b := hsvToRGB(tb, h+uint8(shift), s, v)
+			if got.Pix[i] != r || got.Pix[i+1] != g || got.Pix[i+2] != b {
+				t.Fatalf("shift %d pixel %v: got %v, want %v", shift, src.Pix[i:i+3], got.Pix[i:i+3], []uint8{r, g, b})
+			}
+		}
+	}
+}

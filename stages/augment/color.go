@@ -202,7 +202,8 @@ func hsvToRGBFast(t *hsvTables, h, s, v uint8) (uint8, uint8, uint8) {
 }
 
 // hue3 applies the pending table pre, then PIL's hue shift by shift hue
-// levels (mod 256), to RGB rows; dst may be src.
+// levels (mod 256), to RGB rows; dst may be src. It is hsvFast and
+// hsvToRGBFast written out in one loop (the tests check it against them).
 func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 	t := tables()
 	for y := 0; y < src.H; y++ {
@@ -210,8 +211,65 @@ func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 		d := dst.Row(y)
 		d = d[:len(s)]
 		for x := 0; x+2 < len(s); x += 3 {
-			h, sat, v := hsvFast(t, pre[s[x]], pre[s[x+1]], pre[s[x+2]])
-			d[x], d[x+1], d[x+2] = hsvToRGBFast(t, h+shift, sat, v)
+			r, g, b := pre[s[x]], pre[s[x+1]], pre[s[x+2]]
+			maxc := max(r, g, b)
+			minc := min(r, g, b)
+			o := d[x : x+3 : x+3]
+			if maxc == minc {
+				o[0], o[1], o[2] = maxc, maxc, maxc // s = 0: gray stays gray
+				continue
+			}
+			cr := int(maxc - minc)
+			var k, n int
+			switch {
+			case r == maxc:
+				if b == minc {
+					k, n = 0, int(maxc-g)
+				} else {
+					k, n = 1, int(maxc-b)
+				}
+			case g == maxc:
+				if b == minc {
+					k, n = 2, int(maxc-r)
+				} else {
+					k, n = 3, int(maxc-b)
+				}
+			default:
+				if r == minc {
+					k, n = 5, int(maxc-g)
+				} else {
+					k, n = 4, int(maxc-r)
+				}
+			}
+			h := t.hue[k][cr<<8|n] + shift
+			sat := t.sat[cr<<8|int(maxc)]
+			if sat == 0 {
+				o[0], o[1], o[2] = maxc, maxc, maxc
+				continue
+			}
+			i := t.hi[h]
+			var kk float64
+			if i&1 == 1 {
+				kk = 1.0 - float64(t.fs[sat]*t.hf[h])
+			} else {
+				kk = 1.0 - float64(float64(t.fs[sat])*t.omf[h])
+			}
+			tv := uint8(int(float64(maxc)*kk + 0.5))
+			p := t.p[int(sat)<<8|int(maxc)]
+			switch i {
+			case 0:
+				o[0], o[1], o[2] = maxc, tv, p
+			case 1:
+				o[0], o[1], o[2] = tv, maxc, p
+			case 2:
+				o[0], o[1], o[2] = p, maxc, tv
+			case 3:
+				o[0], o[1], o[2] = p, tv, maxc
+			case 4:
+				o[0], o[1], o[2] = tv, p, maxc
+			default:
+				o[0], o[1], o[2] = maxc, p, tv
+			}
 		}
 	}
 }

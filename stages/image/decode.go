@@ -309,7 +309,8 @@ func jpegHeader(data []byte) (Header, error) {
 // formula R = (255-K) - (C*(255-K))/255 (rounded). YCbCr JPEGs are converted
 // with libjpeg's integer coefficients, and 4:2:0 and 4:2:2 chroma is
 // upsampled with libjpeg's triangle filter unless opt.FastUpsample, so the Go
-// and libjpeg-turbo backends agree to within the IDCT's rounding.
+// and libjpeg-turbo backends agree to within the IDCT's rounding (YCCK is
+// the exception: image/jpeg converts it itself, with replicated chroma).
 //
 // Costs: the libjpeg-turbo backend decodes straight into dst and allocates
 // nothing once dst is large enough (CMYK JPEGs use a pooled scratch buffer).

@@ -111,10 +111,26 @@ func backends() []Backend {
 // sample is off by one now and then (measured: 2-5% of samples), and colour
 // conversion can turn ±1 in Y, Cb and Cr into ±3 in R, G or B. So: max 4,
 // mean 0.1 (measured max 3, mean 0.02-0.07 on the fixtures).
+//
+// YCCK is the exception: image/jpeg converts its YCC part to RGB itself
+// (nearest-neighbour chroma, Go's rounding) before this package sees it, so
+// the Go backend differs from libjpeg as FastUpsample does: max 16, mean 1.5
+// (measured max 12, mean 0.88).
 const (
 	goJPEGMax  = 4
 	goJPEGMean = 0.1
+
+	goYCCKMax  = 16
+	goYCCKMean = 1.5
 )
+
+// goTolerance returns the Go backend's tolerance against libjpeg for a fixture.
+func goTolerance(name string) (int, float64) {
+	if strings.Contains(name, "ycck") {
+		return goYCCKMax, goYCCKMean
+	}
+	return goJPEGMax, goJPEGMean
+}
 
 // lumaOf returns the C=1 version of an RGB reference with the package's luma.
 func lumaOf(m *Image) *Image {
@@ -156,7 +172,7 @@ func TestDecodeFixtures(t *testing.T) {
 					}
 					maxTol, meanTol := 0, 0.0
 					if isJPEG && be == BackendGo {
-						maxTol, meanTol = goJPEGMax, goJPEGMean
+						maxTol, meanTol = goTolerance(base)
 					}
 					if isJPEG && ch == 1 && want0.C == 3 {
 						// A colour JPEG decoded to gray is its Y plane, not
@@ -211,7 +227,7 @@ func TestDecodeBackendsAgree(t *testing.T) {
 						t.Fatalf("go %dx%dx%d, turbo %dx%dx%d", g.W, g.H, g.C, tj.W, tj.H, tj.C)
 					}
 					mx, mean := diffStats(&g, &tj)
-					if mx > goJPEGMax || mean > goJPEGMean {
+					if maxTol, meanTol := goTolerance(f); mx > maxTol || mean > meanTol {
 						t.Errorf("go vs turbo: max %d, mean %.4f", mx, mean)
 					}
 				})

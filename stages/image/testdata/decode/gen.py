@@ -15,6 +15,7 @@ For every fixture NAME.{png,jpg} it writes NAME.want.pnm (P5 gray or P6 RGB):
 import io
 import os
 import struct
+import subprocess
 import zlib
 
 import numpy as np
@@ -150,6 +151,12 @@ def main():
     jpg("jpg_china", china, want=False, quality=85)  # 200x150, for reduced-scale decoding
     # a 5x3 image: chroma only 3x2 samples (edge cases of the upsampler)
     jpg("jpg_420_tiny", cat.resize((5, 3)), quality=90)
+    # YCCK: PIL cannot write it; gen_ycck.c re-encodes jpg_cmyk's pixels with
+    # libjpeg-turbo (needs gcc and libturbojpeg0-dev).
+    subprocess.run("gcc -O2 -o /tmp/gen_ycck gen_ycck.c -lturbojpeg && /tmp/gen_ycck", shell=True, check=True)
+    dec = Image.open("jpg_ycck.jpg")
+    assert dec.mode == "CMYK" and dec.info.get("adobe_transform") == 2
+    pnm("jpg_ycck", np.asarray(dec.convert("RGB")))
 
 
 if __name__ == "__main__":

@@ -125,6 +125,18 @@ func (b *BatchNorm2d) run(phase, lo, hi int) {
 
 func (b *BatchNorm2d) forwardChannel(c int) {
 	hw, C := b.hw, b.C
+	scale, shift := b.stats(c)
+	for i := 0; i < b.n; i++ {
+		o := (i*C + c) * hw
+		scaleShift(b.y.d[o:o+hw], b.xd[o:o+hw], scale, shift, b.ReLU)
+	}
+}
+
+// stats computes channel c's mean and 1/σ (batch statistics in training,
+// updating the running ones; running statistics in evaluation) into b.mean
+// and b.invstd, and returns the affine map y = x·scale + shift.
+func (b *BatchNorm2d) stats(c int) (scale, shift float32) {
+	hw, C := b.hw, b.C
 	var mean, invstd float64
 	if b.train {
 		var s float64
@@ -153,19 +165,12 @@ func (b *BatchNorm2d) forwardChannel(c int) {
 	}
 	b.mean[c], b.invstd[c] = mean, invstd
 	g := float64(b.Weight.Data()[c])
-	scale := float32(g * invstd)
-	shift := float32(float64(b.Bias.Data()[c]) - mean*g*invstd)
-	for i := 0; i < b.n; i++ {
-		o := (i*C + c) * hw
-		scaleShift(b.y.d[o:o+hw], b.xd[o:o+hw], scale, shift, b.ReLU)
-	}
+	return float32(g * invstd), float32(float64(b.Bias.Data()[c]) - mean*g*invstd)
 }
 
 func (b *BatchNorm2d) backwardChannel(c int) {
 	hw, C := b.hw, b.C
 	m32 := float32(b.mean[c])
-	is := b.invstd[c]
-	g := float64(b.Weight.Data()[c])
 	// Σdy and Σdy·(x−mean), dy masked by the fused ReLU (the masked dy is
 	// kept in dx for the second pass).
 	var sdy, sdyx float64
@@ -180,27 +185,34 @@ func (b *BatchNorm2d) backwardChannel(c int) {
 		sdy += float64(a)
 		sdyx += float64(s)
 	}
-	sdyxh := sdyx * is // Σdy·x̂
-	b.Weight.GradData()[c] += float32(sdyxh)
-	b.Bias.GradData()[c] += float32(sdy)
-	// Training: dx = g·is·(dy − Σdy/M − x̂·Σdy·x̂/M). Eval: dx = g·is·dy.
-	// As dx = k·dy + kb·x + k0 with kb = −g·is²·Σdy·x̂/M and
-	// k0 = −g·is·Σdy/M − kb·mean.
-	k := float32(g * is)
-	var kb, k0 float64
-	if b.train {
-		cnt := float64(b.n * hw)
-		kb = -g * is * sdyxh * is / cnt
-		k0 = -g*is*sdy/cnt - kb*float64(m32)
-	}
+	k, kb, k0 := b.backCoef(c, sdy, sdyx)
 	for i := 0; i < b.n; i++ {
 		o := (i*C + c) * hw
 		dy := b.dyd[o : o+hw]
 		if b.ReLU {
 			dy = b.dx.d[o : o+hw]
 		}
-		bnApply(b.dx.d[o:o+hw], dy, b.xd[o:o+hw], k, float32(kb), float32(k0))
+		bnApply(b.dx.d[o:o+hw], dy, b.xd[o:o+hw], k, kb, k0)
 	}
+}
+
+// backCoef takes channel c's Σdy and Σdy·(x−mean) (mean rounded to
+// float32), adds the weight and bias gradients, and returns k, kb, k0 with
+// dx = k·dy + kb·x + k0. Training: dx = g·is·(dy − Σdy/M − x̂·Σdy·x̂/M), so
+// kb = −g·is²·Σdy·x̂/M and k0 = −g·is·Σdy/M − kb·mean. Eval: dx = g·is·dy.
+func (b *BatchNorm2d) backCoef(c int, sdy, sdyx float64) (k, kb, k0 float32) {
+	is := b.invstd[c]
+	g := float64(b.Weight.Data()[c])
+	sdyxh := sdyx * is // Σdy·x̂
+	b.Weight.GradData()[c] += float32(sdyxh)
+	b.Bias.GradData()[c] += float32(sdy)
+	if !b.train {
+		return float32(g * is), 0, 0
+	}
+	cnt := float64(b.n * b.hw)
+	kbf := -g * is * sdyxh * is / cnt
+	k0f := -g*is*sdy/cnt - kbf*float64(float32(b.mean[c]))
+	return float32(g * is), float32(kbf), float32(k0f)
 }
 
 // BatchNorm1d is PyTorch's nn.BatchNorm1d(C) over [N, C] input, with the same

@@ -352,6 +352,40 @@ func TestGradBatchNorm(t *testing.T) {
 	}
 }
 
+func TestGradBNReLUPool(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	for _, c := range []struct {
+		name    string
+		h, w    int
+		ceil    bool
+		train   bool
+		negGain bool
+	}{
+		{"ceil 7x7", 7, 7, true, true, false},
+		{"floor 7x6", 7, 6, false, true, false},
+		{"even 8x8 eval", 8, 8, true, false, false},
+		{"ceil 5x4 negative gain", 5, 4, true, true, true},
+		{"2x3", 2, 3, true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := NewBNReLUPool("bn", 3, c.ceil, pool)
+			randomizeBN(f.BN, testRNG())
+			if c.negGain {
+				f.BN.Weight.Data()[1] = -0.8
+			}
+			var rm, rv []float64
+			if !c.train {
+				rm, rv = to64(f.BN.RunningMean.Float32s()), to64(f.BN.RunningVar.Float32s())
+			}
+			bn := refBN(3, 3, c.h*c.w, true, rm, rv)
+			mp := refMaxPool(3, 3, c.h, c.w, 2, 2, c.ceil)
+			ref := func(x []float64, ps [][]float64) []float64 { return mp(bn(x, ps), nil) }
+			gradCheck(t, f, c.train, ref, 3, 3, c.h, c.w)
+		})
+	}
+}
+
 func TestGradPoolsReLULinear(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()

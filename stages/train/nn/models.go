@@ -99,9 +99,8 @@ func NewSmall(inC int, rng *rand.Rand, pool *Pool) *Sequential {
 	for i, co := range []int{32, 64, 128, 256} {
 		conv := NewConv2D("features."+strconv.Itoa(4*i), c, co, 3, 1, 1, false, rng, pool)
 		conv.NoInputGrad = i == 0
-		s.Layers = append(s.Layers, conv,
-			NewBatchNorm2d("features."+strconv.Itoa(4*i+1), co, true, pool),
-			NewMaxPool2D(2, 2, true, pool))
+		// BN → ReLU → max pool as one fused layer (same state dict).
+		s.Layers = append(s.Layers, conv, NewBNReLUPool("features."+strconv.Itoa(4*i+1), co, true, pool))
 		c = co
 	}
 	s.Layers = append(s.Layers, NewGlobalAvgPool(pool))

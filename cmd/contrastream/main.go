@@ -20,6 +20,9 @@ import (
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string) error
+	// ownSignals: the command handles SIGINT/SIGTERM itself (train stops
+	// gracefully); otherwise the first one cancels ctx.
+	ownSignals bool
 }
 
 // commands is the explicit table of subcommands (no global registry).
@@ -29,6 +32,7 @@ var commands = map[string]command{
 	"import":  importCommand,
 	"preview": previewCommand,
 	"synth":   synthCommand,
+	"train":   trainCommand,
 }
 
 func main() {
@@ -49,8 +53,12 @@ func mainErr(args []string) int {
 		usage()
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := context.Background()
+	if !cmd.ownSignals {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	if err := cmd.run(ctx, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

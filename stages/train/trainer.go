@@ -45,7 +45,7 @@ type Step struct {
 	// SnapshotEvery steps and after the last step; nil otherwise.
 	Snapshot *Snapshot `json:"-"`
 	// Final marks the record emitted by Flush when the input ended; it
-	// repeats the last step and carries the last snapshot and evaluation.
+	// repeats the last step and carries the last snapshot.
 	Final bool `json:"final,omitempty"`
 }
 
@@ -92,6 +92,11 @@ type Trainer struct {
 	// (in evaluation mode). EvalEvery is in epochs (0: only at the end).
 	Eval      func(ctx context.Context, m *nn.SimCLR) (map[string]float64, error)
 	EvalEvery int
+	// Stop, when closed, makes the trainer release further batches without
+	// training on them, so a graceful stop (pipeline.Stop on SIGINT) ends
+	// after the step in progress; Flush then snapshots that state, whose
+	// cursor points just after the last batch trained on.
+	Stop <-chan struct{}
 
 	step     int
 	epoch    int
@@ -149,6 +154,9 @@ func (t *Trainer) Process(ctx context.Context, b *stages.Batch, emit func(*Step)
 	start := time.Now()
 	wait := start.Sub(t.lastEnd)
 	defer b.Release()
+	if t.stopped() {
+		return nil
+	}
 	if b.Size() < 2 {
 		return nil // NT-Xent needs negatives; a 1-sample tail batch is skipped
 	}
@@ -207,6 +215,18 @@ func (t *Trainer) Process(ctx context.Context, b *stages.Batch, emit func(*Step)
 	return nil
 }
 
+func (t *Trainer) stopped() bool {
+	if t.Stop == nil {
+		return false
+	}
+	select {
+	case <-t.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // dzLike returns the reused gradient buffer of z's shape.
 func (t *Trainer) dzLike(z *tensor.Dense) *tensor.Dense {
 	if t.dz == nil || !t.dz.Shape().Eq(z.Shape()) {
@@ -231,23 +251,27 @@ func (t *Trainer) endEpoch(ctx context.Context, emit func(*Step)) error {
 	return nil
 }
 
-// Flush emits the final record: the last step again, with a snapshot and,
-// if Eval is set, a final evaluation.
+// Flush runs when the input ends (or after a graceful stop): it emits the
+// last step again marked Final, with a snapshot of the state, and then,
+// unless stopped, the final evaluation as an EpochEnd record.
 func (t *Trainer) Flush(ctx context.Context, emit func(*Step)) error {
 	if t.last == nil {
 		return nil
 	}
 	rec := *t.last
-	rec.Final, rec.EpochEnd = true, false
+	rec.Final, rec.EpochEnd, rec.Eval = true, false, nil
 	rec.Snapshot = t.snapshot(t.epoch, t.last.Cursor)
-	if t.Eval != nil {
-		ev, err := t.Eval(ctx, t.Model)
-		if err != nil {
-			return pipeline.Fatal(fmt.Errorf("train: final evaluation: %w", err))
-		}
-		rec.Eval = ev
-	}
 	emit(&rec)
+	if t.Eval == nil || t.stopped() {
+		return nil
+	}
+	ev, err := t.Eval(ctx, t.Model)
+	if err != nil {
+		return pipeline.Fatal(fmt.Errorf("train: final evaluation: %w", err))
+	}
+	end := *t.last
+	end.EpochEnd, end.Eval, end.Snapshot = true, ev, nil
+	emit(&end)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -384,15 +385,14 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 	}
 	pipeline.Sink(p, "metrics", steps, mon)
 
-	stop := func() {
-		if hooks.stop != nil {
-			select {
-			case <-hooks.stop:
-			default:
+	var stopOnce sync.Once
+	stop := func() { // from the timer or a signal, at most once
+		stopOnce.Do(func() {
+			if hooks.stop != nil {
 				close(hooks.stop)
 			}
-		}
-		p.Stop()
+			p.Stop()
+		})
 	}
 	if cfg.Minutes > 0 {
 		t := time.AfterFunc(time.Duration(cfg.Minutes*float64(time.Minute)), stop)

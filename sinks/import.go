@@ -62,12 +62,13 @@ type ImportSummary struct {
 // ErrRejected is returned (wrapped) when an import rejected records and its
 // BadRecordBudget is 0: the shards hold every good record, and the
 // dead-letter file (if any) names the bad ones.
-var ErrRejected = errors.New("sinks: import rejected records")
+var ErrRejected = errors.New("sinks: records rejected")
 
 // ImportIDX imports a pair of MNIST-format IDX files (see sources.IDX) as a
 // pipeline: the IDX source → a parallel, ordered PNG encoder (8-bit gray) →
-// a Shards sink configured by out (labels on, class names "0".."9" unless
-// out.ClassNames is set). Rows keep the file order.
+// a Shards sink configured by out. With a labels file the shards get a label
+// column: a ClassLabel when out.ClassNames is set (a label without a name is
+// then a rejected record), else a plain int64. Rows keep the file order.
 func ImportIDX(ctx context.Context, src sources.IDX, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
 	images, labels, n, err := src.Open()
 	if err != nil {
@@ -78,7 +79,7 @@ func ImportIDX(ctx context.Context, src sources.IDX, out ShardsConfig, opt Impor
 		labels.Close()
 		out.Labels = true
 	}
-	enc := &pngEncoder{level: opt.PNGCompression}
+	enc := &pngEncoder{level: opt.PNGCompression, classes: len(out.ClassNames)}
 	return runImport(ctx, "import-idx", int64(n), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
 		raw := pipeline.Source(p, "read", pipeline.Producer[sources.RawImage](src))
 		return pipeline.Apply(p, "encode", raw, pipeline.Stage[sources.RawImage, ImageRow](enc), workers(opt)...)
@@ -197,7 +198,7 @@ func runImport(ctx context.Context, name string, total int64, out ShardsConfig, 
 		if opt.DeadLetters != "" {
 			where = " (see " + opt.DeadLetters + ")"
 		}
-		return sum, fmt.Errorf("sinks: %s: %d of %d records%s: %w", name, sum.Rejected, sum.Rejected+sum.Rows, where, ErrRejected)
+		return sum, fmt.Errorf("sinks: %s: %d of %d records rejected%s: %w", name, sum.Rejected, sum.Rejected+sum.Rows, where, ErrRejected)
 	}
 	return sum, nil
 }
@@ -254,8 +255,9 @@ func (c *rejectCounter) Close() error {
 // is safe for concurrent use; per record it allocates the PNG bytes (the
 // record keeps them) and reuses pooled pixel and zlib buffers.
 type pngEncoder struct {
-	level png.CompressionLevel
-	pool  sync.Pool // *encodeBuf
+	level   png.CompressionLevel
+	classes int       // if > 0, labels must be < classes
+	pool    sync.Pool // *encodeBuf
 }
 
 type encodeBuf struct {
@@ -271,6 +273,9 @@ func (z *zbufPool) Get() *png.EncoderBuffer  { return z.b }
 func (z *zbufPool) Put(b *png.EncoderBuffer) { z.b = b }
 
 func (e *pngEncoder) Process(_ context.Context, in sources.RawImage, emit func(ImageRow)) error {
+	if e.classes > 0 && in.Label >= e.classes {
+		return fmt.Errorf("sinks: label %d has no class name (%d names)", in.Label, e.classes)
+	}
 	b, err := e.encode(in)
 	if err != nil {
 		return err

@@ -509,3 +509,56 @@ func ExampleShards() {
 	// shard-00000.parquet
 	// shard-00001.parquet
 }
+
+func ExampleShards_Consumer() {
+	dir, _ := os.MkdirTemp("", "shards")
+	defer os.RemoveAll(dir)
+
+	w, err := NewShards(ShardsConfig{Dir: dir, Labels: true})
+	if err != nil {
+		panic(err)
+	}
+	p := pipeline.New("write")
+	rows := pipeline.Source(p, "rows", pipeline.ProducerFunc[ImageRow](func(ctx context.Context, emit func(ImageRow) error) error {
+		for i := 0; i < 5; i++ {
+			if err := emit(ImageRow{Image: []byte{byte(i)}, Label: i % 2}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// Close(ctx) at the end of the input commits the last shard.
+	pipeline.Sink(p, "shards", rows, w.Consumer())
+	if err := p.Run(context.Background()); err != nil {
+		panic(err)
+	}
+	fmt.Printf("%+v\n", w.Stats().Rows)
+	// Output: 5
+}
+
+func BenchmarkShardsWrite(b *testing.B) {
+	for _, size := range []int{2 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			img := make([]byte, size)
+			for i := range img {
+				img[i] = byte(i * 31 >> 3) // compressible like PNG is not; zstd does little
+			}
+			dir := b.TempDir()
+			w, err := NewShards(ShardsConfig{Dir: dir, Labels: true, MaxRows: 20000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := w.Write(img, i%10, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

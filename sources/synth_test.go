@@ -266,3 +266,32 @@ func ExampleSynth() {
 	// synth-42#2 triangle 32x32x3
 	// <nil>
 }
+
+// TestSynthDump writes images for the learnability check
+// (testdata/synth_simclr.py) when CONTRASTREAM_SYNTH_DUMP names a folder:
+// train.u8 / test.u8 (N×32×32×3 uint8) and their labels. It is not a check
+// by itself and skips otherwise.
+func TestSynthDump(t *testing.T) {
+	dir := os.Getenv("CONTRASTREAM_SYNTH_DUMP")
+	if dir == "" {
+		t.Skip("set CONTRASTREAM_SYNTH_DUMP=DIR to write images for testdata/synth_simclr.py")
+	}
+	for _, split := range []struct {
+		name string
+		s    Synth
+	}{{"train", Synth{N: 10000, Seed: 0}}, {"test", Synth{N: 2000, Seed: 1}}} {
+		pix := make([]byte, 0, split.s.N*32*32*3)
+		labels := make([]byte, split.s.N)
+		buf := make([]byte, 32*32*3)
+		for i := 0; i < split.s.N; i++ {
+			labels[i] = byte(split.s.Draw(buf, int64(i)))
+			pix = append(pix, buf...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, split.name+".u8"), pix, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, split.name+"-labels.u8"), labels, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -115,6 +115,7 @@ func runImportIDX(ctx context.Context, args []string) error {
 	fs.StringVar(&src.Images, "images", "", "IDX images `file` (required)")
 	fs.StringVar(&src.Labels, "labels", "", "IDX labels `file` (optional: no label column without it)")
 	fs.IntVar(&src.Limit, "limit", 0, "import at most this many images (0: all)")
+	classNames := fs.String("class-names", "", "comma-separated class `names`, label i is the i-th (stored as a Hugging Face ClassLabel)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,8 +125,12 @@ func runImportIDX(ctx context.Context, args []string) error {
 	if src.Images == "" {
 		return errors.New("--images is required")
 	}
+	cfg := d.shardsConfig()
+	if *classNames != "" {
+		cfg.ClassNames = strings.Split(*classNames, ",")
+	}
 	p := newDataProgress(os.Stderr, "import idx")
-	sum, err := sinks.ImportIDX(ctx, src, d.shardsConfig(), sinks.ImportOptions{
+	sum, err := sinks.ImportIDX(ctx, src, cfg, sinks.ImportOptions{
 		Shards: d.shards, Workers: d.workers, Progress: p.update})
 	p.done()
 	return reportData(os.Stdout, "import idx", d, sum, err)

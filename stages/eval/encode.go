@@ -1,0 +1,135 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gorgonia.org/tensor"
+
+	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/augment"
+	"github.com/contrastream/contrastream/stages/image"
+	"github.com/contrastream/contrastream/stages/train/nn"
+)
+
+// Labeled is a labeled image set held in memory for evaluation: every image
+// decoded once and resized (whole image, bilinear, aspect not kept) to
+// Side×Side with C channels, as uint8 HWC.
+type Labeled struct {
+	Side, C int
+	Pix     []uint8 // N × Side × Side × C
+	Labels  []int
+}
+
+// Len returns the number of images.
+func (l *Labeled) Len() int { return len(l.Labels) }
+
+// LoadLabeled reads every image of the shards (in discovery order), decodes
+// it on workers goroutines (0: GOMAXPROCS) and keeps it at side×side with
+// channels (1 or 3) channels. Every image must have a label. Memory:
+// N·side²·channels bytes.
+func LoadLabeled(ctx context.Context, glob string, side, channels, workers int) (*Labeled, error) {
+	if side < 1 || (channels != 1 && channels != 3) {
+		return nil, fmt.Errorf("eval: LoadLabeled side %d channels %d", side, channels)
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1})
+	if err != nil {
+		return nil, err
+	}
+	n := int(src.Plan().EpochSize())
+	out := &Labeled{Side: side, C: channels, Pix: make([]uint8, n*side*side*channels), Labels: make([]int, n)}
+	jobs := make(chan *sources.Sample, 2*workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	per := side * side * channels
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dec, res image.Image
+			for s := range jobs {
+				err := image.Decode(&dec, s.Bytes, image.DecodeOptions{Channels: channels})
+				if err == nil {
+					err = augment.ResizedCrop(&res, &dec, 0, 0, dec.H, dec.W, side, side, augment.Bilinear)
+				}
+				if err == nil && s.Label < 0 {
+					err = errors.New("no label")
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("eval: %s: %w", s.Key(), err)
+					}
+					mu.Unlock()
+					continue
+				}
+				i := int(s.Position)
+				dst := out.Pix[i*per : (i+1)*per]
+				for y := range side {
+					copy(dst[y*side*channels:(y+1)*side*channels], res.Row(y))
+				}
+				out.Labels[i] = s.Label
+			}
+		}()
+	}
+	err = src.Produce(ctx, func(s *sources.Sample) error {
+		select {
+		case jobs <- s:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+// Encode runs the model's encoder (evaluation mode) over the set in batches
+// and returns the features, row-major [N, m.FeatureDim]. Images are
+// normalized with norm (zero: ImageNet statistics) as Tensorize does.
+func Encode(m *nn.SimCLR, set *Labeled, batch int, norm augment.Normalize) ([]float32, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("eval: Encode batch %d", batch)
+	}
+	n, s, c := set.Len(), set.Side, set.C
+	feats := make([]float32, n*m.FeatureDim)
+	lut := norm.Table()
+	buf := make([]float32, batch*c*s*s)
+	var x *tensor.Dense
+	per := s * s * c
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		b := hi - lo
+		in := buf[:b*c*s*s]
+		for i := range b {
+			px := set.Pix[(lo+i)*per : (lo+i+1)*per]
+			d := in[i*c*s*s : (i+1)*c*s*s]
+			plane := s * s
+			for p := range plane {
+				for ch := range c {
+					d[ch*plane+p] = lut[ch][px[p*c+ch]]
+				}
+			}
+		}
+		if x == nil || x.Shape()[0] != b {
+			x = tensor.New(tensor.WithShape(b, c, s, s), tensor.WithBacking(in))
+		}
+		h := m.Encode(x)
+		copy(feats[lo*m.FeatureDim:hi*m.FeatureDim], h.Data().([]float32))
+	}
+	return feats, nil
+}

@@ -39,6 +39,7 @@ func benchSet(b *testing.B, name string) [][]byte {
 //
 //	go       pure Go: image/jpeg or image/png, then this package's conversion to RGB
 //	turbo    libjpeg-turbo through cgo (needs -tags turbojpeg)
+//	turbo-fast turbo with FastDCT and FastUpsample
 //	turbo-s2 turbo with MinSide so that it decodes at 1/2 scale (jpg500 only)
 //	turbo-s4 same at 1/4 scale (jpg500 only)
 //	std      image/jpeg alone, to YCbCr, with no conversion: the floor of the go path
@@ -53,6 +54,7 @@ func BenchmarkDecode(b *testing.B) {
 	}{
 		{name: "go", opt: DecodeOptions{Backend: BackendGo}},
 		{name: "turbo", opt: DecodeOptions{Backend: BackendTurbo}},
+		{name: "turbo-fast", opt: DecodeOptions{Backend: BackendTurbo, FastDCT: true, FastUpsample: true}},
 		{name: "turbo-s2", opt: DecodeOptions{Backend: BackendTurbo, MinSide: 150}},
 		{name: "turbo-s4", opt: DecodeOptions{Backend: BackendTurbo, MinSide: 90}},
 		{name: "std", std: true},

@@ -670,3 +670,24 @@ func refYCC(s *stdimage.YCbCr, fast bool) *Image {
 	}
 	return out
 }
+
+// TestFastDCT bounds what the opt-in TJFLAG_FASTDCT costs in accuracy
+// against PIL (islow IDCT): measured max 6, mean 0.6-1.2 on the fixtures.
+func TestFastDCT(t *testing.T) {
+	if !HaveTurbo {
+		t.Skip("needs -tags turbojpeg")
+	}
+	for _, name := range fixtures(t) {
+		if !strings.HasPrefix(filepath.Base(name), "jpg") {
+			continue
+		}
+		want := readPNM(t, name+".want.pnm")
+		var got Image
+		if err := Decode(&got, fixtureFile(t, name), DecodeOptions{Backend: BackendTurbo, FastDCT: true}); err != nil {
+			t.Fatal(err)
+		}
+		if mx, mean := diffStats(&got, want); mx > 8 || mean > 1.5 || mean == 0 {
+			t.Errorf("%s: FastDCT differs from islow by max %d, mean %.3f (want 0 < mean <= 1.5, max <= 8)", filepath.Base(name), mx, mean)
+		}
+	}
+}

@@ -34,6 +34,8 @@ type trainMonitor struct {
 	start    time.Time
 	lastShow time.Time
 
+	atMaxSteps func() // called once the step count reaches cfg.MaxSteps
+
 	lastStep        int
 	lastLoss        float64
 	lastEval        map[string]float64
@@ -94,6 +96,9 @@ func (m *trainMonitor) Consume(_ context.Context, s *train.Step) error {
 		m.pairs += int64(s.Pairs)
 		m.wait += s.Wait
 		m.stepTotal += s.Seconds
+		if m.cfg.MaxSteps > 0 && s.Step >= m.cfg.MaxSteps && m.atMaxSteps != nil {
+			m.atMaxSteps()
+		}
 	}
 	m.show(s, kind)
 	return nil

@@ -41,6 +41,7 @@ type trainConfig struct {
 	Model         string  `json:"model"`
 	Epochs        int     `json:"epochs"`
 	Minutes       float64 `json:"minutes,omitempty"`
+	MaxSteps      int     `json:"max_steps,omitempty"`
 	Batch         int     `json:"batch"`
 	LR            float64 `json:"lr"`
 	LRScaling     string  `json:"lr_scaling"`
@@ -77,6 +78,7 @@ func (c *trainConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Model, "model", "small", "encoder: small or resnet18")
 	fs.IntVar(&c.Epochs, "epochs", 10, "epochs to train")
 	fs.Float64Var(&c.Minutes, "minutes", 0, "stop gracefully after this many minutes of training (0: no limit)")
+	fs.IntVar(&c.MaxSteps, "max-steps", 0, "stop gracefully after this many steps in all (0: no limit; the schedule still spans --epochs)")
 	fs.IntVar(&c.Batch, "batch", 256, "images per step (each gives 2 views)")
 	fs.Float64Var(&c.LR, "lr", 0.3, "base learning rate (scaled by --lr-scaling)")
 	fs.StringVar(&c.LRScaling, "lr-scaling", "linear", "learning-rate scaling in the batch size: none, linear (lr·B/256) or sqrt (lr·√B)")
@@ -131,21 +133,17 @@ func runTrain(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		// A resumed run keeps its configuration; only its length may change.
+		// A resumed run keeps its configuration (the schedule spans the
+		// saved --epochs); only when to stop may change.
 		for name := range set {
 			switch name {
-			case "out", "resume", "json", "epochs", "minutes", "metrics-addr":
+			case "out", "resume", "json", "minutes", "max-steps", "metrics-addr":
 			default:
 				fmt.Fprintf(os.Stderr, "train: --resume keeps the run's saved configuration; ignoring --%s\n", name)
 			}
 		}
 		saved.Out, saved.Resume, saved.JSON, saved.MetricsAddr = cfg.Out, true, cfg.JSON, cfg.MetricsAddr
-		if set["epochs"] {
-			saved.Epochs = cfg.Epochs
-		}
-		if set["minutes"] {
-			saved.Minutes = cfg.Minutes
-		}
+		saved.Minutes, saved.MaxSteps = cfg.Minutes, cfg.MaxSteps
 		cfg = saved
 	} else if cfg.Data == "" {
 		fs.Usage()
@@ -355,6 +353,7 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 	trainer := &train.Trainer{
 		Model: model, Loss: &loss.NTXent{Temperature: float32(cfg.Temperature)}, Opt: opt, Schedule: sched,
 		StartStep: startStep, SnapshotEvery: every, Eval: evalFn, EvalEvery: cfg.EvalEvery, Stop: hooks.stop,
+		MaxSteps: cfg.MaxSteps,
 	}
 	p := pipeline.New("train")
 	rows := pipeline.Source[*sources.Sample](p, "parquet", src)
@@ -379,12 +378,6 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 			Tensors: s.Snapshot.Model, Optimizer: s.Snapshot.Optimizer, Meta: map[string]string{"optimizer": cfg.Optimizer},
 		}
 	}})
-	mon := newTrainMonitor(cfg, total, startStep, hooks)
-	if err := mon.open(); err != nil {
-		return res, err
-	}
-	pipeline.Sink(p, "metrics", steps, mon)
-
 	var stopOnce sync.Once
 	stop := func() { // from the timer or a signal, at most once
 		stopOnce.Do(func() {
@@ -394,6 +387,13 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 			p.Stop()
 		})
 	}
+	mon := newTrainMonitor(cfg, total, startStep, hooks)
+	mon.atMaxSteps = func() { stop() }
+	if err := mon.open(); err != nil {
+		return res, err
+	}
+	pipeline.Sink(p, "metrics", steps, mon)
+
 	if cfg.Minutes > 0 {
 		t := time.AfterFunc(time.Duration(cfg.Minutes*float64(time.Minute)), stop)
 		defer t.Stop()

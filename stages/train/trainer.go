@@ -97,6 +97,10 @@ type Trainer struct {
 	// after the step in progress; Flush then snapshots that state, whose
 	// cursor points just after the last batch trained on.
 	Stop <-chan struct{}
+	// MaxSteps, if positive, ends training at that step count (resumed
+	// steps included): later batches are released untrained. The caller
+	// should also stop the pipeline's sources when it sees that step.
+	MaxSteps int
 
 	step     int
 	epoch    int
@@ -154,7 +158,7 @@ func (t *Trainer) Process(ctx context.Context, b *stages.Batch, emit func(*Step)
 	start := time.Now()
 	wait := start.Sub(t.lastEnd)
 	defer b.Release()
-	if t.stopped() {
+	if t.stopped() || (t.MaxSteps > 0 && t.step >= t.MaxSteps) {
 		return nil
 	}
 	if b.Size() < 2 {

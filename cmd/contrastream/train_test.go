@@ -233,4 +233,3 @@ func waitForCheckpoints(t *testing.T, run string, n int) {
 	}
 	t.Fatalf("no checkpoint appeared in %s", run)
 }
-

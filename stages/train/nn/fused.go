@@ -16,8 +16,9 @@ import (
 // cuts the memory traffic of the three separate layers by about 4× in the
 // backward pass, which is what bounds them.
 //
-// The ReLU mask is recomputed in Backward from x with the same float32
-// expression as Forward. Buffers are reused as in the other layers. Not safe
+// Forward also keeps, per window, the arg-max index and the raw input
+// there, so Backward finds the ReLU mask and the batch-norm sums from
+// pooled-size arrays. Buffers are reused as in the other layers. Not safe
 // for concurrent use.
 type BNReLUPool struct {
 	BN       *BatchNorm2d
@@ -27,17 +28,15 @@ type BNReLUPool struct {
 	n, h, w int
 	ho, wo  int
 	idx     []int32
+	xsel    []float32 // raw input at each window's arg-max
 	dsel    []float32
 	y, dx   buf
 	dyd     []float32
-	scale   []float32
-	shift   []float32
 }
 
 // NewBNReLUPool returns the fused layer; its batch norm is named prefix.
 func NewBNReLUPool(prefix string, c int, ceilMode bool, pool *Pool) *BNReLUPool {
-	return &BNReLUPool{BN: NewBatchNorm2d(prefix, c, true, pool), CeilMode: ceilMode, pool: pool,
-		scale: make([]float32, c), shift: make([]float32, c)}
+	return &BNReLUPool{BN: NewBatchNorm2d(prefix, c, true, pool), CeilMode: ceilMode, pool: pool}
 }
 
 // Params returns the batch norm's weight and bias.
@@ -74,9 +73,10 @@ func (f *BNReLUPool) Forward(x *tensor.Dense, train bool) *tensor.Dense {
 	y := f.y.ensure4(n, c, f.ho, f.wo)
 	if cap(f.idx) < len(f.y.d) {
 		f.idx = make([]int32, len(f.y.d))
+		f.xsel = make([]float32, len(f.y.d))
 		f.dsel = make([]float32, len(f.y.d))
 	}
-	f.idx, f.dsel = f.idx[:len(f.y.d)], f.dsel[:len(f.y.d)]
+	f.idx, f.xsel, f.dsel = f.idx[:len(f.y.d)], f.xsel[:len(f.y.d)], f.dsel[:len(f.y.d)]
 	f.pool.For(c, f, fusedForward)
 	if train {
 		int64s(b.NumBatchesTracked)[0]++
@@ -108,45 +108,22 @@ func (f *BNReLUPool) run(phase, lo, hi int) {
 func (f *BNReLUPool) forwardChannel(c int) {
 	b := f.BN
 	s, t := b.stats(c)
-	f.scale[c], f.shift[c] = s, t
 	C, hw, out := b.C, f.h*f.w, f.ho*f.wo
 	for i := 0; i < f.n; i++ {
 		p := i*C + c
-		f.poolPlane(b.xd[p*hw:(p+1)*hw], f.y.d[p*out:(p+1)*out], f.idx[p*out:(p+1)*out], s, t)
+		f.poolPlane(b.xd[p*hw:(p+1)*hw], f.y.d[p*out:(p+1)*out], f.idx[p*out:(p+1)*out], f.xsel[p*out:(p+1)*out], s, t)
 	}
 }
 
-// poolPlane writes, for each 2×2 window of x·s + t, the maximum of its ReLU
-// and the index of the first maximum in scan order, as torch's max pool.
-func (f *BNReLUPool) poolPlane(x, y []float32, idx []int32, s, t float32) {
+// poolPlane writes, for each 2×2 window of x·s + t, the maximum of its ReLU,
+// the index of the first maximum in scan order (as torch's max pool) and
+// the raw input there.
+func (f *BNReLUPool) poolPlane(x, y []float32, idx []int32, xs []float32, s, t float32) {
 	w, wo := f.w, f.wo
 	fullH, fullW := min(f.h/2, f.ho), min(f.w/2, f.wo)
 	for oh := 0; oh < fullH; oh++ {
-		r0 := x[2*oh*w : 2*oh*w+2*fullW]
-		r1 := x[(2*oh+1)*w : (2*oh+1)*w+2*fullW]
-		yo := y[oh*wo : oh*wo+fullW]
-		io := idx[oh*wo : oh*wo+fullW]
-		base := int32(2 * oh * w)
-		for ow := range yo {
-			a := max(r0[2*ow]*s+t, 0)
-			bb := max(r0[2*ow+1]*s+t, 0)
-			c := max(r1[2*ow]*s+t, 0)
-			d := max(r1[2*ow+1]*s+t, 0)
-			ia := base + int32(2*ow)
-			ic := ia + int32(w)
-			if bb > a {
-				ia++
-			}
-			if d > c {
-				ic++
-			}
-			ma, mc := max(a, bb), max(c, d)
-			if mc > ma {
-				ia = ic
-			}
-			yo[ow] = max(ma, mc)
-			io[ow] = ia
-		}
+		poolRow(x[2*oh*w:2*oh*w+2*fullW], x[(2*oh+1)*w:(2*oh+1)*w+2*fullW],
+			y[oh*wo:oh*wo+fullW], idx[oh*wo:oh*wo+fullW], xs[oh*wo:oh*wo+fullW], s, t, int32(2*oh*w), int32(w))
 	}
 	// Partial windows of ceil mode on the bottom row and right column.
 	for oh := 0; oh < f.ho; oh++ {
@@ -168,6 +145,7 @@ func (f *BNReLUPool) poolPlane(x, y []float32, idx []int32, s, t float32) {
 			}
 			y[oh*wo+ow] = bv
 			idx[oh*wo+ow] = int32(bi)
+			xs[oh*wo+ow] = x[bi]
 		}
 	}
 }
@@ -175,28 +153,16 @@ func (f *BNReLUPool) poolPlane(x, y []float32, idx []int32, s, t float32) {
 func (f *BNReLUPool) backwardChannel(c int) {
 	b := f.BN
 	C, hw, out := b.C, f.h*f.w, f.ho*f.wo
-	s, t := f.scale[c], f.shift[c]
 	m32 := float32(b.mean[c])
 	// The batch norm's output gradient is the pooled gradient at each
-	// window's arg-max where the ReLU passed, 0 elsewhere: sum over those.
+	// window's arg-max where the ReLU passed (pooled output > 0), 0
+	// elsewhere: sum over those, from the pooled-size arrays only.
 	var sdy, sdyx float64
 	for i := 0; i < f.n; i++ {
-		p := i*C + c
-		x := b.xd[p*hw : (p+1)*hw]
-		dy := f.dyd[p*out : (p+1)*out]
-		idx := f.idx[p*out : (p+1)*out]
-		sel := f.dsel[p*out : (p+1)*out]
-		idx, sel = idx[:len(dy)], sel[:len(dy)]
-		var a0, a1 float32
-		for o, d := range dy {
-			xv := x[idx[o]]
-			d = reluMask(d, max(xv*s+t, 0))
-			sel[o] = d
-			a0 += d
-			a1 += d * (xv - m32)
-		}
-		sdy += float64(a0)
-		sdyx += float64(a1)
+		p := (i*C + c) * out
+		a, s := bnSumsMask(f.dsel[p:p+out], f.dyd[p:p+out], f.xsel[p:p+out], f.y.d[p:p+out], m32)
+		sdy += float64(a)
+		sdyx += float64(s)
 	}
 	k, kb, k0 := b.backCoef(c, sdy, sdyx)
 	for i := 0; i < f.n; i++ {

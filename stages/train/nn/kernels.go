@@ -139,3 +139,32 @@ func add3Go(d, a, b []float32) {
 		d[i] = v + b[i]
 	}
 }
+
+// poolRowGo takes len(y) full 2×2 windows over rows r0 and r1 (row stride
+// w, r0 starting at flat index base) of post = max(v·s+t, 0), and writes the
+// window maximum to y, the flat index of its first maximum in scan order to
+// idx and the raw input there to xs. No branches on the data.
+func poolRowGo(r0, r1, y []float32, idx []int32, xs []float32, s, t float32, base, w int32) {
+	r0, r1 = r0[:2*len(y)], r1[:2*len(y)]
+	idx, xs = idx[:len(y)], xs[:len(y)]
+	for o := range y {
+		ra, rb, rc, rd := r0[2*o], r0[2*o+1], r1[2*o], r1[2*o+1]
+		a, b := max(ra*s+t, 0), max(rb*s+t, 0)
+		c, d := max(rc*s+t, 0), max(rd*s+t, 0)
+		ia := base + int32(2*o)
+		ic := ia + w
+		if b > a {
+			ia++
+			a, ra = b, rb
+		}
+		if d > c {
+			ic++
+			c, rc = d, rd
+		}
+		if c > a {
+			ia = ic
+			a, ra = c, rc
+		}
+		y[o], idx[o], xs[o] = a, ia, ra
+	}
+}

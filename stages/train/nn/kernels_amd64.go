@@ -145,3 +145,18 @@ func add3(d, a, b []float32) {
 	}
 	add3Go(d[n:len(a)], a[n:], b[n:])
 }
+
+//go:noescape
+func poolRowAVX(r0, r1, y *float32, idx *int32, xs *float32, n int, s, t float32, base, w int32)
+
+// poolRow: see poolRowGo.
+func poolRow(r0, r1, y []float32, idx []int32, xs []float32, s, t float32, base, w int32) {
+	n := len(y) &^ 7
+	if useAVX && n > 0 {
+		_, _, _, _ = r0[2*n-1], r1[2*n-1], idx[n-1], xs[n-1]
+		poolRowAVX(&r0[0], &r1[0], &y[0], &idx[0], &xs[0], n, s, t, base, w)
+	} else {
+		n = 0
+	}
+	poolRowGo(r0[2*n:], r1[2*n:], y[n:], idx[n:], xs[n:], s, t, base+int32(2*n), w)
+}

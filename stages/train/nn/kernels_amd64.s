@@ -258,3 +258,91 @@ loop:
 	JNZ     loop
 	VZEROUPPER
 	RET
+
+DATA evenIdx<>+0(SB)/4, $0
+DATA evenIdx<>+4(SB)/4, $2
+DATA evenIdx<>+8(SB)/4, $4
+DATA evenIdx<>+12(SB)/4, $6
+DATA evenIdx<>+16(SB)/4, $8
+DATA evenIdx<>+20(SB)/4, $10
+DATA evenIdx<>+24(SB)/4, $12
+DATA evenIdx<>+28(SB)/4, $14
+GLOBL evenIdx<>(SB), RODATA|NOPTR, $32
+
+// func poolRowAVX(r0, r1, y *float32, idx *int32, xs *float32, n int, s, t float32, base, w int32)
+// For n (multiple of 8) 2×2 windows over rows r0 and r1: post = max(v·s+t, 0);
+// y = window max, idx = base + flat index of the first maximum in scan
+// order (w = row stride), xs = the raw input there.
+TEXT ·poolRowAVX(SB), NOSPLIT, $0-64
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DI
+	MOVQ y+16(FP), DX
+	MOVQ idx+24(FP), R8
+	MOVQ xs+32(FP), R9
+	MOVQ n+40(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS s+48(FP), Y14
+	VBROADCASTSS t+52(FP), Y15
+	MOVL    base+56(FP), AX
+	VMOVD   AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL    w+60(FP), AX
+	VMOVD   AX, X12
+	VPBROADCASTD X12, Y12
+	VMOVDQU evenIdx<>(SB), Y11
+	VPADDD  Y11, Y13, Y13
+	MOVL    $16, AX
+	VMOVD   AX, X10
+	VPBROADCASTD X10, Y10
+	VXORPS  Y11, Y11, Y11
+loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y3
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VSHUFPS $0xDD, Y1, Y0, Y5
+	VSHUFPS $0x88, Y3, Y2, Y6
+	VSHUFPS $0xDD, Y3, Y2, Y7
+	VPERMPD $0xD8, Y4, Y4
+	VPERMPD $0xD8, Y5, Y5
+	VPERMPD $0xD8, Y6, Y6
+	VPERMPD $0xD8, Y7, Y7
+	VMOVAPS Y4, Y0
+	VFMADD213PS Y15, Y14, Y0
+	VMAXPS  Y0, Y11, Y0
+	VMOVAPS Y5, Y1
+	VFMADD213PS Y15, Y14, Y1
+	VMAXPS  Y1, Y11, Y1
+	VMOVAPS Y6, Y2
+	VFMADD213PS Y15, Y14, Y2
+	VMAXPS  Y2, Y11, Y2
+	VMOVAPS Y7, Y3
+	VFMADD213PS Y15, Y14, Y3
+	VMAXPS  Y3, Y11, Y3
+	VCMPPS  $0x0e, Y0, Y1, Y8
+	VBLENDVPS Y8, Y1, Y0, Y0
+	VBLENDVPS Y8, Y5, Y4, Y4
+	VCMPPS  $0x0e, Y2, Y3, Y9
+	VBLENDVPS Y9, Y3, Y2, Y2
+	VBLENDVPS Y9, Y7, Y6, Y6
+	VCMPPS  $0x0e, Y0, Y2, Y1
+	VBLENDVPS Y1, Y2, Y0, Y0
+	VBLENDVPS Y1, Y6, Y4, Y4
+	VBLENDVPS Y1, Y9, Y8, Y8
+	VANDPS  Y12, Y1, Y1
+	VPADDD  Y1, Y13, Y3
+	VPSUBD  Y8, Y3, Y3
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y4, (R9)
+	VMOVDQU Y3, (R8)
+	VPADDD  Y10, Y13, Y13
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	DECQ    CX
+	JNZ     loop
+	VZEROUPPER
+	RET

@@ -14,3 +14,7 @@ func bnApply(dx, dm, x []float32, k, b, c float32) { bnApplyGo(dx, dm, x, k, b, 
 func reluBack(dx, dy, y []float32)                 { reluBackGo(dx, dy, y) }
 func addRelu(y, a, b []float32)                    { addReluGo(y, a, b) }
 func add3(d, a, b []float32)                       { add3Go(d, a, b) }
+
+func poolRow(r0, r1, y []float32, idx []int32, xs []float32, s, t float32, base, w int32) {
+	poolRowGo(r0, r1, y, idx, xs, s, t, base, w)
+}

@@ -114,3 +114,52 @@ func TestReluMask(t *testing.T) {
 		}
 	}
 }
+
+func checkPoolRow(t *testing.T, n int, seed uint64, s, tt float32, exact bool) {
+	rng := rand.New(rand.NewPCG(seed, uint64(n)))
+	w := 2*n + 3
+	plane := kernelInput(rng, 2*w)
+	for i := range plane {
+		if rng.IntN(5) == 0 { // ties
+			plane[i] = 0.5
+		}
+	}
+	base := int32(7)
+	r0, r1 := plane[:2*n], plane[w:w+2*n]
+	y, yg := make([]float32, n), make([]float32, n)
+	idx, idxg := make([]int32, n), make([]int32, n)
+	xs, xsg := make([]float32, n), make([]float32, n)
+	poolRow(r0, r1, y, idx, xs, s, tt, base, int32(w))
+	poolRowGo(r0, r1, yg, idxg, xsg, s, tt, base, int32(w))
+	for o := 0; o < n; o++ {
+		if xs[o] != plane[idx[o]-base] {
+			t.Fatalf("n=%d window %d: xs %v but x[idx] %v", n, o, xs[o], plane[idx[o]-base])
+		}
+		if exact && (y[o] != yg[o] || idx[o] != idxg[o]) {
+			t.Fatalf("n=%d window %d: y %v idx %d, Go %v %d", n, o, y[o], idx[o], yg[o], idxg[o])
+		}
+		if !near(y[o], yg[o], 1) {
+			t.Fatalf("n=%d window %d: y %v, Go %v", n, o, y[o], yg[o])
+		}
+		// The Go version against the definition: first maximum in scan order.
+		off := int(idxg[o] - base)
+		cand := []int{2 * o, 2*o + 1, w + 2*o, w + 2*o + 1}
+		best := cand[0]
+		post := func(i int) float32 { return max(plane[i]*s+tt, 0) }
+		for _, c := range cand[1:] {
+			if post(c) > post(best) {
+				best = c
+			}
+		}
+		if off != best || yg[o] != post(best) {
+			t.Fatalf("n=%d window %d: Go picks %d (%v), want %d (%v)", n, o, off, yg[o], best, post(best))
+		}
+	}
+}
+
+func TestPoolRow(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		checkPoolRow(t, n, 1, 2, 0, true)
+		checkPoolRow(t, n, 2, -1.5, 0.25, false)
+	}
+}

@@ -148,23 +148,23 @@ func poolRowGo(r0, r1, y []float32, idx []int32, xs []float32, s, t float32, bas
 	r0, r1 = r0[:2*len(y)], r1[:2*len(y)]
 	idx, xs = idx[:len(y)], xs[:len(y)]
 	for o := range y {
-		ra, rb, rc, rd := r0[2*o], r0[2*o+1], r1[2*o], r1[2*o+1]
-		a, b := max(ra*s+t, 0), max(rb*s+t, 0)
-		c, d := max(rc*s+t, 0), max(rd*s+t, 0)
-		ia := base + int32(2*o)
-		ic := ia + w
-		if b > a {
-			ia++
-			a, ra = b, rb
-		}
-		if d > c {
-			ic++
-			c, rc = d, rd
-		}
-		if c > a {
-			ia = ic
-			a, ra = c, rc
-		}
-		y[o], idx[o], xs[o] = a, ia, ra
+		raw := [4]float32{r0[2*o], r0[2*o+1], r1[2*o], r1[2*o+1]}
+		a, b := max(raw[0]*s+t, 0), max(raw[1]*s+t, 0)
+		c, d := max(raw[2]*s+t, 0), max(raw[3]*s+t, 0)
+		// The values are ≥ +0 (or NaN), so their bits order as integers:
+		// gt(p, q) is 1 when p > q, without a branch.
+		ka := gt(b, a)     // 0 or 1: candidate in row 0
+		kc := 2 + gt(d, c) // 2 or 3: candidate in row 1
+		ma, mc := max(a, b), max(c, d)
+		r := gt(mc, ma)
+		ka = ka + r*(kc-ka)
+		y[o] = max(ma, mc)
+		xs[o] = raw[ka]
+		idx[o] = base + int32(2*o) + int32(ka&1) + int32(ka>>1)*w
 	}
+}
+
+// gt returns 1 if p > q else 0, for p, q ≥ +0, comparing bits as integers.
+func gt(p, q float32) int {
+	return int((int64(f32bits(q)) - int64(f32bits(p))) >> 63 & 1)
 }

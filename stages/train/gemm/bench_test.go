@@ -16,7 +16,8 @@ type benchShape struct {
 // (4 × conv3×3, 32/64/128/256 channels) on 32×32 input, batch 512, with the
 // convolutions as im2col GEMMs: forward C[Cout, B·H·W] = W[Cout, Cin·9]·col,
 // weight gradient dW = dY·colᵀ (NT, the reduction runs over B·H·W) and input
-// gradient dcol = Wᵀ·dY (TN); plus the projection head 512×256×256.
+// gradient dcol = Wᵀ·dY (TN); the same per im2col chunk as nn.Conv2D issues
+// them; plus the projection head 512×256×256.
 var benchShapes = func() []benchShape {
 	s := []benchShape{
 		{"square256", false, false, 256, 256, 256},
@@ -31,6 +32,17 @@ var benchShapes = func() []benchShape {
 			benchShape{fmt.Sprintf("conv%d_fwd", i+1), false, false, l.cout, l.n, l.k},
 			benchShape{fmt.Sprintf("conv%d_dW", i+1), false, true, l.cout, l.k, l.n},
 			benchShape{fmt.Sprintf("conv%d_dX", i+1), true, false, l.k, l.n, l.cout},
+		)
+	}
+	// The products nn.Conv2D actually issues: one im2col chunk of images
+	// giving about 2,048 columns (one image at 32×32).
+	for i, l := range []struct{ cout, k, n int }{
+		{32, 27, 1024}, {64, 288, 2048}, {128, 576, 2048}, {256, 1152, 2048},
+	} {
+		s = append(s,
+			benchShape{fmt.Sprintf("chunk_conv%d_fwd", i+1), false, false, l.cout, l.n, l.k},
+			benchShape{fmt.Sprintf("chunk_conv%d_dW", i+1), false, true, l.cout, l.k, l.n},
+			benchShape{fmt.Sprintf("chunk_conv%d_dX", i+1), true, false, l.k, l.n, l.cout},
 		)
 	}
 	return append(s,

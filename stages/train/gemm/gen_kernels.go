@@ -408,6 +408,11 @@ func packRows() {
 		p("MOVQ DI, R13")
 		p("MOVQ DX, BX")
 		l("panelloop")
+		// Prefetch the same columns two rows down: each source row is a
+		// new page, where the hardware prefetcher has to start over.
+		for off := 0; off < wd*4; off += 64 {
+			p("PREFETCHT0 %d(R12)(R8*2)", off)
+		}
 		for v := 0; v < nv; v++ {
 			p("VMOVUPS %d(R12), Y%d", 32*v, v)
 		}

@@ -1,14 +1,11 @@
-package eval
-
-// Package documentation for stages/eval/doc.go (evaluation):
-//
 // Package eval measures how good an encoder's representation is, the way
 // self-supervised learning papers do, on frozen features:
 //
 //   - [KNN]: lightly's weighted k-nearest-neighbour classifier (cosine
 //     similarity on L2-normalized features, k = 200, votes weighted by
 //     exp(sim/0.1)), computed in blocks with gemm.Sgemm so that 10,000 ×
-//     60,000 similarities never exist at once; deterministic ties.
+//     60,000 similarities never exist at once; deterministic tie-breaking;
+//     predictions identical to lightly's knn_predict on the golden set.
 //   - [LinearProbe]: multinomial logistic regression on standardized
 //     features (mini-batch Adam, cosine decay), the linear evaluation
 //     protocol.
@@ -16,4 +13,6 @@ package eval
 //   - [LoadLabeled] and [Encode] load a labeled image set and run an encoder
 //     over it.
 //
-// Imports point one way: eval uses stages/train (nn, gemm) and never sinks.
+// Imports point one way: eval uses stages/train (nn, gemm) and sources,
+// never sinks.
+package eval

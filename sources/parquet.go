@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/memory"
@@ -26,6 +27,8 @@ type parquetMeta struct {
 	dataEnd        int64 // offset where the footer starts
 	allocLimit     int
 	readBufferSize int64
+	noFastPath     bool      // tests: always use arrow/go's page reader
+	levelBufs      sync.Pool // scratch buffers of the column readers
 }
 
 // parquetBatch is the number of values read per ReadBatch call.
@@ -48,6 +51,7 @@ func (s *Shard) openParquet(f *os.File, cols Columns) (err error) {
 		return fmt.Errorf("sources: shard %s: footer of %d bytes in a %d-byte file: %w", s.Path, footerLen, s.size, ErrTruncated)
 	}
 	pm := &parquetMeta{dataEnd: s.size - 8 - footerLen, allocLimit: allocLimit(s.size), readBufferSize: 1 << 20}
+	pm.levelBufs.New = func() any { return memory.NewResizableBuffer(memory.DefaultAllocator) }
 	rdr, err := file.NewParquetReader(f, file.WithReadProps(pm.props()))
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
@@ -157,20 +161,28 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
 	}
-	rg := rdr.RowGroup(u)
-	cr, err := rg.Column(pm.imgLeaf)
+	bufs := pageBufferPool.Get().(*pageBuffers)
+	defer pageBufferPool.Put(bufs)
+	cr, imgPages, err := pm.column(f, rdr, u, pm.imgLeaf, 0, bufs)
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+	}
+	if imgPages != nil {
+		defer imgPages.release()
 	}
 	imgs, ok := cr.(*file.ByteArrayColumnChunkReader)
 	if !ok {
 		return fmt.Errorf("sources: shard %s: image column is %T: %w", s.Path, cr, ErrCorrupt)
 	}
 	var lab labelReader
+	var labPages *memPageReader
 	if pm.labelLeaf >= 0 {
-		lc, err := rg.Column(pm.labelLeaf)
+		lc, pages, err := pm.column(f, rdr, u, pm.labelLeaf, 1, bufs)
 		if err != nil {
 			return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+		}
+		if labPages = pages; pages != nil {
+			defer pages.release()
 		}
 		lab = labelReader{maxDef: pm.labelMaxDef, unsigned: pm.labelUnsigned}
 		switch c := lc.(type) {
@@ -221,8 +233,46 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 			}
 		}
 		row += total
+		// Every value read so far has been handed over: earlier pages'
+		// buffers can be reused.
+		if imgPages != nil {
+			imgPages.reclaim()
+		}
+		if labPages != nil {
+			labPages.reclaim()
+		}
 	}
 	return nil
+}
+
+// column returns a reader of leaf column leaf of row group u: the fast path
+// (a memPageReader over the chunk read with one ReadAt into bufs' chunk
+// buffer slot) when it applies, else arrow/go's own (and a nil page reader).
+func (pm *parquetMeta) column(f *os.File, rdr *file.Reader, u, leaf, slot int, bufs *pageBuffers) (file.ColumnChunkReader, *memPageReader, error) {
+	cc, err := pm.meta.RowGroup(u).ColumnChunk(leaf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pm.noFastPath || !fastCodec(cc.Compression()) || cc.CryptoMetadata() != nil ||
+		pm.meta.WriterVersion().LessThan(metadata.Parquet816FixedVersion) {
+		cr, err := rdr.RowGroup(u).Column(leaf)
+		return cr, nil, err
+	}
+	start := cc.DataPageOffset()
+	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+		start = cc.DictionaryPageOffset()
+	}
+	size := cc.TotalCompressedSize()
+	if start < 0 || size < 0 || start+size > pm.dataEnd || size > int64(pm.allocLimit) {
+		return nil, nil, fmt.Errorf("column chunk at %d, %d bytes, outside the data", start, size)
+	}
+	data := bufs.chunk(slot, int(size))
+	if _, err := f.ReadAt(data, start); err != nil {
+		return nil, nil, fmt.Errorf("reading column chunk: %w", err)
+	}
+	pr := &memPageReader{data: data, nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs}
+	mem := memory.DefaultAllocator
+	return file.NewColumnReader(pm.meta.Schema.Column(leaf), pr, mem, &pm.levelBufs), pr, nil
 }
 
 func (s *Shard) shortUnit(u int, got, want int64, err error) error {

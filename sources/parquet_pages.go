@@ -1,0 +1,515 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/golang/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// This file is the fast path for reading Parquet column chunks: a
+// file.PageReader over a column chunk held in one reused buffer. Compared
+// with arrow/go's serialized page reader it reads a chunk with a single
+// ReadAt, hands uncompressed pages to the decoders without copying, and
+// decompresses snappy and zstd pages into reused buffers, so that reading a
+// unit allocates (almost) nothing; arrow/go's own decoders still decode the
+// levels and values. Chunks with other codecs, or encrypted ones, take
+// arrow/go's path. TestParquetFastPathMatchesLibrary checks both paths agree.
+
+// fastCodec reports whether the fast path handles codec c.
+func fastCodec(c compress.Compression) bool {
+	return c == compress.Codecs.Uncompressed || c == compress.Codecs.Snappy || c == compress.Codecs.Zstd
+}
+
+// pageBuffers holds the reusable buffers of one ReadUnit call: one chunk
+// buffer per column read, and decompressed page buffers.
+type pageBuffers struct {
+	chunks [2][]byte
+	spare  [][]byte
+}
+
+var pageBufferPool = sync.Pool{New: func() any { return new(pageBuffers) }}
+
+// chunk returns buffer i resized to n bytes (contents undefined).
+func (b *pageBuffers) chunk(i, n int) []byte {
+	if cap(b.chunks[i]) < n {
+		b.chunks[i] = make([]byte, n)
+	}
+	return b.chunks[i][:n]
+}
+
+// page returns a buffer of capacity ≥ n from the spares, or a new one.
+func (b *pageBuffers) page(n int) []byte {
+	for i, p := range b.spare {
+		if cap(p) >= n {
+			last := len(b.spare) - 1
+			b.spare[i] = b.spare[last]
+			b.spare = b.spare[:last]
+			return p[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+var (
+	zstdOnce sync.Once
+	zstdDec  *zstd.Decoder
+	zstdErr  error
+)
+
+// zstdDecoder returns the shared zstd decoder (DecodeAll is safe for
+// concurrent use). Its memory ceiling bounds what a malformed frame can make
+// it allocate.
+func zstdDecoder() (*zstd.Decoder, error) {
+	zstdOnce.Do(func() {
+		zstdDec, zstdErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<31))
+	})
+	return zstdDec, zstdErr
+}
+
+// memPageReader implements file.PageReader over a column chunk in memory.
+type memPageReader struct {
+	data  []byte // the column chunk
+	pos   int
+	nvals int64 // values (levels) the chunk holds, from its metadata
+	seen  int64
+	codec compress.Compression
+	limit int // largest page allowed
+	bufs  *pageBuffers
+	// Decompressed pages the current ReadBatch may still point into; the
+	// dictionary page lives as long as the chunk.
+	inUse [][]byte
+	dict  []byte
+	page  file.Page
+	err   error
+}
+
+func (r *memPageReader) SetMaxPageHeaderSize(int) {}
+func (r *memPageReader) Page() file.Page          { return r.page }
+func (r *memPageReader) Err() error               { return r.err }
+func (r *memPageReader) Reset(parquet.BufferedReader, int64, compress.Compression, *file.CryptoContext) {
+	r.err = errors.New("sources: memPageReader cannot be reset")
+}
+
+// reclaim returns the buffers of pages before the current one to the spares:
+// the caller has copied out every value read so far.
+func (r *memPageReader) reclaim() {
+	if len(r.inUse) <= 1 {
+		return
+	}
+	last := len(r.inUse) - 1
+	r.bufs.spare = append(r.bufs.spare, r.inUse[:last]...)
+	r.inUse[0] = r.inUse[last]
+	clear(r.inUse[1:])
+	r.inUse = r.inUse[:1]
+}
+
+// release returns every buffer (at the end of the chunk's read).
+func (r *memPageReader) release() {
+	r.bufs.spare = append(r.bufs.spare, r.inUse...)
+	if r.dict != nil {
+		r.bufs.spare = append(r.bufs.spare, r.dict)
+	}
+	r.inUse, r.dict = nil, nil
+}
+
+func (r *memPageReader) fail(format string, args ...any) bool {
+	r.err = fmt.Errorf("parquet page at chunk offset %d: "+format, append([]any{r.pos}, args...)...)
+	return false
+}
+
+func (r *memPageReader) Next() bool {
+	if r.page != nil {
+		r.page.Release()
+		r.page = nil
+	}
+	for r.seen < r.nvals && r.pos < len(r.data) && r.err == nil {
+		var h pageHeader
+		n, err := h.parse(r.data[r.pos:])
+		if err != nil {
+			return r.fail("header: %v", err)
+		}
+		start := r.pos + n
+		if h.compressed < 0 || h.uncompressed < 0 || h.compressed > len(r.data)-start {
+			return r.fail("%d compressed bytes, %d uncompressed, %d left in the chunk", h.compressed, h.uncompressed, len(r.data)-start)
+		}
+		if h.uncompressed > r.limit {
+			return r.fail("page of %d bytes exceeds the limit of %d", h.uncompressed, r.limit)
+		}
+		body := r.data[start : start+h.compressed]
+		r.pos = start + h.compressed
+		switch h.typ {
+		case pageDictionary:
+			if h.numValues < 0 {
+				return r.fail("negative value count")
+			}
+			data, err := r.decompress(body, h.uncompressed, nil)
+			if err != nil {
+				return r.fail("%v", err)
+			}
+			if r.codec != compress.Codecs.Uncompressed {
+				r.inUse = r.inUse[:len(r.inUse)-1] // owned by the dictionary now
+				if r.dict != nil {
+					r.bufs.spare = append(r.bufs.spare, r.dict)
+				}
+				r.dict = data
+			}
+			r.page = file.NewDictionaryPage(memory.NewBufferBytes(data), h.numValues, parquet.Encoding(h.encoding))
+			return true
+		case pageData:
+			if h.numValues < 0 {
+				return r.fail("negative value count")
+			}
+			data, err := r.decompress(body, h.uncompressed, nil)
+			if err != nil {
+				return r.fail("%v", err)
+			}
+			r.seen += int64(h.numValues)
+			r.page = file.NewDataPageV1(memory.NewBufferBytes(data), h.numValues, parquet.Encoding(h.encoding),
+				parquet.Encoding(h.defEncoding), parquet.Encoding(h.repEncoding), int32(h.uncompressed))
+			return true
+		case pageDataV2:
+			if h.numValues < 0 || h.defLen < 0 || h.repLen < 0 || h.defLen+h.repLen > h.compressed || h.defLen+h.repLen > h.uncompressed {
+				return r.fail("invalid v2 header")
+			}
+			levels := h.defLen + h.repLen
+			var data []byte
+			if h.v2Compressed {
+				data, err = r.decompress(body[levels:], h.uncompressed-levels, body[:levels])
+				if err != nil {
+					return r.fail("%v", err)
+				}
+			} else {
+				if h.compressed != h.uncompressed {
+					return r.fail("uncompressed v2 page of %d bytes claims %d", h.compressed, h.uncompressed)
+				}
+				data = body
+			}
+			r.seen += int64(h.numValues)
+			r.page = file.NewDataPageV2(memory.NewBufferBytes(data), h.numValues, h.numNulls, h.numRows, parquet.Encoding(h.encoding),
+				int32(h.defLen), int32(h.repLen), int32(h.uncompressed), h.v2Compressed)
+			return true
+		default:
+			// index pages and unknown types: skip
+		}
+	}
+	return false
+}
+
+// decompress returns body decompressed to exactly size bytes, after prefix
+// (copied as is). An uncompressed body without prefix is returned as is.
+func (r *memPageReader) decompress(body []byte, size int, prefix []byte) ([]byte, error) {
+	if r.codec == compress.Codecs.Uncompressed && prefix == nil {
+		if len(body) != size {
+			return nil, fmt.Errorf("uncompressed page of %d bytes claims %d", len(body), size)
+		}
+		return body, nil
+	}
+	dst := append(r.bufs.page(len(prefix)+size), prefix...)
+	var out []byte
+	switch r.codec {
+	case compress.Codecs.Uncompressed:
+		if len(body) != size {
+			return nil, fmt.Errorf("uncompressed page of %d bytes claims %d", len(body), size)
+		}
+		out = append(dst, body...)
+	case compress.Codecs.Snappy:
+		n, err := snappy.DecodedLen(body)
+		if err != nil || n != size {
+			return nil, fmt.Errorf("snappy page decodes to %d bytes, header says %d (%v)", n, size, err)
+		}
+		d, err := snappy.Decode(dst[len(prefix):len(prefix)+size], body)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		out = dst[:len(prefix)+len(d)]
+	case compress.Codecs.Zstd:
+		dec, err := zstdDecoder()
+		if err != nil {
+			return nil, err
+		}
+		if out, err = dec.DecodeAll(body, dst); err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("codec %s", r.codec)
+	}
+	if len(out) != len(prefix)+size {
+		return nil, fmt.Errorf("page decompressed to %d bytes, header says %d", len(out)-len(prefix), size)
+	}
+	r.inUse = append(r.inUse, out)
+	return out, nil
+}
+
+// Parquet page types (parquet.thrift PageType).
+const (
+	pageData       = 0
+	pageIndex      = 1
+	pageDictionary = 2
+	pageDataV2     = 3
+)
+
+// pageHeader holds the fields of a parquet.thrift PageHeader (and of its
+// data, dictionary or v2 sub-header) that reading needs.
+type pageHeader struct {
+	typ, uncompressed, compressed int
+	numValues, numNulls, numRows  int32
+	encoding                      int32
+	defEncoding, repEncoding      int32
+	defLen, repLen                int
+	v2Compressed                  bool
+}
+
+// parse decodes a Thrift compact-protocol PageHeader from b and returns its
+// length in bytes.
+func (h *pageHeader) parse(b []byte) (int, error) {
+	h.v2Compressed = true // parquet.thrift default
+	h.typ = -1
+	d := compactDecoder{b: b}
+	err := d.readStruct(0, func(id int16, typ byte) error {
+		switch id {
+		case 1, 2, 3:
+			v, err := d.i32(typ)
+			switch id {
+			case 1:
+				h.typ = int(v)
+			case 2:
+				h.uncompressed = int(v)
+			case 3:
+				h.compressed = int(v)
+			}
+			return err
+		case 5, 7, 8:
+			if typ != ctStruct {
+				return d.skip(typ, 0)
+			}
+			sub := id
+			return d.readStruct(1, func(id int16, typ byte) error {
+				if typ == ctTrue || typ == ctFalse {
+					if sub == 8 && id == 7 {
+						h.v2Compressed = typ == ctTrue
+					}
+					return nil
+				}
+				if typ != ctI32 {
+					return d.skip(typ, 1)
+				}
+				v, err := d.i32(typ)
+				switch {
+				case id == 1:
+					h.numValues = v
+				case sub == 5 && id == 2, sub == 7 && id == 2, sub == 8 && id == 4:
+					h.encoding = v
+				case sub == 5 && id == 3:
+					h.defEncoding = v
+				case sub == 5 && id == 4:
+					h.repEncoding = v
+				case sub == 8 && id == 2:
+					h.numNulls = v
+				case sub == 8 && id == 3:
+					h.numRows = v
+				case sub == 8 && id == 5:
+					h.defLen = int(v)
+				case sub == 8 && id == 6:
+					h.repLen = int(v)
+				}
+				return err
+			})
+		default:
+			return d.skip(typ, 0)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if h.typ < 0 {
+		return 0, errors.New("no page type")
+	}
+	return d.pos, nil
+}
+
+// Thrift compact protocol type codes.
+const (
+	ctStop   = 0
+	ctTrue   = 1
+	ctFalse  = 2
+	ctByte   = 3
+	ctI16    = 4
+	ctI32    = 5
+	ctI64    = 6
+	ctDouble = 7
+	ctBinary = 8
+	ctList   = 9
+	ctSet    = 10
+	ctMap    = 11
+	ctStruct = 12
+)
+
+// compactDecoder reads the Thrift compact protocol from a byte slice. Every
+// read is bounds-checked; nesting is limited.
+type compactDecoder struct {
+	b   []byte
+	pos int
+}
+
+var errShortHeader = errors.New("truncated thrift data")
+
+func (d *compactDecoder) byte1() (byte, error) {
+	if d.pos >= len(d.b) {
+		return 0, errShortHeader
+	}
+	c := d.b[d.pos]
+	d.pos++
+	return c, nil
+}
+
+func (d *compactDecoder) uvarint() (uint64, error) {
+	var v uint64
+	for shift := 0; shift < 64; shift += 7 {
+		c, err := d.byte1()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("varint too long")
+}
+
+func (d *compactDecoder) zigzag() (int64, error) {
+	u, err := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1), err
+}
+
+func (d *compactDecoder) i32(typ byte) (int32, error) {
+	if typ != ctI32 {
+		return 0, d.skip(typ, 0)
+	}
+	v, err := d.zigzag()
+	if v < -1<<31 || v >= 1<<31 {
+		return 0, errors.New("i32 out of range")
+	}
+	return int32(v), err
+}
+
+// readStruct calls field for every field of a struct until its stop byte.
+func (d *compactDecoder) readStruct(depth int, field func(id int16, typ byte) error) error {
+	if depth > 16 {
+		return errors.New("thrift nesting too deep")
+	}
+	var last int16
+	for {
+		c, err := d.byte1()
+		if err != nil {
+			return err
+		}
+		typ := c & 0x0f
+		if typ == ctStop {
+			return nil
+		}
+		id := last + int16(c>>4)
+		if c>>4 == 0 {
+			v, err := d.zigzag()
+			if err != nil {
+				return err
+			}
+			id = int16(v)
+		}
+		last = id
+		if err := field(id, typ); err != nil {
+			return err
+		}
+	}
+}
+
+// skip skips a value of type typ.
+func (d *compactDecoder) skip(typ byte, depth int) error {
+	if depth > 16 {
+		return errors.New("thrift nesting too deep")
+	}
+	switch typ {
+	case ctTrue, ctFalse:
+		return nil
+	case ctByte:
+		_, err := d.byte1()
+		return err
+	case ctI16, ctI32, ctI64:
+		_, err := d.uvarint()
+		return err
+	case ctDouble:
+		if len(d.b)-d.pos < 8 {
+			return errShortHeader
+		}
+		d.pos += 8
+		return nil
+	case ctBinary:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		if n > uint64(len(d.b)-d.pos) {
+			return errShortHeader
+		}
+		d.pos += int(n)
+		return nil
+	case ctList, ctSet:
+		c, err := d.byte1()
+		if err != nil {
+			return err
+		}
+		n := uint64(c >> 4)
+		if n == 15 {
+			if n, err = d.uvarint(); err != nil {
+				return err
+			}
+		}
+		et := c & 0x0f
+		if n > uint64(len(d.b)-d.pos) {
+			return errShortHeader // every element takes at least one byte
+		}
+		for range n {
+			if et == ctTrue || et == ctFalse {
+				if _, err := d.byte1(); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := d.skip(et, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case ctMap:
+		n, err := d.uvarint()
+		if err != nil || n == 0 {
+			return err
+		}
+		kv, err := d.byte1()
+		if err != nil {
+			return err
+		}
+		if n > uint64(len(d.b)-d.pos) {
+			return errShortHeader
+		}
+		for range n {
+			if err := d.skip(kv>>4, depth+1); err != nil {
+				return err
+			}
+			if err := d.skip(kv&0x0f, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case ctStruct:
+		return d.readStruct(depth+1, func(_ int16, t byte) error { return d.skip(t, depth+1) })
+	}
+	return fmt.Errorf("thrift type %d", typ)
+}

@@ -29,6 +29,15 @@ type fixture struct {
 	NoLabel   bool
 	NullEvery int // every NullEvery-th row has a null image and label (0: none)
 	Zstd      bool
+	// Parquet writer options for the page-reader tests: a codec other than
+	// snappy/zstd, v2 data pages, dictionary encoding, small pages (a few
+	// rows per page) and images repeating every Repeat rows (so that
+	// dictionaries and compression have something to find).
+	Codec    *compress.Compression
+	PageV2   bool
+	Dict     bool
+	SmallPgs bool
+	Repeat   int
 }
 
 func fixtureImage(name string, row int64, size int) []byte {
@@ -96,7 +105,17 @@ func writeFixture(tb testing.TB, dir, name string, fx fixture) string {
 		if fx.Zstd {
 			codec = compress.Codecs.Zstd
 		}
-		props := parquet.NewWriterProperties(parquet.WithCompression(codec), parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(1<<30))
+		if fx.Codec != nil {
+			codec = *fx.Codec
+		}
+		opts := []parquet.WriterProperty{parquet.WithCompression(codec), parquet.WithDictionaryDefault(fx.Dict), parquet.WithMaxRowGroupLength(1 << 30)}
+		if fx.PageV2 {
+			opts = append(opts, parquet.WithDataPageVersion(parquet.DataPageV2))
+		}
+		if fx.SmallPgs {
+			opts = append(opts, parquet.WithBatchSize(3), parquet.WithDataPageSize(int64(2*fx.ImageSize)))
+		}
+		props := parquet.NewWriterProperties(opts...)
 		w, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			tb.Fatal(err)
@@ -109,7 +128,11 @@ func writeFixture(tb testing.TB, dir, name string, fx fixture) string {
 		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 		for range n {
 			null := fx.NullEvery > 0 && row%int64(fx.NullEvery) == int64(fx.NullEvery-1)
-			fillFixtureImage(img, name, row)
+			if fx.Repeat > 0 {
+				fillFixtureImage(img, name, row%int64(fx.Repeat))
+			} else {
+				fillFixtureImage(img, name, row)
+			}
 			col := 0
 			var bytesB array.Builder
 			if fx.Plain {

@@ -317,8 +317,9 @@ func AdjustHue(dst, src *image.Image, factor float64) error {
 //
 // Fast path: brightness and contrast are per-level tables; consecutive table
 // adjustments are composed into one, and the pending table is fused into the
-// next saturation or hue pass, so a jitter costs at most three passes over
-// the pixels. The result is bit-identical to applying [AdjustBrightness],
+// next saturation or hue pass, so a jitter costs at most four passes over
+// the pixels (one of them the read-only mean of a contrast step), usually
+// two or three. The result is bit-identical to applying [AdjustBrightness],
 // [AdjustContrast], [AdjustSaturation] and [AdjustHue] in that order. It
 // allows in-place use. Safe for concurrent use; allocates nothing in steady
 // state.

@@ -109,6 +109,9 @@ func (c chain) Augment(dst, src *image.Image, rng *rand.Rand) error {
 // cannot run in place.
 func (c chain) AllowsInPlace() bool { return true }
 
+// Flip is [HorizontalFlip] under the name STYLE.md's pipeline example uses.
+type Flip = HorizontalFlip
+
 // RandomApply applies Aug with probability P (0 means torchvision's default
 // 0.5, negative never) and otherwise copies src to dst. It draws one number
 // from rng, then whatever Aug draws. It allows in-place use when Aug does.

@@ -312,16 +312,17 @@ func vblur2(out []uint8, rows [][]uint64, w []int32) {
 // the kernel.
 type GaussianBlur struct {
 	Kernel int
-	Sigma  [2]float64
+	Sigma  [2]float32
 }
 
 // Augment implements [Augmentation].
 func (g GaussianBlur) Augment(dst, src *image.Image, rng *rand.Rand) error {
 	sig := g.Sigma
-	if sig == [2]float64{} {
-		sig = [2]float64{0.1, 2}
+	if sig == [2]float32{} {
+		sig = [2]float32{0.1, 2}
 	}
-	sigma := sig[0] + (sig[1]-sig[0])*rng.Float64()
+	s0, s1 := float64(sig[0]), float64(sig[1])
+	sigma := s0 + (s1-s0)*rng.Float64()
 	k := g.Kernel
 	if k == 0 {
 		k = src.H/10/2*2 + 1

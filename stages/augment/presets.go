@@ -20,7 +20,7 @@ func SimCLR(size int, s float64, blur bool) Augmentation {
 		RandomGrayscale{P: 0.2},
 	}
 	if blur {
-		ops = append(ops, RandomApply{Aug: GaussianBlur{Kernel: size/10/2*2 + 1, Sigma: [2]float64{0.1, 2}}, P: 0.5})
+		ops = append(ops, RandomApply{Aug: GaussianBlur{Kernel: size/10/2*2 + 1, Sigma: [2]float32{0.1, 2}}, P: 0.5})
 	}
 	return Chain(ops...)
 }

@@ -116,7 +116,12 @@ func runImportIDX(ctx context.Context, args []string) error {
 	fs.StringVar(&src.Labels, "labels", "", "IDX labels `file` (optional: no label column without it)")
 	fs.IntVar(&src.Limit, "limit", 0, "import at most this many images (0: all)")
 	classNames := fs.String("class-names", "", "comma-separated class `names`, label i is the i-th (stored as a Hugging Face ClassLabel)")
+	pngLevel := fs.String("png", "speed", "PNG compression: store, speed, default or best")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level, err := sinks.ParsePNGLevel(*pngLevel)
+	if err != nil {
 		return err
 	}
 	if err := d.check(fs); err != nil {
@@ -131,7 +136,7 @@ func runImportIDX(ctx context.Context, args []string) error {
 	}
 	p := newDataProgress(os.Stderr, "import idx")
 	sum, err := sinks.ImportIDX(ctx, src, cfg, sinks.ImportOptions{
-		Shards: d.shards, Workers: d.workers, Progress: p.update})
+		Shards: d.shards, Workers: d.workers, Progress: p.update, PNG: level})
 	p.done()
 	return reportData(os.Stdout, "import idx", d, sum, err)
 }

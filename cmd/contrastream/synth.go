@@ -28,7 +28,12 @@ func runSynth(ctx context.Context, args []string) error {
 	fs.IntVar(&s.Size, "size", 32, "image side in pixels (8..4096)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed: image i depends on (seed, i) only")
 	fs.IntVar(&s.Classes, "classes", 10, "number of classes (1..10)")
+	pngLevel := fs.String("png", "store", "PNG compression: store (fastest to write and decode; the shards' zstd still compresses), speed, default or best")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level, err := sinks.ParsePNGLevel(*pngLevel)
+	if err != nil {
 		return err
 	}
 	if err := d.check(fs); err != nil {
@@ -45,7 +50,7 @@ func runSynth(ctx context.Context, args []string) error {
 	}
 	p := newDataProgress(os.Stderr, "synth")
 	sum, err := sinks.WriteSynth(ctx, s, d.shardsConfig(), sinks.ImportOptions{
-		Shards: d.shards, Workers: d.workers, Progress: p.update})
+		Shards: d.shards, Workers: d.workers, Progress: p.update, PNG: level})
 	p.done()
 	return reportData(os.Stdout, "synth", d, sum, err)
 }

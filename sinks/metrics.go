@@ -24,7 +24,9 @@ import (
 //	loss, lr     training loss and learning rate
 //	pairs_per_s  training throughput
 //	data_wait    fraction of the step spent waiting for data
-//	knn_top1, linear_top1   evaluation accuracy (0..1)
+//	knn_top1, linear_top1   evaluation accuracy (0..1), at the top level
+//	             or nested (the trainer's {"eval": {"knn_top1": …}} gives
+//	             "eval.knn_top1", which Plots draws too)
 
 // Record is a metrics record built by hand: a flat JSON object.
 type Record map[string]any
@@ -34,8 +36,9 @@ type RecordWriter interface {
 	WriteRecord(v any) error
 }
 
-// NumericFields returns the top-level numeric fields of a record (numbers
-// and booleans as 0/1; NaN and ±Inf kept). A Record, map[string]any and
+// NumericFields returns the numeric fields of a record (numbers and
+// booleans as 0/1; NaN and ±Inf kept); nested objects are flattened with
+// dotted keys ("eval.knn_top1"). A Record, map[string]any and
 // map[string]float64 are read directly; any other value goes through
 // encoding/json, so struct fields appear under their JSON names. It
 // allocates the map (and the JSON round trip for structs).
@@ -73,13 +76,30 @@ func recordMap(v any) (map[string]any, error) {
 	return m, nil
 }
 
+// numeric returns the numeric fields of m; nested objects are flattened
+// with dotted keys ({"eval": {"knn_top1": 0.8}} gives "eval.knn_top1").
 func numeric(m map[string]any) map[string]float64 {
 	out := make(map[string]float64, len(m))
-	for k, x := range m {
-		if f, ok := toFloat(x); ok {
-			out[k] = f
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, x := range m {
+			switch v := x.(type) {
+			case map[string]any:
+				walk(prefix+k+".", v)
+			case Record:
+				walk(prefix+k+".", v)
+			case map[string]float64:
+				for k2, f := range v {
+					out[prefix+k+"."+k2] = f
+				}
+			default:
+				if f, ok := toFloat(x); ok {
+					out[prefix+k] = f
+				}
+			}
 		}
 	}
+	walk("", m)
 	return out
 }
 

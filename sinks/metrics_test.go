@@ -53,6 +53,12 @@ func TestNumericFields(t *testing.T) {
 		{"struct", mStep{Kind: "step", Step: 3, Loss: 1.5}, map[string]float64{"step": 3, "epoch": 0, "loss": 1.5, "lr": 0, "pairs_per_s": 0, "data_wait": 0}, ""},
 		{"record", Record{"step": 2, "knn_top1": float32(0.5), "ok": true, "name": "x"}, map[string]float64{"step": 2, "knn_top1": 0.5, "ok": 1}, ""},
 		{"floats", map[string]float64{"a": math.NaN()}, map[string]float64{"a": math.NaN()}, ""},
+		{"nested", struct {
+			Step   int                `json:"step"`
+			Cursor string             `json:"cursor"`
+			Eval   map[string]float64 `json:"eval"`
+		}{7, "1:20", map[string]float64{"knn_top1": 0.75}}, map[string]float64{"step": 7, "eval.knn_top1": 0.75}, ""},
+		{"nested record", Record{"a": Record{"b": map[string]any{"c": 1}}, "d": map[string]float64{"e": 2}}, map[string]float64{"a.b.c": 1, "d.e": 2}, ""},
 		{"not an object", []int{1}, nil, "not a JSON object"},
 		{"unmarshalable", make(chan int), nil, "unsupported type"},
 	}
@@ -229,7 +235,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := prom.WriteRecord(Record{"kind": "eval", "step": 3, "knn_top1": 0.875, "bad key!": 1}); err != nil {
+	if err := prom.WriteRecord(Record{"kind": "eval", "step": 3, "knn_top1": 0.875, "bad key!": 1, "eval": Record{"linear_top1": 0.5}}); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -250,6 +256,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 		"contrastream_data_wait 0.25\n",
 		"contrastream_knn_top1 0.875\n",
 		"contrastream_bad_key_ 1\n",
+		"contrastream_eval_linear_top1 0.5\n",
 		`contrastream_records_total{kind="step"} 3`,
 		`contrastream_records_total{kind="eval"} 1`,
 		`contrastream_stage_in_total{kind="sink",stage="sink"} 3`,
@@ -298,6 +305,10 @@ func TestPlots(t *testing.T) {
 	}
 	_ = pl.WriteRecord(Record{"kind": "eval", "step": 25, "knn_top1": 0.8, "linear_top1": 0.85})
 	_ = pl.WriteRecord(Record{"kind": "eval", "knn_top1": 0.9}) // no step: left out
+	_ = pl.WriteRecord(Record{"step": 26, "eval": map[string]float64{"knn_top1": 0.82}})
+	if n := len(pl.series["eval.knn_top1"]); n != 1 {
+		t.Errorf("nested eval accuracy: %d points", n)
+	}
 	if err := pl.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -25,12 +25,14 @@ type Panel struct {
 }
 
 // DefaultPanels returns the panels of a zero Plots: loss, learning rate
-// and evaluation accuracy (knn_top1, linear_top1) against step.
+// and evaluation accuracy (knn_top1, linear_top1, at the top level of a
+// record or under "eval") against step.
 func DefaultPanels() []Panel {
 	return []Panel{
 		{File: "loss.png", Title: "training loss", YLabel: "NT-Xent loss", Keys: []string{"loss"}},
 		{File: "lr.png", Title: "learning rate", YLabel: "lr", Keys: []string{"lr"}},
-		{File: "eval.png", Title: "evaluation", YLabel: "top-1 accuracy", Keys: []string{"knn_top1", "linear_top1"}},
+		{File: "eval.png", Title: "evaluation", YLabel: "top-1 accuracy",
+			Keys: []string{"knn_top1", "linear_top1", "eval.knn_top1", "eval.linear_top1"}},
 	}
 }
 

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 
@@ -39,20 +40,16 @@ func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
 		return err
 	}
 	s.setColumnNames(fields, am.img, am.child, am.label)
-	// The IPC footer lists record batches without their lengths; reading
-	// each batch's header gives them. arrow/go reads the body with it, so
-	// opening an Arrow shard reads the file once (Parquet reads the footer
-	// only).
-	n := r.NumRecords()
-	s.unitRows = make([]int64, n)
-	for i := range n {
-		rec, err := r.RecordAt(i)
-		if err != nil {
-			return fmt.Errorf("sources: shard %s: record batch %d: %w: %w", s.Path, i, ErrCorrupt, err)
-		}
-		s.unitRows[i] = rec.NumRows()
-		rec.Release()
+	// The IPC footer lists the record batches' blocks without their row
+	// counts; each batch's metadata message (a few hundred bytes) has it.
+	rows, err := arrowBatchRows(f, s.size)
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
 	}
+	if len(rows) != r.NumRecords() {
+		return fmt.Errorf("sources: shard %s: footer lists %d record batches, reader %d: %w", s.Path, len(rows), r.NumRecords(), ErrCorrupt)
+	}
+	s.unitRows = rows
 	s.ipc = am
 	return nil
 }
@@ -150,4 +147,174 @@ func intGetter(a arrow.Array) (func(int) int, error) {
 		return null(func(i int) int { return int(c.Value(i)) }), nil
 	}
 	return nil, fmt.Errorf("label column is %s, not integer", a.DataType())
+}
+
+// arrowBatchRows reads the row count of every record batch of an Arrow IPC
+// file from its footer and the batches' metadata messages, without reading
+// the batches' bodies.
+func arrowBatchRows(f *os.File, size int64) ([]int64, error) {
+	var tail [10]byte
+	if _, err := f.ReadAt(tail[:], size-10); err != nil {
+		return nil, err
+	}
+	footerLen := int64(int32(binary.LittleEndian.Uint32(tail[:4])))
+	if footerLen <= 0 || footerLen > size-18 {
+		return nil, fmt.Errorf("footer of %d bytes in a %d-byte file: %w", footerLen, size, ErrTruncated)
+	}
+	footer := make([]byte, footerLen)
+	if _, err := f.ReadAt(footer, size-10-footerLen); err != nil {
+		return nil, err
+	}
+	root, err := fbRoot(footer)
+	if err != nil {
+		return nil, err
+	}
+	vec, ok, err := root.vector(3, 24) // recordBatches: [Block]
+	if err != nil || !ok {
+		return nil, fmt.Errorf("footer without record batches: %w", ErrCorrupt)
+	}
+	rows := make([]int64, vec.n)
+	var meta []byte
+	for i := range vec.n {
+		blk := footer[vec.pos+24*i:]
+		off := int64(binary.LittleEndian.Uint64(blk))
+		metaLen := int64(int32(binary.LittleEndian.Uint32(blk[8:])))
+		bodyLen := int64(binary.LittleEndian.Uint64(blk[16:]))
+		if off < 8 || metaLen < 8 || bodyLen < 0 || metaLen > size || bodyLen > size || off+metaLen+bodyLen > size-10-footerLen {
+			return nil, fmt.Errorf("record batch %d at %d (%d+%d bytes) is outside the file: %w", i, off, metaLen, bodyLen, ErrTruncated)
+		}
+		if int64(cap(meta)) < metaLen {
+			meta = make([]byte, metaLen)
+		}
+		meta = meta[:metaLen]
+		if _, err := f.ReadAt(meta, off); err != nil {
+			return nil, err
+		}
+		msg := meta[4:]
+		if binary.LittleEndian.Uint32(meta) == 0xffffffff {
+			msg = meta[8:]
+		}
+		m, err := fbRoot(msg)
+		if err != nil {
+			return nil, fmt.Errorf("record batch %d: %w", i, err)
+		}
+		if typ, _, err := m.scalar(1, 1); err != nil || typ != 3 { // header_type: RecordBatch
+			return nil, fmt.Errorf("record batch %d: message type %d: %w", i, typ, ErrCorrupt)
+		}
+		rb, ok, err := m.table(2)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("record batch %d: no header: %w", i, ErrCorrupt)
+		}
+		n, _, err := rb.scalar(0, 8) // length
+		if err != nil || int64(n) < 0 {
+			return nil, fmt.Errorf("record batch %d: bad length: %w", i, ErrCorrupt)
+		}
+		rows[i] = int64(n)
+	}
+	return rows, nil
+}
+
+// fbTable is a bounds-checked view of a FlatBuffers table.
+type fbTable struct {
+	b          []byte
+	pos        int // table start
+	vt, vtSize int // vtable start and size
+}
+
+var errFlatbuf = fmt.Errorf("bad flatbuffer: %w", ErrCorrupt)
+
+func fbU32(b []byte, at int) (uint32, bool) {
+	if at < 0 || at > len(b)-4 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[at:]), true
+}
+
+func fbTableAt(b []byte, pos int) (fbTable, error) {
+	so, ok := fbU32(b, pos)
+	if !ok {
+		return fbTable{}, errFlatbuf
+	}
+	vt := pos - int(int32(so))
+	if vt < 0 || vt > len(b)-4 {
+		return fbTable{}, errFlatbuf
+	}
+	vtSize := int(binary.LittleEndian.Uint16(b[vt:]))
+	if vtSize < 4 || vt+vtSize > len(b) {
+		return fbTable{}, errFlatbuf
+	}
+	return fbTable{b: b, pos: pos, vt: vt, vtSize: vtSize}, nil
+}
+
+func fbRoot(b []byte) (fbTable, error) {
+	root, ok := fbU32(b, 0)
+	if !ok {
+		return fbTable{}, errFlatbuf
+	}
+	return fbTableAt(b, int(root))
+}
+
+// field returns the absolute position of field i, or false if absent.
+func (t fbTable) field(i int) (int, bool) {
+	slot := 4 + 2*i
+	if slot+2 > t.vtSize {
+		return 0, false
+	}
+	off := int(binary.LittleEndian.Uint16(t.b[t.vt+slot:]))
+	if off == 0 {
+		return 0, false
+	}
+	return t.pos + off, true
+}
+
+// scalar reads field i as a little-endian unsigned integer of size bytes.
+func (t fbTable) scalar(i, size int) (uint64, bool, error) {
+	at, ok := t.field(i)
+	if !ok {
+		return 0, false, nil
+	}
+	if at+size > len(t.b) {
+		return 0, false, errFlatbuf
+	}
+	var v uint64
+	for k := size - 1; k >= 0; k-- {
+		v = v<<8 | uint64(t.b[at+k])
+	}
+	return v, true, nil
+}
+
+func (t fbTable) ref(i int) (int, bool, error) {
+	at, ok := t.field(i)
+	if !ok {
+		return 0, false, nil
+	}
+	off, ok := fbU32(t.b, at)
+	if !ok {
+		return 0, false, errFlatbuf
+	}
+	return at + int(off), true, nil
+}
+
+func (t fbTable) table(i int) (fbTable, bool, error) {
+	at, ok, err := t.ref(i)
+	if err != nil || !ok {
+		return fbTable{}, ok, err
+	}
+	sub, err := fbTableAt(t.b, at)
+	return sub, err == nil, err
+}
+
+type fbVector struct{ pos, n int }
+
+// vector returns field i as a vector of elemSize-byte elements.
+func (t fbTable) vector(i, elemSize int) (fbVector, bool, error) {
+	at, ok, err := t.ref(i)
+	if err != nil || !ok {
+		return fbVector{}, ok, err
+	}
+	n, ok := fbU32(t.b, at)
+	if !ok || int64(n)*int64(elemSize) > int64(len(t.b)-at-4) {
+		return fbVector{}, false, errFlatbuf
+	}
+	return fbVector{pos: at + 4, n: int(n)}, true, nil
 }

@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/contrastream/contrastream/pipeline"
 )
 
@@ -29,9 +33,23 @@ func benchDataset(b *testing.B, imageSize, total, rowGroupBytes int, arrowFormat
 	if d, ok := benchShards.Load(key); ok {
 		return d.(string), int64(rows)
 	}
-	dir, err := os.MkdirTemp("", "sources-bench")
-	if err != nil {
-		b.Fatal(err)
+	// SOURCES_BENCH_DIR keeps the datasets (for peers to read the same
+	// files, see testdata/peer_duckdb_scan.cjs); else a temporary folder.
+	var dir string
+	if keep := os.Getenv("SOURCES_BENCH_DIR"); keep != "" {
+		dir = filepath.Join(keep, fmt.Sprintf("img%d-rg%d-arrow%v", imageSize, rowGroupBytes, arrowFormat))
+		if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
+			benchShards.Store(key, dir)
+			return dir, int64(rows / 4 * 4)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		var err error
+		if dir, err = os.MkdirTemp("", "sources-bench"); err != nil {
+			b.Fatal(err)
+		}
 	}
 	const files = 4
 	for f := range files {
@@ -44,6 +62,12 @@ func benchDataset(b *testing.B, imageSize, total, rowGroupBytes int, arrowFormat
 			name = fmt.Sprintf("shard-%d.arrow", f)
 		}
 		writeFixture(b, dir, name, fixture{Units: units, ImageSize: imageSize, Zstd: true, Arrow: arrowFormat})
+	}
+	if os.Getenv("SOURCES_BENCH_DIR") != "" {
+		if err := os.WriteFile(filepath.Join(dir, "done"), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return dir, int64(rows / files * files)
 	}
 	benchShards.Store(key, dir)
 	return dir, int64(rows / files * files)
@@ -61,19 +85,21 @@ func TestMain(m *testing.M) {
 // runs Parquet into a counting sink (one channel hand-off per sample).
 func BenchmarkParquetSource(b *testing.B) {
 	for _, c := range []struct {
-		name            string
-		imageSize       int
-		shuffle         int
-		arrow, pipeline bool
+		name                     string
+		imageSize                int
+		shuffle                  int
+		arrow, pipeline, library bool
 	}{
-		{"100KB/direct", 100 << 10, 0, false, false},
-		{"100KB/shuffle=1000/direct", 100 << 10, 1000, false, false},
-		{"100KB/pipeline", 100 << 10, 0, false, true},
-		{"1KB/direct", 1 << 10, 0, false, false},
-		{"1KB/shuffle=10000/direct", 1 << 10, 10000, false, false},
-		{"1KB/pipeline", 1 << 10, 0, false, true},
-		{"100KB/arrow/direct", 100 << 10, 0, true, false},
-		{"1KB/arrow/direct", 1 << 10, 0, true, false},
+		{"100KB/direct", 100 << 10, 0, false, false, false},
+		{"100KB/library-pages/direct", 100 << 10, 0, false, false, true},
+		{"100KB/shuffle=1000/direct", 100 << 10, 1000, false, false, false},
+		{"100KB/pipeline", 100 << 10, 0, false, true, false},
+		{"1KB/direct", 1 << 10, 0, false, false, false},
+		{"1KB/library-pages/direct", 1 << 10, 0, false, false, true},
+		{"1KB/shuffle=10000/direct", 1 << 10, 10000, false, false, false},
+		{"1KB/pipeline", 1 << 10, 0, false, true, false},
+		{"100KB/arrow/direct", 100 << 10, 0, true, false, false},
+		{"1KB/arrow/direct", 1 << 10, 0, true, false, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			dir, rows := benchDataset(b, c.imageSize, 64<<20, 32<<20, c.arrow)
@@ -106,6 +132,11 @@ func BenchmarkParquetSource(b *testing.B) {
 			} else {
 				var src *Source
 				if src, err = NewSource(cfg); err == nil {
+					for _, sh := range src.Shards() {
+						if sh.pq != nil {
+							sh.pq.noFastPath = c.library
+						}
+					}
 					err = src.Produce(context.Background(), count)
 				}
 			}
@@ -118,6 +149,71 @@ func BenchmarkParquetSource(b *testing.B) {
 			reportCPU(b, cpuTime()-cpu0, int64(c.imageSize)*int64(b.N))
 		})
 	}
+}
+
+// BenchmarkPqarrowBaseline is the straightforward reader a peer would write
+// with arrow/go alone: pqarrow.FileReader.ReadRowGroups of the image column,
+// one row group at a time, copying every value out of the arrow.Table. Same
+// datasets and metrics as BenchmarkParquetSource.
+func BenchmarkPqarrowBaseline(b *testing.B) {
+	for _, size := range []int{100 << 10, 1 << 10} {
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			dir, _ := benchDataset(b, size, 64<<20, 32<<20, false)
+			files, err := Discover(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			n := 0
+			for n < b.N {
+				for _, path := range files {
+					if n >= b.N {
+						break
+					}
+					n += pqarrowReadFile(b, path, b.N-n, size)
+				}
+			}
+			reportCPU(b, cpuTime()-cpu0, int64(size)*int64(b.N))
+		})
+	}
+}
+
+// pqarrowReadFile reads up to limit image values of path with pqarrow.
+func pqarrowReadFile(b *testing.B, path string, limit, size int) int {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := file.NewParquetReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, memory.DefaultAllocator)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for rg := 0; rg < pr.NumRowGroups() && n < limit; rg++ {
+		tbl, err := fr.ReadRowGroups(context.Background(), []int{0}, []int{rg}) // leaf 0: image.bytes
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, chunk := range tbl.Column(0).Data().Chunks() {
+			bin := chunk.(*array.Struct).Field(0).(*array.Binary)
+			for i := 0; i < bin.Len() && n < limit; i++ {
+				if v := append([]byte(nil), bin.Value(i)...); len(v) != size {
+					b.Fatalf("%d bytes", len(v))
+				}
+				n++
+			}
+		}
+		tbl.Release()
+	}
+	return n
 }
 
 // cpuTime returns the CPU time (user + system) used by the process so far:

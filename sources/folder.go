@@ -30,8 +30,9 @@ type ImageFile struct {
 // in that order. A folder without subfolders holding images is flat: its own
 // image files are the records, with Label -1.
 //
-// Matching ignores the case of the extension, skips names starting with "."
-// and does not follow symbolic links to folders. In class mode, image files
+// Matching ignores the case of the extension, skips names starting with ".",
+// takes symbolic links to files and does not follow symbolic links to
+// folders. In class mode, image files
 // directly in Dir are ignored (as ImageFolder does); List reports them in
 // Ignored. The listing is sorted, so the order (and every Row) is stable.
 //
@@ -67,6 +68,18 @@ func (s Folder) isImage(name string) bool {
 	return false
 }
 
+// isFile reports whether d is a regular file or a symbolic link to one.
+func isFile(path string, d fs.DirEntry) bool {
+	if d.Type().IsRegular() {
+		return true
+	}
+	if d.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
 // List walks Dir and returns the classes and the image files, without
 // reading them. It returns an error naming the folder when it is missing or
 // holds no image file.
@@ -88,7 +101,7 @@ func (s Folder) List() (FolderListing, error) {
 		}
 		if e.IsDir() {
 			classes = append(classes, name)
-		} else if e.Type().IsRegular() && s.isImage(name) {
+		} else if isFile(filepath.Join(s.Dir, name), e) && s.isImage(name) {
 			top = append(top, name)
 		}
 	}
@@ -105,7 +118,7 @@ func (s Folder) List() (FolderListing, error) {
 				}
 				return nil
 			}
-			if d.Type().IsRegular() && s.isImage(d.Name()) {
+			if isFile(path, d) && s.isImage(d.Name()) {
 				rel, err := filepath.Rel(s.Dir, path)
 				if err != nil {
 					return err

@@ -85,6 +85,14 @@ func TestFolderList(t *testing.T) {
 			}
 		})
 	}
+	// Symbolic links to files count; links to folders are not followed.
+	dir := makeTree(t, map[string]string{"real/a.png": "", "other/x.png": ""})
+	os.Symlink(filepath.Join(dir, "real", "a.png"), filepath.Join(dir, "other", "link.png"))
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "other", "sub"))
+	l, err := Folder{Dir: dir}.List()
+	if err != nil || len(l.Files) != 3 || l.Files[0].Path != "other/link.png" || l.Files[1].Path != "other/x.png" {
+		t.Errorf("with symlinks: %+v, %v", l.Files, err)
+	}
 	if _, err := (Folder{Dir: "/nonexistent/contrastream"}).List(); err == nil || !strings.Contains(err.Error(), "/nonexistent/contrastream") {
 		t.Errorf("missing folder: %v", err)
 	}

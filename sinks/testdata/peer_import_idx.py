@@ -9,7 +9,8 @@ importer (PIL + pyarrow / datasets). One process, like a plain script.
 
     /usr/bin/python3 sinks/testdata/peer_import_idx.py IMAGES.gz LABELS.gz [level]
 
-Prints one JSON line: rows, seconds, rows_per_second, png_bytes.
+Prints one JSON line: rows, seconds (wall), cpu_seconds (process CPU),
+rows_per_second (wall), png_bytes.
 """
 import gzip
 import io
@@ -33,7 +34,7 @@ def read_idx(path):
 
 def main():
     level = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     images = read_idx(sys.argv[1])
     labels = read_idx(sys.argv[2])
     assert len(images) == len(labels)
@@ -44,8 +45,9 @@ def main():
         b = buf.getvalue()
         out.append((b, int(labels[i])))
         total += len(b)
-    dt = time.perf_counter() - t0
-    print(json.dumps({"rows": len(out), "seconds": round(dt, 3), "rows_per_second": round(len(out) / dt),
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"rows": len(out), "seconds": round(dt, 3), "cpu_seconds": round(cpu, 3),
+                      "rows_per_second": round(len(out) / dt),
                       "png_bytes": total, "level": level}))
 
 

@@ -109,3 +109,42 @@ func BenchmarkExp(b *testing.B) {
 		_ = s
 	})
 }
+
+// FuzzExpShiftSum checks the vector exponential (and the scalar tail)
+// against math.Exp on arbitrary float32 rows, shifted by their maximum as
+// Forward does.
+func FuzzExpShiftSum(f *testing.F) {
+	f.Add([]byte{0, 0, 128, 63, 0, 0, 0, 192, 0, 0, 128, 255, 0, 0, 200, 194, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		x := make([]float32, len(raw)/4)
+		shift := float32(math.Inf(-1))
+		for i := range x {
+			v := math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
+			if v != v || math.IsInf(float64(v), 1) {
+				v = 0 // Forward never shifts NaN or +Inf rows into range
+			}
+			x[i] = v
+			shift = max(shift, v)
+		}
+		if math.IsInf(float64(shift), -1) {
+			return
+		}
+		in := append([]float32(nil), x...)
+		sum := expShiftSum(x, shift)
+		var want float64
+		for i, v := range in {
+			arg := v - shift
+			var e float64
+			if arg >= -87.33654 {
+				e = math.Exp(float64(arg))
+			}
+			if got := float64(x[i]); math.Abs(got-e) > 4*0x1p-24*e {
+				t.Fatalf("e^(%v) = %v, want %v", arg, got, e)
+			}
+			want += float64(x[i])
+		}
+		if math.Abs(sum-want) > 1e-15*math.Max(want, 1) {
+			t.Fatalf("sum %.17g, want %.17g", sum, want)
+		}
+	})
+}

@@ -55,8 +55,10 @@ type Stats struct {
 // row's maximum and sums in float64, so τ = 0.05 with 4,096 pairs neither
 // overflows nor loses precision.
 //
-// Cost: one [2N,2N]×D GEMM and 4N² exponentials forward, one [2N,2N]×D GEMM
-// backward. Memory: a [2N, 2N] float32 matrix plus [2N, D] normalized
+// Cost: one [2N,2N]×D GEMM and 4N² exponentials forward (8 lanes at a time
+// with AVX2 and FMA), one [2N,2N]×D GEMM and a pass over the [2N,2N] matrix
+// backward. The GEMMs use gemm's threads; the other passes run on the
+// calling goroutine. Memory: a [2N, 2N] float32 matrix plus [2N, D] normalized
 // embeddings, kept between calls and grown only when a larger batch arrives
 // (256 MiB for 4,096 pairs). After the first call of a given size Forward
 // and Backward allocate nothing.

@@ -314,9 +314,13 @@ func jpegHeader(data []byte) (Header, error) {
 //
 // Costs: the libjpeg-turbo backend decodes straight into dst and allocates
 // nothing once dst is large enough (CMYK JPEGs use a pooled scratch buffer).
-// The pure-Go backend allocates what image/jpeg or image/png allocate (one
-// decoded image per call) and then converts it into dst with tight integer
-// loops. Decode is safe for concurrent use with distinct dst.
+// The pure-Go JPEG backend allocates what image/jpeg allocates (one decoded
+// image per call) and then converts it into dst with tight integer loops.
+// PNGs with 8- or 16-bit samples, not interlaced and without tRNS, take a
+// fast path that inflates with a pooled zlib reader and unfilters rows
+// straight into dst, allocating nothing in steady state; other PNGs (and
+// any PNG the fast path cannot decode) go through image/png, which
+// allocates its decoded image. Decode is safe for concurrent use with distinct dst.
 func Decode(dst *Image, data []byte, opt DecodeOptions) error {
 	h, err := DecodeHeader(data)
 	if err != nil {
@@ -360,6 +364,15 @@ func wrapStd(f Format, err error) error {
 }
 
 func decodePNG(dst *Image, data []byte, h *Header, c int) error {
+	if decodePNGFast(dst, data, h, c) {
+		return nil
+	}
+	return decodePNGStd(dst, data, h, c)
+}
+
+// decodePNGStd decodes with image/png, for the layouts decodePNGFast leaves
+// alone and to give image/png's verdict on files it could not decode.
+func decodePNGStd(dst *Image, data []byte, h *Header, c int) error {
 	m, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return wrapStd(FormatPNG, err)

@@ -102,13 +102,18 @@ func (o *LARS) Step(lr float64, params []*nn.Param) error {
 				}
 			}
 			slr := float32(lr * trust)
-			for j := range w {
-				d := g[j] + wd*w[j]
-				nv := mu*v[j] + slr*d
-				v[j] = nv
-				if o.Nesterov {
+			if o.Nesterov {
+				for j := range w {
+					d := g[j] + wd*w[j]
+					nv := mu*v[j] + slr*d
+					v[j] = nv
 					w[j] -= mu*nv + slr*d
-				} else {
+				}
+			} else {
+				for j := range w {
+					d := g[j] + wd*w[j]
+					nv := mu*v[j] + slr*d
+					v[j] = nv
 					w[j] -= nv
 				}
 			}

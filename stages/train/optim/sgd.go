@@ -77,6 +77,7 @@ func (o *SGD) Step(lr float64, params []*nn.Param) error {
 		if !p.NoDecay() {
 			wd = float32(o.WeightDecay)
 		}
+		g = g[:len(w)]
 		if mu == 0 {
 			for j := range w {
 				w[j] += alpha * (g[j] + wd*w[j])
@@ -84,22 +85,33 @@ func (o *SGD) Step(lr float64, params []*nn.Param) error {
 			continue
 		}
 		buf := o.s.bufs[0][i][:len(w)]
-		g = g[:len(w)]
-		for j := range w {
-			d := g[j] + wd*w[j]
-			var b float32
-			if first {
-				b = d
-			} else {
-				b = mu*buf[j] + damp*d
+		// The branches are hoisted out of the loops; the arithmetic is the
+		// same in each: d = g + wd·w, b = μ·buf + (1−dampening)·d (b = d on
+		// the first step), w += −lr·(d + μ·b) or −lr·b.
+		switch {
+		case first:
+			for j := range w {
+				d := g[j] + wd*w[j]
+				buf[j] = d
+				if o.Nesterov {
+					d += mu * d
+				}
+				w[j] += alpha * d
 			}
-			buf[j] = b
-			if o.Nesterov {
-				d += mu * b
-			} else {
-				d = b
+		case o.Nesterov:
+			for j := range w {
+				d := g[j] + wd*w[j]
+				b := mu*buf[j] + damp*d
+				buf[j] = b
+				w[j] += alpha * (d + mu*b)
 			}
-			w[j] += alpha * d
+		default:
+			for j := range w {
+				d := g[j] + wd*w[j]
+				b := mu*buf[j] + damp*d
+				buf[j] = b
+				w[j] += alpha * b
+			}
 		}
 	}
 	o.s.steps++

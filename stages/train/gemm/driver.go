@@ -225,8 +225,10 @@ const aWholeMax = 1 << 20
 // split between goroutines.
 func (kern *kernel) serial(p *params) {
 	MR, NR := kern.mr, kern.nr
+	// Balanced k slices of at most kern.kc steps, a multiple of 8 where k
+	// allows (the transposing packers work in blocks of 8 steps).
 	nk := (p.k + kern.kc - 1) / kern.kc
-	kcb := (p.k + nk - 1) / nk // balanced k slices of at most kern.kc
+	kcb := min(roundUp((p.k+nk-1)/nk, 8), kern.kc, p.k)
 	mp := roundUp(p.m, MR)
 	whole := mp*p.k <= aWholeMax
 	mcb := mp
@@ -243,8 +245,11 @@ func (kern *kernel) serial(p *params) {
 	} else {
 		ar.reserve(mcb*kcb, kcb*roundUp(min(kern.nc, p.n), NR))
 	}
-	for jc := 0; jc < p.n; jc += kern.nc {
-		nc := min(kern.nc, p.n-jc)
+	// Balanced NC blocks too, so that no thin last block wastes a pass.
+	nbn := (p.n + kern.nc - 1) / kern.nc
+	ncb := roundUp((p.n+nbn-1)/nbn, NR)
+	for jc := 0; jc < p.n; jc += ncb {
+		nc := min(ncb, p.n-jc)
 		for pc, q := 0, 0; pc < p.k; pc, q = pc+kcb, q+1 {
 			kc := min(kcb, p.k-pc)
 			packB(ar.b, p.transB, p.b, p.ldb, pc, jc, kc, nc, NR)

@@ -26,6 +26,8 @@ type hsvTables struct {
 	omf [256]float64
 	// p[s<<8|v] is PIL's p = round(v·(1 − fs)), the smallest output channel.
 	p [256 * 256]uint8
+	// satp[cr<<8|maxc] = sat | p[sat<<8|maxc]<<8 (the AVX2 kernel's gather).
+	satp [256 * 256]uint32
 }
 
 // sectorPerm[i] gives, for hsv2rgb sector i, which of (v, t, p) goes to R,
@@ -145,6 +147,9 @@ func buildHSVTables() *hsvTables {
 			t.p[s<<8|v] = clipRound(float64(v) * (1.0 - float64(t.fs[s])))
 		}
 	}
+	for i, sat := range t.sat {
+		t.satp[i] = uint32(sat) | uint32(t.p[int(sat)<<8|i&0xff])<<8
+	}
 	return t
 }
 
@@ -206,9 +211,31 @@ func hsvToRGBFast(t *hsvTables, h, s, v uint8) (uint8, uint8, uint8) {
 // hsvToRGBFast written out in one loop (the tests check it against them).
 func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 	t := tables()
+	if useAVX2 && src.W >= 8 {
+		if *pre != identityLUT() {
+			applyLUT(dst, src, pre) // then rotate dst in place
+			src = dst
+		}
+		id := identityLUT()
+		n8 := src.W &^ 7
+		for y := 0; y < src.H; y++ {
+			s := src.Row(y)
+			d := dst.Row(y)
+			hue3AVX2(d, s, n8, int(shift), &t.hue[0][0], &t.satp[0], &t.hi[0], &t.hf[0], &t.fs[0])
+			if n8 < src.W {
+				hue3Row(t, d[3*n8:], s[3*n8:], &id, shift)
+			}
+		}
+		return
+	}
 	for y := 0; y < src.H; y++ {
-		s := src.Row(y)
-		d := dst.Row(y)
+		hue3Row(t, dst.Row(y), src.Row(y), pre, shift)
+	}
+}
+
+// hue3Row is hue3 for one row in Go.
+func hue3Row(t *hsvTables, d, s []uint8, pre *lut, shift uint8) {
+	{
 		d = d[:len(s)]
 		for x := 0; x+2 < len(s); x += 3 {
 			r, g, b := pre[s[x]], pre[s[x+1]], pre[s[x+2]]
@@ -393,8 +420,7 @@ func jitter(dst, src *image.Image, p jitterParams) {
 				continue // identity on gray, as PIL
 			}
 			if op == 2 {
-				st := newSatTable(float32(p.f[2]))
-				saturate3(dst, cur, &pending, &st)
+				saturate3(dst, cur, &pending, float32(p.f[2]))
 			} else {
 				hue3(dst, cur, &pending, hueShift(p.f[3]))
 			}

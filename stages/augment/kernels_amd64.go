@@ -39,3 +39,24 @@ func hconv16AVX2(out []uint16, pad []uint8, w []int32, stride int, n int)
 //
 //go:noescape
 func hconv3AVX2(out []uint8, row []uint8, start []int32, w []int32, T int, n int)
+
+// sat3AVX2 is PIL's saturation blend (ImageEnhance.Color) for n RGB pixels,
+// n a multiple of 8: L = PIL luma, out = clamp(trunc(float32(L) +
+// float32(alpha·float32(v−L)))) per channel. dst may be src.
+//
+//go:noescape
+func sat3AVX2(dst, src []uint8, n int, alpha float32)
+
+// hue3AVX2 is hue3 for n RGB pixels, n a multiple of 8, with identity
+// pending table: the hsvTables lookups as gathers (tables read up to 3
+// bytes past an entry, which stays inside hsvTables), the hsvToRGBFast
+// arithmetic on 4 doubles at a time. dst may be src.
+//
+//go:noescape
+func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *uint8, hf *float32, fs *float32)
+
+// lumaSumAVX2 returns Σ PIL luma over n RGB pixels, n a multiple of 8 and
+// at most 8·2^23.
+//
+//go:noescape
+func lumaSumAVX2(src []uint8, n int) uint64

@@ -16,3 +16,11 @@ func hconv16AVX2(out []uint16, pad []uint8, w []int32, stride int, n int) {
 func hconv3AVX2(out []uint8, row []uint8, start []int32, w []int32, T int, n int) {
 	panic("unreachable")
 }
+
+func sat3AVX2(dst, src []uint8, n int, alpha float32) { panic("unreachable") }
+
+func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *uint8, hf *float32, fs *float32) {
+	panic("unreachable")
+}
+
+func lumaSumAVX2(src []uint8, n int) uint64 { panic("unreachable") }

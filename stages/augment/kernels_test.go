@@ -39,11 +39,62 @@ func TestAVX2MatchesPortable(t *testing.T) {
 		if !bytes.Equal(a.Pix, b.Pix) {
 			t.Fatalf("case %d: resized crop %dx%dx%d (%d,%d)+%dx%d → %dx%d %v differs", i, W, H, C, left, top, w, h, ow, oh, interp)
 		}
+		if C == 3 {
+			f := 2 * rng.Float64()
+			a, b = run(func(d *image.Image) error { return AdjustSaturation(d, src, f) })
+			if !bytes.Equal(a.Pix, b.Pix) {
+				t.Fatalf("case %d: saturation %dx%d f=%v differs", i, W, H, f)
+			}
+			cf := 2 * rng.Float64()
+			a, b = run(func(d *image.Image) error { return AdjustContrast(d, src, cf) })
+			if !bytes.Equal(a.Pix, b.Pix) {
+				t.Fatalf("case %d: contrast %dx%d f=%v differs", i, W, H, cf)
+			}
+			h := rng.Float64() - 0.5
+			a, b = run(func(d *image.Image) error { return AdjustHue(d, src, h) })
+			if !bytes.Equal(a.Pix, b.Pix) {
+				t.Fatalf("case %d: hue %dx%d f=%v differs", i, W, H, h)
+			}
+			p := jitterParams{order: [4]int{0, 2, 1, 3}, on: [4]bool{true, true, true, true}, f: [4]float64{1.3, 0.7, f, h}}
+			a, b = run(func(d *image.Image) error { jitter(d, src, p); return nil })
+			if !bytes.Equal(a.Pix, b.Pix) {
+				t.Fatalf("case %d: jitter (saturation after a table) %dx%d differs", i, W, H)
+			}
+		}
 		k := 2*rng.IntN(12) + 1
 		sigma := 0.1 + 3*rng.Float64()
 		a, b = run(func(d *image.Image) error { return Blur(d, src, k, sigma) })
 		if !bytes.Equal(a.Pix, b.Pix) {
 			t.Fatalf("case %d: blur %dx%dx%d k=%d σ=%.3f differs", i, W, H, C, k, sigma)
+		}
+	}
+}
+
+// TestHueAVX2Exhaustive runs every RGB colour through hue3 (the AVX2 kernel
+// where available) for a few shifts and compares with PIL's per-pixel
+// conversions.
+func TestHueAVX2Exhaustive(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("16M-pixel sweep")
+	}
+	tb := tables()
+	id := identityLUT()
+	var src, dst image.Image
+	src.Resize(65536, 1, 3)
+	for _, shift := range []uint8{77} {
+		for r := range 256 {
+			for i := range 65536 {
+				src.Pix[3*i], src.Pix[3*i+1], src.Pix[3*i+2] = uint8(r), uint8(i>>8), uint8(i)
+			}
+			dst.Resize(65536, 1, 3)
+			hue3(&dst, &src, &id, shift)
+			for i := range 65536 {
+				h, s, v := rgbToHSV(uint8(r), uint8(i>>8), uint8(i))
+				wr, wg, wb := hsvToRGB(tb, h+shift, s, v)
+				if dst.Pix[3*i] != wr || dst.Pix[3*i+1] != wg || dst.Pix[3*i+2] != wb {
+					t.Fatalf("shift %d rgb %d,%d,%d: got %v, want %d,%d,%d", shift, r, i>>8, i&255, dst.Pix[3*i:3*i+3], wr, wg, wb)
+				}
+			}
 		}
 	}
 }

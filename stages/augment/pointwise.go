@@ -106,8 +106,14 @@ func meanLuma(src *image.Image, t *lut) int32 {
 		return 0
 	}
 	var sum uint64
+	useAsm := useAVX2 && src.C == 3 && src.W >= 8 && src.W <= 1<<23 && *t == identityLUT()
 	for y := 0; y < src.H; y++ {
 		s := src.Row(y)
+		if useAsm {
+			n8 := src.W &^ 7
+			sum += lumaSumAVX2(s, n8)
+			s = s[3*n8:]
+		}
 		var rs uint32 // a row of up to 2^24/255 levels fits
 		if src.C == 3 {
 			for x := 0; x+2 < len(s); x += 3 {
@@ -170,7 +176,44 @@ func (st *satTable) satInt(fl *[511]int16) bool {
 
 // saturate3 applies the pending table pre, then PIL's ImageEnhance.Color
 // blend toward the pixel's luma, to RGB rows.
-func saturate3(dst, src *image.Image, pre *lut, st *satTable) {
+func saturate3(dst, src *image.Image, pre *lut, alpha float32) {
+	if useAVX2 && src.W >= 8 {
+		if *pre != identityLUT() {
+			applyLUT(dst, src, pre) // then blend dst in place
+			src = dst
+		}
+		for y := 0; y < src.H; y++ {
+			s := src.Row(y)
+			d := dst.Row(y)
+			n8 := src.W &^ 7
+			sat3AVX2(d, s, n8, alpha)
+			if n8 < src.W {
+				st := newSatTable(alpha)
+				id := identityLUT()
+				saturate3Row(d[3*n8:], s[3*n8:], &id, &st)
+			}
+		}
+		return
+	}
+	st := newSatTable(alpha)
+	saturate3Go(dst, src, pre, &st)
+}
+
+// saturate3Row is the float32 blend for one row (the AVX2 path's tail).
+func saturate3Row(d, s []uint8, pre *lut, st *satTable) {
+	d = d[:len(s)]
+	for x := 0; x+2 < len(s); x += 3 {
+		r, g, b := pre[s[x]], pre[s[x+1]], pre[s[x+2]]
+		l := int32(luma(r, g, b))
+		fl := float32(l)
+		d[x] = clipTrunc(fl + st[int32(r)-l+255])
+		d[x+1] = clipTrunc(fl + st[int32(g)-l+255])
+		d[x+2] = clipTrunc(fl + st[int32(b)-l+255])
+	}
+}
+
+// saturate3Go is the portable saturate3: integer when the table allows it.
+func saturate3Go(dst, src *image.Image, pre *lut, st *satTable) {
 	var fl [511]int16
 	if st.satInt(&fl) {
 		saturate3Int(dst, src, pre, &fl)
@@ -248,8 +291,7 @@ func AdjustSaturation(dst, src *image.Image, factor float64) error {
 		return nil
 	}
 	id := identityLUT()
-	st := newSatTable(float32(factor))
-	saturate3(dst, src, &id, &st)
+	saturate3(dst, src, &id, float32(factor))
 	return nil
 }
 

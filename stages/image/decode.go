@@ -320,7 +320,9 @@ func jpegHeader(data []byte) (Header, error) {
 // fast path that inflates with a pooled zlib reader and unfilters rows
 // straight into dst, allocating nothing in steady state; other PNGs (and
 // any PNG the fast path cannot decode) go through image/png, which
-// allocates its decoded image. Decode is safe for concurrent use with distinct dst.
+// allocates its decoded image.
+//
+// Decode is safe for concurrent use with distinct dst.
 func Decode(dst *Image, data []byte, opt DecodeOptions) error {
 	h, err := DecodeHeader(data)
 	if err != nil {

@@ -434,8 +434,34 @@ func packRows() {
 	}
 }
 
+// peaks emits fmaPeakZ and fmaPeakY: n iterations of 12 independent
+// VFMADD231PS on zmm (or ymm) registers, for BenchmarkFMAPeak.
+func peaks() {
+	for _, r := range []string{"Z", "Y"} {
+		fmt.Fprintf(&w, "// func fmaPeak%s(n int)\n", r)
+		fmt.Fprintf(&w, "TEXT ·fmaPeak%s(SB), NOSPLIT, $0-8\n", r)
+		p("MOVQ n+0(FP), CX")
+		for i := 0; i < 14; i++ {
+			p("VXORPS %s%d, %s%d, %s%d", "Y", i, "Y", i, "Y", i)
+		}
+		p("TESTQ CX, CX")
+		p("JZ done")
+		l("loop")
+		for i := 0; i < 12; i++ {
+			p("VFMADD231PS %s12, %s13, %s%d", r, r, r, i)
+		}
+		p("DECQ CX")
+		p("JNZ loop")
+		l("done")
+		p("VZEROUPPER")
+		p("RET")
+		w.WriteString("\n")
+	}
+}
+
 func main() {
 	w.WriteString(header)
+	peaks()
 	transposes()
 	packRows()
 	for _, mr := range []int{8, 12, 14} {

@@ -20,6 +20,16 @@ func sgemmKernAVX512x14(kc int, a, b, c *float32, ldc int, alpha, beta float32, 
 //go:noescape
 func sgemmKernAVX2x6(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr, loadC int)
 
+// fmaPeakZ and fmaPeakY run n iterations of 12 independent FMAs on zmm
+// (AVX-512) or ymm (AVX2) registers; BenchmarkFMAPeak uses them to measure
+// the CPU's FMA throughput, the ceiling the kernels are compared with.
+//
+//go:noescape
+func fmaPeakZ(n int)
+
+//go:noescape
+func fmaPeakY(n int)
+
 // avx2Masks holds 16 all-ones lanes then 16 zero lanes: the AVX2 kernel reads
 // its column masks for an nr-wide edge tile at avx2Masks[16-nr:].
 var avx2Masks = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}

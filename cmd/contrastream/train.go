@@ -342,7 +342,7 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 		startStep = int(ck.Step)
 	}
 
-	evalFn, err := newEvaluator(cfg)
+	evalFn, err := newEvaluator(ctx, cfg)
 	if err != nil {
 		return res, err
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -689,5 +690,54 @@ func TestFastDCT(t *testing.T) {
 		if mx, mean := diffStats(&got, want); mx > 8 || mean > 1.5 || mean == 0 {
 			t.Errorf("%s: FastDCT differs from islow by max %d, mean %.3f (want 0 < mean <= 1.5, max <= 8)", filepath.Base(name), mx, mean)
 		}
+	}
+}
+
+// TestDecodeConcurrent decodes every fixture from several goroutines at
+// once (pooled TurboJPEG handles, zlib readers and row buffers) and checks
+// each result against a sequential decode. Run it with -race.
+func TestDecodeConcurrent(t *testing.T) {
+	var inputs [][]byte
+	var want []*Image
+	for _, name := range fixtures(t) {
+		data := fixtureFile(t, name)
+		m := &Image{}
+		if err := Decode(m, data, DecodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, data)
+		want = append(want, m)
+	}
+	bad := fixtureFile(t, "testdata/decode/jpg_420")
+	bad = bad[:len(bad)/2]
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dst Image
+			for r := 0; r < 2; r++ {
+				for i, data := range inputs {
+					if err := Decode(&dst, data, DecodeOptions{}); err != nil {
+						errs <- err
+						return
+					}
+					if !bytes.Equal(dst.Pix, want[i].Pix) {
+						errs <- fmt.Errorf("goroutine %d: fixture %d differs", g, i)
+						return
+					}
+					if Decode(&dst, bad, DecodeOptions{}) == nil { // errors drop turbo handles
+						errs <- fmt.Errorf("truncated jpeg decoded")
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -213,3 +213,43 @@ func baseName(p string) string {
 	}
 	return p
 }
+
+// TestResumeIsCheap checks that a resumed source reads only the units it
+// still needs: those of the samples waiting in the replayed shuffle buffer
+// (once each) and those after the cursor, never the ones already consumed.
+func TestResumeIsCheap(t *testing.T) {
+	dir := t.TempDir()
+	units := make([]int, 40)
+	for i := range units {
+		units[i] = 25
+	}
+	writeFixture(t, dir, "a.parquet", fixture{Units: units}) // 1,000 rows
+	for _, buf := range []int{0, 30} {
+		cfg := ParquetConfig{Glob: dir, Seed: 4, ShuffleBuffer: buf, Epochs: 1}
+		all := collect(t, cfg, -1)
+		const k = 900
+		cfg.Cursor = all[k-1].Cursor()
+		src, err := NewSource(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := 0
+		if err := src.Produce(context.Background(), func(*Sample) error { rest++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if rest != len(all)-k {
+			t.Fatalf("buffer %d: resumed source emitted %d, want %d", buf, rest, len(all)-k)
+		}
+		u, rows := src.Reads()
+		// Without a buffer the last 100 rows span 4 or 5 units; with one of
+		// 30 samples at most 30 more units, and far from all 40.
+		maxUnits := int64(5)
+		if buf > 0 {
+			maxUnits += int64(buf)
+		}
+		if u > maxUnits || u >= 40 || rows > 100+int64(buf)*25 {
+			t.Errorf("buffer %d: resuming at %d of 1000 read %d units, %d rows", buf, k, u, rows)
+		}
+		t.Logf("buffer %d: resume at %d/1000 read %d units, %d rows", buf, k, u, rows)
+	}
+}

@@ -289,7 +289,7 @@ func memoryRun(tb testing.TB, dir string, buffer, epochs int, total int64) memSt
 // quarter of the stream: flat quarters mean memory does not grow with the
 // data streamed.
 func BenchmarkSourceMemory(b *testing.B) {
-	const imageSize, buffer = 100 << 10, 500 // 50 MB in the buffer
+	const imageSize, buffer = 100 << 10, 256 // 25 MiB in the buffer; 500 MiB streamed
 	dir, rows := benchDataset(b, imageSize, 20*buffer*imageSize, 8<<20, false)
 	b.SetBytes(rows * imageSize)
 	b.ReportAllocs()

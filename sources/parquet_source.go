@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/contrastream/contrastream/pipeline"
 )
@@ -54,7 +55,14 @@ type Source struct {
 	cfg    ParquetConfig
 	shards []*Shard
 	plan   *Plan
+
+	unitsRead, rowsRead atomic.Int64 // reads made by all Produce calls
 }
+
+// Reads returns the number of unit reads and rows read by the Produce calls
+// so far (rows include the unneeded ones read to rehydrate a resumed
+// shuffle buffer). It is safe for concurrent use.
+func (s *Source) Reads() (units, rows int64) { return s.unitsRead.Load(), s.rowsRead.Load() }
 
 // NewSource discovers the shards, reads their metadata (see OpenShard) and
 // makes the plan. It reads no image bytes from Parquet shards. It fails on
@@ -338,6 +346,8 @@ func (s *Source) read(ctx context.Context, j readJob) *unitBatch {
 		})
 		return nil
 	})
+	s.unitsRead.Add(1)
+	s.rowsRead.Add(int64(len(b.samples)))
 	if err == nil && int64(len(b.samples)) != j.hi-j.lo {
 		err = fmt.Errorf("sources: shard %s: unit %d: %w", sh.Path, u.Index, errUnitChanged)
 	}

@@ -3,6 +3,7 @@ package loss
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"gorgonia.org/tensor"
+
+	"github.com/contrastream/contrastream/stages/train/gemm"
 )
 
 // refNTXent is a plain float64 NT-Xent with its analytic gradient, written
@@ -682,7 +685,10 @@ func TestNTXentAllocs(t *testing.T) {
 	}
 }
 
-func benchNTXent(b *testing.B, n, d int) {
+func benchNTXent(b *testing.B, n, d, threads int) {
+	if threads > 0 {
+		defer gemm.SetThreads(gemm.SetThreads(threads))
+	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	m := 2 * n
 	z := randZ(rng, m, d, 1)
@@ -698,6 +704,7 @@ func benchNTXent(b *testing.B, n, d int) {
 	b.ReportAllocs()
 	b.SetBytes(int64(4 * len(z)))
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if _, err := l.Forward(z, m, d); err != nil {
 			b.Fatal(err)
@@ -706,12 +713,17 @@ func benchNTXent(b *testing.B, n, d int) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	// Two M×M×D GEMMs, each 2·M²·D flops.
 	b.ReportMetric(4*float64(m)*float64(m)*float64(d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GEMM-GFLOP/s")
 }
 
-// BenchmarkNTXent is forward + backward: N pairs of D-dimensional embeddings.
+// BenchmarkNTXent is forward + backward: N pairs of D-dimensional embeddings,
+// with gemm's default threads and with one thread (threads=1: everything on
+// one core, for CPU-time comparisons with a one-thread peer).
 func BenchmarkNTXent(b *testing.B) {
-	b.Run("N=256/D=128", func(b *testing.B) { benchNTXent(b, 256, 128) })
-	b.Run("N=4096/D=128", func(b *testing.B) { benchNTXent(b, 4096, 128) })
+	for _, n := range []int{256, 4096} {
+		b.Run(fmt.Sprintf("N=%d/D=128", n), func(b *testing.B) { benchNTXent(b, n, 128, 0) })
+		b.Run(fmt.Sprintf("N=%d/D=128/threads=1", n), func(b *testing.B) { benchNTXent(b, n, 128, 1) })
+	}
 }

@@ -525,11 +525,13 @@ func BenchmarkStep(b *testing.B) {
 			b.SetBytes(int64(4 * n))
 			b.ReportMetric(float64(n), "params")
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			for i := 0; i < b.N; i++ {
 				if err := opt.Step(1e-3, ps); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -3,9 +3,11 @@
 
     /usr/bin/python3 stages/train/loss/testdata/bench_peer.py [--threads 2] [--reps 5]
 
-Prints one line per case, median wall time per iteration in ms over --reps
+Prints one line per case, median time per iteration in ms over --reps
 repetitions, each repetition timing a fixed number of iterations after one
-warm-up:
+warm-up. The time is wall time, or with --cpu the CPU time of the process
+(time.process_time: all threads, user + system), which a loaded machine's run
+queue inflates far less:
   ntxent N=256 D=128 / N=4096 D=128 : nt_xent (shared/bench/ntxent.py) forward + backward
   sgd / lars / adamw                 : one optimizer step over the ~1.52 M parameters of
                                        BenchmarkStep (stages/train/optim/optim_test.go)
@@ -41,14 +43,14 @@ def no_decay(name, shape):
     return name.endswith(".bias") or (name.startswith("features.") and len(shape) == 1)
 
 
-def timed(fn, iters, reps):
+def timed(fn, iters, reps, clock):
     fn()
     out = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(iters):
             fn()
-        out.append((time.perf_counter() - t0) / iters * 1e3)
+        out.append((clock() - t0) / iters * 1e3)
     return statistics.median(out), out
 
 
@@ -57,6 +59,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", default="")
+    ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -100,8 +103,8 @@ def main():
     for name, fn, iters in cases:
         if a.only and a.only not in name:
             continue
-        med, all_ = timed(fn, iters, a.reps)
-        print("%-28s threads=%d median %.3f ms/iter  (reps: %s)" % (name, a.threads, med,
+        med, all_ = timed(fn, iters, a.reps, time.process_time if a.cpu else time.perf_counter)
+        print("%-28s threads=%d median %.3f %s-ms/iter  (reps: %s)" % (name, a.threads, med, "cpu" if a.cpu else "wall",
               " ".join("%.3f" % x for x in all_)), flush=True)
 
 

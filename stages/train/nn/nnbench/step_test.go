@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -76,7 +77,8 @@ func envInt(name string, def int) int {
 // BenchmarkSimCLRStep measures one training step of 256 pairs (batch 512)
 // of 32×32×3 per op. NNBENCH_PAIRS and NNBENCH_THREADS override the pair
 // count and the thread count of the layers' pool (default GOMAXPROCS).
-// Reported: s/step, GFLOP/s (from the peer's FLOP count, scaled by pairs).
+// Reported: s/step, cpu-s/step (user+system CPU time of the process per
+// step, which a loaded machine inflates less than wall time), GFLOP/s (from the peer's FLOP count, scaled by pairs).
 //
 //	go test -run '^$' -bench 'SimCLRStep/small' -benchtime 5x ./stages/train/nn/nnbench/
 func BenchmarkSimCLRStep(b *testing.B) {
@@ -94,6 +96,7 @@ func BenchmarkSimCLRStep(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(t.x.Float32s()) * 4))
+			cpu0 := cpuSeconds()
 			b.ResetTimer()
 			var l float64
 			for i := 0; i < b.N; i++ {
@@ -104,6 +107,7 @@ func BenchmarkSimCLRStep(b *testing.B) {
 			b.StopTimer()
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(sec, "s/step")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/step")
 			b.ReportMetric(stepGFLOP[model]*float64(pairs)/256/sec, "GFLOP/s")
 			b.ReportMetric(0, "ns/op")
 			_ = l
@@ -133,4 +137,13 @@ func TestStepLossDecreases(t *testing.T) {
 		t.Errorf("loss %v after 16 steps, first %v", last, first)
 	}
 	fmt.Fprintf(os.Stderr, "loss %.4f -> %.4f\n", first, last)
+}
+
+// cpuSeconds returns the user+system CPU time of this process.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/contrastream/contrastream/sinks"
-	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
 var evalCommand = command{
@@ -44,32 +43,21 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var cfg trainConfig
-	if err := json.Unmarshal(ck.Config, &cfg); err != nil {
-		return fmt.Errorf("%s: its config: %w", ck.Path, err)
+	m, cfg, err := modelFromCheckpoint(ck)
+	if err != nil {
+		return err
 	}
+	defer m.Close()
 	sets, err := loadEvalSets(ctx, trainGlob, testGlob, cfg.Size, cfg.Channels, k, linear)
 	if err != nil {
 		return err
 	}
 	results := map[string]map[string]float64{}
-	newModel := func() (*nn.SimCLR, error) {
-		return nn.NewSimCLR(nn.Config{Model: cfg.Model, InChannels: cfg.Channels, HeadDepth: cfg.HeadDepth,
-			HeadBN: cfg.HeadBN, Seed: cfg.Seed})
-	}
-	m, err := newModel()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if err := nn.LoadStateDict(m, ck.Tensors); err != nil {
-		return fmt.Errorf("%s: %w", ck.Path, err)
-	}
 	if results["checkpoint"], err = sets.encoder(m); err != nil {
 		return err
 	}
 	if random {
-		r, err := newModel()
+		r, err := newModel(cfg)
 		if err != nil {
 			return err
 		}

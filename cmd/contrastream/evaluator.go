@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/stages/augment"
 	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train/nn"
@@ -90,4 +92,28 @@ func newEvaluator(ctx context.Context, cfg trainConfig) (func(ctx context.Contex
 		return nil, err
 	}
 	return func(_ context.Context, m *nn.SimCLR) (map[string]float64, error) { return sets.encoder(m) }, nil
+}
+
+// newModel builds the (randomly initialised) model of a run's configuration.
+func newModel(cfg trainConfig) (*nn.SimCLR, error) {
+	return nn.NewSimCLR(nn.Config{Model: cfg.Model, InChannels: cfg.Channels, HeadDepth: cfg.HeadDepth,
+		HeadBN: cfg.HeadBN, Seed: cfg.Seed, Threads: cfg.Threads})
+}
+
+// modelFromCheckpoint rebuilds a checkpoint's model from the run
+// configuration it carries and loads its weights.
+func modelFromCheckpoint(ck *sinks.Checkpoint) (*nn.SimCLR, trainConfig, error) {
+	var cfg trainConfig
+	if err := json.Unmarshal(ck.Config, &cfg); err != nil {
+		return nil, cfg, fmt.Errorf("%s: its run configuration: %w", ck.Path, err)
+	}
+	m, err := newModel(cfg)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if err := nn.LoadStateDict(m, ck.Tensors); err != nil {
+		m.Close()
+		return nil, cfg, fmt.Errorf("%s: %w", ck.Path, err)
+	}
+	return m, cfg, nil
 }

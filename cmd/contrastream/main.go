@@ -28,13 +28,14 @@ type command struct {
 // commands is the explicit table of subcommands (no global registry).
 var commands = map[string]command{
 	// Each subcommand file adds its entry here.
-	"bench":   benchCommand,
-	"eval":    evalCommand,
-	"export":  exportCommand,
-	"import":  importCommand,
-	"preview": previewCommand,
-	"synth":   synthCommand,
-	"train":   trainCommand,
+	"bench":      benchCommand,
+	"eval":       evalCommand,
+	"export":     exportCommand,
+	"import":     importCommand,
+	"preview":    previewCommand,
+	"quickstart": quickstartCommand,
+	"synth":      synthCommand,
+	"train":      trainCommand,
 }
 
 func main() {

@@ -150,34 +150,11 @@ func runTrain(ctx context.Context, args []string) error {
 		return errors.New("--data is required")
 	}
 
-	// SIGINT/SIGTERM: the first stops gracefully, the second aborts.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	res, err := trainRun(ctx, cfg, trainHooks{
-		stop: make(chan struct{}),
-		onStart: func(p *pipeline.Pipeline, stop func()) {
-			go func() {
-				n := 0
-				for {
-					select {
-					case <-sig:
-						n++
-						if n == 1 {
-							fmt.Fprintln(os.Stderr, "\ntrain: stopping after this step (press Ctrl-C again to abort)")
-							stop()
-						} else {
-							cancel()
-							return
-						}
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
-		},
+		stop:     make(chan struct{}),
+		onStart:  func(_ *pipeline.Pipeline, stop func()) { watchSignals(ctx, stop, cancel) },
 		progress: os.Stderr,
 		jsonOut:  jsonWriter(cfg.JSON),
 	})
@@ -188,6 +165,30 @@ func runTrain(ctx context.Context, args []string) error {
 		res.print(os.Stdout)
 	}
 	return nil
+}
+
+// watchSignals makes the first SIGINT or SIGTERM stop the run gracefully
+// (the step in progress finishes and a checkpoint is written) and the second
+// abort it. It returns at once; the watcher ends with ctx.
+func watchSignals(ctx context.Context, stop func(), abort context.CancelFunc) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(sig)
+		for n := 1; ; n++ {
+			select {
+			case <-sig:
+				if n > 1 {
+					abort()
+					return
+				}
+				fmt.Fprintln(os.Stderr, "\ncontrastream: stopping after this step (press Ctrl-C again to abort)")
+				stop()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }
 
 func jsonWriter(on bool) io.Writer {
@@ -447,7 +448,7 @@ func viewRecipe(cfg trainConfig) augment.Augmentation {
 		augment.RandomGrayscale{P: 0.2},
 	}
 	if cfg.Blur {
-		ops = append(ops, augment.RandomApply{Aug: augment.GaussianBlur{Kernel: cfg.Size/10/2*2 + 1, Sigma: [2]float64{0.1, 2}}, P: 0.5})
+		ops = append(ops, augment.RandomApply{Aug: augment.GaussianBlur{Kernel: cfg.Size/10/2*2 + 1, Sigma: [2]float32{0.1, 2}}, P: 0.5})
 	}
 	return augment.Chain(ops...)
 }

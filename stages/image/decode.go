@@ -173,7 +173,10 @@ func DecodeHeader(data []byte) (Header, error) {
 	return Header{}, ErrFormat
 }
 
-var pngSig = []byte("\x89PNG\r\n\x1a\n")
+var (
+	pngSig    = []byte("\x89PNG\r\n\x1a\n")
+	sosMarker = []byte{0xff, 0xda}
+)
 
 func pngHeader(data []byte) (Header, error) {
 	h := Header{Format: FormatPNG}
@@ -386,7 +389,18 @@ func decodePNGStd(dst *Image, data []byte, h *Header, c int) error {
 	return nil
 }
 
+// maxScans bounds the scans of a progressive JPEG, as libjpeg-turbo's
+// TJFLAG_LIMITSCANS does: a file of a few kilobytes with thousands of tiny
+// scans would otherwise cost seconds of CPU (a "CPU bomb").
+const maxScans = 500
+
 func decodeJPEGGo(dst *Image, data []byte, h *Header, c int, opt *DecodeOptions) error {
+	// Every scan starts with an SOS marker (FF DA), and entropy-coded data
+	// never contains FF DA (an FF there is followed by 00 or RSTn), so this
+	// count is an upper bound on the scans.
+	if h.Progressive && bytes.Count(data, sosMarker) > maxScans {
+		return fmt.Errorf("%w: jpeg: more than %d scans", ErrUnsupported, maxScans)
+	}
 	m, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		return wrapStd(FormatJPEG, err)

@@ -741,3 +741,41 @@ func TestDecodeConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// manyScans returns a progressive JPEG with n extra scan headers (empty
+// AC refinement scans) spliced in before EOI. The spliced scans are not
+// valid progression, so decoders refuse the file anyway; what matters is
+// that the Go backend refuses it from the marker count, before image/jpeg
+// parses it scan by scan.
+func manyScans(t testing.TB, n int) []byte {
+	t.Helper()
+	prog := fixtureFile(t, "testdata/decode/jpg_420_prog")
+	sos := []byte{0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x01, 0x3f, 0x10}
+	body := bytes.Clone(prog[:len(prog)-2])
+	for i := 0; i < n; i++ {
+		body = append(body, sos...)
+	}
+	return append(body, 0xff, 0xd9)
+}
+
+// TestDecodeScanLimit: the Go backend refuses a progressive JPEG with more
+// than 500 scan markers before decoding (a CPU bomb guard matching
+// libjpeg-turbo's TJFLAG_LIMITSCANS, which the turbo backend sets; this
+// crafted file is refused by libjpeg-turbo on progression grounds first, so
+// the flag itself is not exercised here).
+func TestDecodeScanLimit(t *testing.T) {
+	var dst Image
+	err := Decode(&dst, manyScans(t, 600), DecodeOptions{Backend: BackendGo})
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "500 scans") {
+		t.Errorf("go, 600 scans: got %v, want the scan limit", err)
+	}
+	err = Decode(&dst, manyScans(t, 100), DecodeOptions{Backend: BackendGo})
+	if err == nil || strings.Contains(err.Error(), "500 scans") {
+		t.Errorf("go, 100 scans: got %v, want image/jpeg's own error", err)
+	}
+	if HaveTurbo {
+		if err := Decode(&dst, manyScans(t, 600), DecodeOptions{Backend: BackendTurbo}); err == nil {
+			t.Error("turbo, 600 scans: decoded")
+		}
+	}
+}

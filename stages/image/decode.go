@@ -302,8 +302,8 @@ func jpegHeader(data []byte) (Header, error) {
 // The header is checked first: more pixels than opt.MaxPixels gives
 // ErrTooLarge before any pixel buffer is allocated. Bytes that are not PNG
 // or JPEG give ErrFormat, malformed or truncated data ErrCorrupt, valid files
-// using features no backend has ErrUnsupported. Decode never panics on bad
-// input.
+// using features no backend has ErrUnsupported. Progressive JPEGs with more
+// than 500 scans are refused (a CPU bomb). Decode never panics on bad input.
 //
 // Colour handling: alpha is dropped, not composited (the stored,
 // non-premultiplied colour is kept, as PIL's convert("RGB") does); 16-bit

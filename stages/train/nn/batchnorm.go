@@ -106,7 +106,7 @@ func (b *BatchNorm2d) Backward(dy *tensor.Dense) *tensor.Dense {
 		panic(fmt.Sprintf("nn: BatchNorm2d %s backward got shape %v, want %v", b.Weight.Name, dy.Shape(), b.x.Shape()))
 	}
 	b.dyd = f32(dy)
-	dx := b.dx.ensureLike(b.x)
+	dx := b.dx.gradLike(b.pool, b.x)
 	b.pool.For(b.C, b, bnBackward)
 	return dx
 }
@@ -220,7 +220,7 @@ func (b *BatchNorm2d) backCoef(c int, sdy, sdyx float64) (k, kb, k0 float32) {
 // seen as N×C×1×1).
 type BatchNorm1d struct {
 	BatchNorm2d
-	y2, dx2 buf2d
+	y2 buf2d
 }
 
 // buf2d is a 2-D header over a buffer owned elsewhere, rebuilt only when the
@@ -264,7 +264,7 @@ func (b *BatchNorm1d) Backward(dy *tensor.Dense) *tensor.Dense {
 		panic(fmt.Sprintf("nn: BatchNorm1d %s backward got shape %v, want %v", b.Weight.Name, dy.Shape(), b.x.Shape()))
 	}
 	b.dyd = f32(dy)
-	b.dx.ensure4(b.n, b.C, 1, 1)
+	dx := b.dx.grad2(b.pool, b.n, b.C)
 	b.pool.For(b.C, &b.BatchNorm2d, bnBackward)
-	return b.dx2.view(b.dx.d, b.n, b.C)
+	return dx
 }

@@ -23,14 +23,14 @@ type BasicBlock struct {
 	SCConv *Conv2D      // nil for the identity shortcut
 	SCBN   *BatchNorm2d // nil for the identity shortcut
 
-	pool      *Pool
-	xd        []float32
-	outd, dyd []float32
-	sd, bd    []float32
-	y, dx     buf
-	phase     int
-	x         *tensor.Dense
-	dz        buf2d
+	pool   *Pool
+	xd     []float32
+	dyd    []float32
+	sd, bd []float32
+	y, dx  buf
+	phase  int
+	x      *tensor.Dense
+	dz     buf
 }
 
 // NewBasicBlock returns a block named prefix from inC to outC channels.
@@ -56,10 +56,10 @@ func (b *BasicBlock) modules() []Module {
 }
 
 // Params returns the parameters in state_dict order.
-func (b *BasicBlock) Params() []*Param { return (&Sequential{b.modules()}).Params() }
+func (b *BasicBlock) Params() []*Param { return (&Sequential{Layers: b.modules()}).Params() }
 
 // StateDict returns parameters and buffers in state_dict order.
-func (b *BasicBlock) StateDict() []Named { return (&Sequential{b.modules()}).StateDict() }
+func (b *BasicBlock) StateDict() []Named { return (&Sequential{Layers: b.modules()}).StateDict() }
 
 // Forward computes the block output.
 func (b *BasicBlock) Forward(x *tensor.Dense, train bool) *tensor.Dense {
@@ -87,33 +87,33 @@ func (b *BasicBlock) Backward(dy *tensor.Dense) *tensor.Dense {
 	if !dy.Shape().Eq(b.y.t.Shape()) {
 		panic(fmt.Sprintf("nn: BasicBlock backward got shape %v, want %v", dy.Shape(), b.y.t.Shape()))
 	}
-	// dz = dy·[out > 0], kept in b.dx's sibling buffer: reuse the output
-	// gradient of the add, stored in outd.
+	// dz = dy·[out > 0] feeds both paths; with a gradient-sharing pool
+	// every intermediate gradient goes back to the arena once used.
 	b.dyd = f32(dy)
-	b.outd = grow(b.outd, len(b.dyd))
+	dz := b.dz.gradLike(b.pool, dy)
 	b.pool.For(len(b.dyd), b, 1)
-	dz := b.dzTensor()
-	dm := b.C1.Backward(b.B1.Backward(b.C2.Backward(b.B2.Backward(dz))))
-	dx := b.dx.ensureLike(b.x)
+	t1 := b.B2.Backward(dz)
+	t2 := b.C2.Backward(t1)
+	b.pool.release(t1)
+	t3 := b.B1.Backward(t2)
+	b.pool.release(t2)
+	dm := b.C1.Backward(t3)
+	b.pool.release(t3)
+	ds := dz
 	if b.SCConv != nil {
-		ds := b.SCConv.Backward(b.SCBN.Backward(dz))
-		b.sd, b.bd = f32(dm), f32(ds)
-	} else {
-		b.sd, b.bd = f32(dm), b.outd
+		t4 := b.SCBN.Backward(dz)
+		ds = b.SCConv.Backward(t4)
+		b.pool.release(t4)
 	}
+	dx := b.dx.gradLike(b.pool, b.x)
+	b.sd, b.bd = f32(dm), f32(ds)
 	b.pool.For(len(b.dx.d), b, 2)
-	return dx
-}
-
-// dzTensor wraps outd as a tensor of the output's shape, rebuilt only when
-// outd is reallocated.
-func (b *BasicBlock) dzTensor() *tensor.Dense {
-	if b.dz.t == nil || len(b.dz.d) != len(b.outd) || &b.dz.d[0] != &b.outd[0] {
-		n, c, h, w := dims4(b.y.t)
-		b.dz.d = b.outd
-		b.dz.t = NewTensor(b.outd, n, c, h, w)
+	b.pool.release(dm)
+	if ds != dz {
+		b.pool.release(ds)
 	}
-	return b.dz.t
+	b.pool.release(dz)
+	return dx
 }
 
 func (b *BasicBlock) run(phase, lo, hi int) {
@@ -121,7 +121,7 @@ func (b *BasicBlock) run(phase, lo, hi int) {
 	case 0: // y = relu(main + shortcut)
 		addRelu(b.y.d[lo:hi], b.bd[lo:hi], b.sd[lo:hi])
 	case 1: // dz = dy·[y > 0]
-		reluBack(b.outd[lo:hi], b.dyd[lo:hi], b.y.d[lo:hi])
+		reluBack(b.dz.d[lo:hi], b.dyd[lo:hi], b.y.d[lo:hi])
 	case 2: // dx = d(main) + d(shortcut)
 		add3(b.dx.d[lo:hi], b.sd[lo:hi], b.bd[lo:hi])
 	}

@@ -167,7 +167,7 @@ func (c *Conv2D) Backward(dy *tensor.Dense) *tensor.Dense {
 	c.dyd = f32(dy)
 	var dx *tensor.Dense
 	if !c.NoInputGrad {
-		dx = c.dx.ensure4(c.n, c.InC, c.h, c.w)
+		dx = c.dx.grad4(c.pool, c.n, c.InC, c.h, c.w)
 	}
 	hw, k := c.ho*c.wo, c.kdim()
 	wd, dwd := c.Weight.Data(), c.Weight.GradData()

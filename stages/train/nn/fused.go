@@ -90,7 +90,7 @@ func (f *BNReLUPool) Backward(dy *tensor.Dense) *tensor.Dense {
 		panic(fmt.Sprintf("nn: BNReLUPool %s backward got shape %v, want %v", f.BN.Weight.Name, dy.Shape(), f.y.t.Shape()))
 	}
 	f.dyd = f32(dy)
-	dx := f.dx.ensure4(f.n, f.BN.C, f.h, f.w)
+	dx := f.dx.grad4(f.pool, f.n, f.BN.C, f.h, f.w)
 	f.pool.For(f.BN.C, f, fusedBackward)
 	return dx
 }

@@ -243,7 +243,7 @@ func TestGoldenLayers(t *testing.T) {
 		{"conv1x1_s2", NewConv2D("", 4, 6, 1, 2, 0, false, rng, pool), 3, []int{3, 4, 5, 5}},
 		{"bn2d", NewBatchNorm2d("", 4, false, pool), 4, []int{3, 4, 5, 5}},
 		{"bn1d", NewBatchNorm1d("", 6, false, pool), 5, []int{5, 6}},
-		{"convbnrelu", &Sequential{[]Module{NewConv2D(".conv", 3, 5, 3, 1, 1, false, rng, pool), NewBatchNorm2d(".bn", 5, true, pool)}}, 6, []int{2, 3, 6, 6}},
+		{"convbnrelu", &Sequential{Layers: []Module{NewConv2D(".conv", 3, 5, 3, 1, 1, false, rng, pool), NewBatchNorm2d(".bn", 5, true, pool)}}, 6, []int{2, 3, 6, 6}},
 		{"maxpool_ceil", NewMaxPool2D(2, 2, true, pool), 7, []int{2, 3, 7, 7}},
 		{"linear", NewLinear("", 7, 5, true, rng), 8, []int{4, 7}},
 		{"block_sc", NewBasicBlock("", 4, 8, 2, rng, pool), 9, []int{2, 4, 8, 8}},

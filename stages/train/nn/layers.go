@@ -41,7 +41,7 @@ func (r *ReLU) Backward(dy *tensor.Dense) *tensor.Dense {
 	if !dy.Shape().Eq(r.y.t.Shape()) {
 		panic(fmt.Sprintf("nn: ReLU backward got shape %v, want %v", dy.Shape(), r.y.t.Shape()))
 	}
-	dx := r.dx.ensureLike(dy)
+	dx := r.dx.gradLike(r.pool, dy)
 	r.dyd = f32(dy)
 	r.pool.For(len(r.dyd), r, 1)
 	return dx
@@ -123,7 +123,7 @@ func (m *MaxPool2D) Backward(dy *tensor.Dense) *tensor.Dense {
 	if !dy.Shape().Eq(m.y.t.Shape()) {
 		panic(fmt.Sprintf("nn: MaxPool2D backward got shape %v, want %v", dy.Shape(), m.y.t.Shape()))
 	}
-	dx := m.dx.ensure4(m.n, m.c, m.h, m.w)
+	dx := m.dx.grad4(m.pool, m.n, m.c, m.h, m.w)
 	m.dyd = f32(dy)
 	m.pool.For(m.n*m.c, m, 1)
 	return dx
@@ -254,7 +254,7 @@ func (g *GlobalAvgPool) Backward(dy *tensor.Dense) *tensor.Dense {
 	if n, c := dims2(dy); n != g.n || c != g.c {
 		panic(fmt.Sprintf("nn: GlobalAvgPool backward got shape %v", dy.Shape()))
 	}
-	dx := g.dx.ensure4(g.n, g.c, g.h, g.w)
+	dx := g.dx.grad4(g.pool, g.n, g.c, g.h, g.w)
 	g.dyd = f32(dy)
 	g.pool.For(g.n*g.c, g, 1)
 	return dx
@@ -356,8 +356,18 @@ func (l *Linear) Backward(dy *tensor.Dense) *tensor.Dense {
 }
 
 // Sequential chains modules: Forward runs them in order, Backward in reverse.
+// Built by NewSequential with a gradient-sharing pool (a SimCLR model's), it
+// gives each intermediate gradient back to the pool's arena once the layer
+// below has used it.
 type Sequential struct {
 	Layers []Module
+	pool   *Pool
+}
+
+// NewSequential returns a Sequential whose intermediate gradients go back to
+// pool's arena (pool may be nil).
+func NewSequential(pool *Pool, layers ...Module) *Sequential {
+	return &Sequential{Layers: layers, pool: pool}
 }
 
 // Forward runs the layers in order.
@@ -371,7 +381,11 @@ func (s *Sequential) Forward(x *tensor.Dense, train bool) *tensor.Dense {
 // Backward runs the layers' backward passes in reverse order.
 func (s *Sequential) Backward(dy *tensor.Dense) *tensor.Dense {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
-		dy = s.Layers[i].Backward(dy)
+		dx := s.Layers[i].Backward(dy)
+		if i < len(s.Layers)-1 {
+			s.pool.release(dy) // made by layer i+1, used by layer i
+		}
+		dy = dx
 	}
 	return dy
 }

@@ -202,3 +202,44 @@ func (panicker) run(phase, lo, hi int) {
 		panic("boom")
 	}
 }
+
+func (a *gradArena) count() (bufs, floats int) {
+	for n, l := range a.free {
+		bufs += len(l)
+		floats += n * len(l)
+	}
+	for _, n := range a.lent {
+		bufs++
+		floats += n
+	}
+	return
+}
+
+// TestGradArena checks that a model's input gradients come from a bounded
+// set of buffers that is all given back after each step, and that it is far
+// smaller than one buffer per layer.
+func TestGradArena(t *testing.T) {
+	m, err := NewSimCLR(Config{Model: "resnet18", Threads: 2, HeadBN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x := randomBatch(1, 2, 3, 16)
+	var prev int
+	for s := 0; s < 3; s++ {
+		step(m, x)
+		if len(m.pool.arena.lent) != 0 {
+			t.Fatalf("step %d: %d gradient buffers not given back", s, len(m.pool.arena.lent))
+		}
+		bufs, floats := m.pool.arena.count()
+		if s > 0 && floats != prev {
+			t.Errorf("step %d: arena grew from %d to %d floats", s, prev, floats)
+		}
+		prev = floats
+		// One gradient buffer per layer would be ~60 here (6–8 per block,
+		// stem, pool, head); a few per tensor size suffice.
+		if bufs > 24 {
+			t.Errorf("step %d: arena holds %d buffers", s, bufs)
+		}
+	}
+}

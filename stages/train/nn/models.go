@@ -71,6 +71,7 @@ func NewSimCLR(cfg Config) (*SimCLR, error) {
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x636f6e7472617374)) // "contrast"
 	pool := NewPool(cfg.Threads)
+	pool.share = true // layers' input gradients come from one arena
 	m := &SimCLR{pool: pool}
 	switch cfg.Model {
 	case "small":
@@ -94,7 +95,7 @@ func NewSimCLR(cfg Config) (*SimCLR, error) {
 // average pooling; [N, inC, S, S] → [N, 256] for S ≥ 16. Names features.0,
 // features.1, features.4, … as nn.Sequential numbers them.
 func NewSmall(inC int, rng *rand.Rand, pool *Pool) *Sequential {
-	s := &Sequential{}
+	s := NewSequential(pool)
 	c := inC
 	for i, co := range []int{32, 64, 128, 256} {
 		conv := NewConv2D("features."+strconv.Itoa(4*i), c, co, 3, 1, 1, false, rng, pool)
@@ -114,7 +115,7 @@ func NewSmall(inC int, rng *rand.Rand, pool *Pool) *Sequential {
 func NewResNet18(inC int, rng *rand.Rand, pool *Pool) *Sequential {
 	stem := NewConv2D("stem.0", inC, 64, 3, 1, 1, false, rng, pool)
 	stem.NoInputGrad = true
-	s := &Sequential{Layers: []Module{stem, NewBatchNorm2d("stem.1", 64, true, pool)}}
+	s := NewSequential(pool, stem, NewBatchNorm2d("stem.1", 64, true, pool))
 	c, i := 64, 0
 	for _, st := range []struct{ co, stride int }{{64, 1}, {128, 2}, {256, 2}, {512, 2}} {
 		s.Layers = append(s.Layers,
@@ -130,7 +131,7 @@ func NewResNet18(inC int, rng *rand.Rand, pool *Pool) *Sequential {
 // hidden layers Linear → [BatchNorm1d] → ReLU, then Linear to out. The
 // indices in the names count the ReLU (and BN) as nn.Sequential does.
 func NewHead(prefix string, in, hidden, out, depth int, bn bool, rng *rand.Rand, pool *Pool) *Sequential {
-	s := &Sequential{}
+	s := NewSequential(pool)
 	idx := 0
 	name := func() string { n := prefix + "." + strconv.Itoa(idx); idx++; return n }
 	c := in
@@ -168,7 +169,10 @@ func (m *SimCLR) Encode(x *tensor.Dense) *tensor.Dense {
 // Backward takes dL/dz of the last Forward and accumulates all parameter
 // gradients. The input gradient is not computed; it returns nil.
 func (m *SimCLR) Backward(dz *tensor.Dense) *tensor.Dense {
-	return m.Encoder.Backward(m.Head.Backward(dz))
+	dh := m.Head.Backward(dz)
+	dx := m.Encoder.Backward(dh)
+	m.pool.release(dh)
+	return dx
 }
 
 // Params returns all parameters in state_dict order.
@@ -177,7 +181,9 @@ func (m *SimCLR) Params() []*Param { return append(m.Encoder.Params(), m.Head.Pa
 // StateDict returns all parameters and buffers in state_dict order.
 func (m *SimCLR) StateDict() []Named { return append(m.Encoder.StateDict(), m.Head.StateDict()...) }
 
-// Pool returns the model's pool (for layers added by the caller).
+// Pool returns the model's pool. It lends input-gradient buffers from an
+// arena: layers built on it must be chained with NewSequential(pool, ...)
+// (or otherwise have their Backward outputs released) to reuse them.
 func (m *SimCLR) Pool() *Pool { return m.pool }
 
 // Close stops the model's goroutines.

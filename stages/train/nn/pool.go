@@ -2,9 +2,12 @@ package nn
 
 import (
 	"fmt"
+
 	"runtime"
 	"runtime/debug"
 	"sync"
+
+	"gorgonia.org/tensor"
 )
 
 // ranger is a piece of parallel work: run(phase, lo, hi) processes indices
@@ -35,6 +38,18 @@ type Pool struct {
 	mu     sync.Mutex
 	panics []string
 	closed bool
+
+	share bool // layers take input gradients from arena
+	arena gradArena
+}
+
+func (p *Pool) sharing() bool { return p != nil && p.share }
+
+// release gives a gradient taken from the arena back (no-op otherwise).
+func (p *Pool) release(t *tensor.Dense) {
+	if p.sharing() && t != nil {
+		p.arena.put(t.Float32s())
+	}
 }
 
 // NewPool returns a pool of the given number of threads (the caller counts as

@@ -80,28 +80,15 @@ func (o *AdamW) Step(lr float64, params []*nn.Param) error {
 	t := float64(o.s.steps + 1)
 	bc1 := 1 - math.Pow(b1, t)
 	bc2 := 1 - math.Pow(b2, t)
-	negStep := float32(-lr / bc1)
-	bc2s := float32(math.Sqrt(bc2))
-	fb1, fb2 := float32(b1), float32(b2)
-	c1, c2 := float32(1-b1), float32(1-b2)
-	feps := float32(eps)
+	k := adamConsts{b1: float32(b1), c1: float32(1 - b1), b2: float32(b2), c2: float32(1 - b2),
+		bc2s: float32(math.Sqrt(bc2)), eps: float32(eps), negStep: float32(-lr / bc1)}
 	for i, p := range params {
-		w, g := p.Data(), p.GradData()
-		g = g[:len(w)]
-		m, v := o.s.bufs[0][i][:len(w)], o.s.bufs[1][i][:len(w)]
-		decay := float32(1)
+		w := p.Data()
+		k.decay = 1
 		if !p.NoDecay() {
-			decay = float32(1 - lr*o.WeightDecay)
+			k.decay = float32(1 - lr*o.WeightDecay)
 		}
-		for j := range w {
-			x := w[j] * decay
-			gj := g[j]
-			mj := m[j]*fb1 + c1*gj
-			vj := v[j]*fb2 + c2*gj*gj
-			m[j], v[j] = mj, vj
-			den := float32(math.Sqrt(float64(vj)))/bc2s + feps
-			w[j] = x + negStep*(mj/den)
-		}
+		adamwUpdate(w, p.GradData()[:len(w)], o.s.bufs[0][i][:len(w)], o.s.bufs[1][i][:len(w)], &k)
 	}
 	o.s.steps++
 	return nil
@@ -117,4 +104,33 @@ func (o *AdamW) LoadState(params []*nn.Param, src []nn.Named) error {
 	}
 	o.s.who = "adamw"
 	return o.s.load(params, src, adamSlots, true)
+}
+
+// adamConsts are the float32 scalars of one AdamW step, in the layout
+// adamwAVX2 (adamw_amd64.s) reads.
+type adamConsts struct {
+	decay, b1, c1, b2, c2, bc2s, eps, negStep float32
+}
+
+// adamwUpdate runs one AdamW step over w with gradient g and moments m, v
+// (all of len(w)): 8 lanes at a time with AVX2 where the CPU has it, the
+// rest in Go. Both paths do the same float32 operations in the same order
+// without fused multiply-adds (the conversions below forbid fusion), as
+// torch's separate kernels do, so they agree bit for bit.
+func adamwUpdate(w, g, m, v []float32, k *adamConsts) {
+	j := 0
+	if useAVX2 && len(w) >= 8 {
+		j = len(w) &^ 7
+		adamwAVX2(w[:j], g[:j], m[:j], v[:j], k)
+	}
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for ; j < len(w); j++ {
+		x := w[j] * k.decay
+		gj := g[j]
+		mj := float32(m[j]*k.b1) + float32(k.c1*gj)
+		vj := float32(v[j]*k.b2) + float32(float32(k.c2*gj)*gj)
+		m[j], v[j] = mj, vj
+		den := float32(float32(math.Sqrt(float64(vj)))/k.bc2s) + k.eps
+		w[j] = x + float32(k.negStep*float32(mj/den))
+	}
 }

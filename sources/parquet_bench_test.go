@@ -19,8 +19,9 @@ import (
 	"github.com/contrastream/contrastream/pipeline"
 )
 
-// benchShards caches the benchmark datasets across benchmarks of one run.
-var benchShards sync.Map // key -> string (directory)
+// benchShards caches the benchmark datasets across benchmarks of one run;
+// benchTemp lists the temporary ones, removed when the tests end.
+var benchShards, benchTemp sync.Map // key -> string (directory)
 
 // benchDataset writes (once per process) shards of about total bytes of
 // random images of the given size, zstd-compressed, in row groups of
@@ -67,7 +68,8 @@ func benchDataset(b *testing.B, imageSize, total, rowGroupBytes int, arrowFormat
 		if err := os.WriteFile(filepath.Join(dir, "done"), nil, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		return dir, int64(rows / files * files)
+	} else {
+		benchTemp.Store(key, dir)
 	}
 	benchShards.Store(key, dir)
 	return dir, int64(rows / files * files)
@@ -75,7 +77,7 @@ func benchDataset(b *testing.B, imageSize, total, rowGroupBytes int, arrowFormat
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	benchShards.Range(func(_, d any) bool { os.RemoveAll(d.(string)); return true })
+	benchTemp.Range(func(_, d any) bool { os.RemoveAll(d.(string)); return true })
 	os.Exit(code)
 }
 
@@ -294,6 +296,7 @@ func BenchmarkSourceMemory(b *testing.B) {
 	b.SetBytes(rows * imageSize)
 	b.ReportAllocs()
 	var st memStats
+	b.ResetTimer()
 	for range b.N {
 		st = memoryRun(b, dir, buffer, 1, rows)
 	}

@@ -50,14 +50,6 @@ func (b *buf) ensureLike(t *tensor.Dense) *tensor.Dense {
 	panic("nn: want a 2-D or 4-D tensor, got shape " + fmt.Sprint(s))
 }
 
-// grow returns s with length n, reallocating only when its capacity is short.
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
 // dims4 returns the sizes of an NCHW tensor, panicking on another rank.
 func dims4(x *tensor.Dense) (n, c, h, w int) {
 	s := x.Shape()
@@ -79,8 +71,8 @@ func dims2(x *tensor.Dense) (n, c int) {
 // f32 returns the backing slice of a float32 tensor without allocating.
 func f32(t *tensor.Dense) []float32 { return t.Float32s() }
 
-// NewTensor wraps data (copied into a new slice when copyData is true) as a
-// float32 tensor of the given shape. It allocates the tensor header.
+// NewTensor wraps data, without copying, as a float32 tensor of the given
+// shape (len(data) must be the shape's size). It allocates the header.
 func NewTensor(data []float32, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
 }

@@ -3,6 +3,8 @@ package image
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,6 +119,9 @@ func FuzzPNGFast(f *testing.F) {
 		f.Add(b, true)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, rgb bool) {
+		// Repair chunk CRCs so that mutations of chunk contents (IHDR
+		// fields, PLTE, the zlib stream) reach the decoders' deeper checks.
+		data = fixCRCs(data)
 		h, err := DecodeHeader(data)
 		if err != nil || h.Format != FormatPNG || h.W*h.H > 1<<16 {
 			return
@@ -205,4 +210,18 @@ func FuzzPNGFastRaw(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fixCRCs returns a copy of a PNG with every complete chunk's CRC recomputed.
+func fixCRCs(data []byte) []byte {
+	b := bytes.Clone(data)
+	for pos := 8; pos+12 <= len(b); {
+		n := int(binary.BigEndian.Uint32(b[pos:]))
+		if n < 0 || n > len(b)-pos-12 {
+			break
+		}
+		binary.BigEndian.PutUint32(b[pos+8+n:], crc32.ChecksumIEEE(b[pos+4:pos+8+n]))
+		pos += 12 + n
+	}
+	return b
 }

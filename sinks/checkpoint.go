@@ -37,7 +37,11 @@ const OptimizerPrefix = "optimizer."
 // maxCheckpointBytes bounds the decompressed size of a checkpoint (16 GiB),
 // so that a damaged or hostile file cannot make LoadCheckpoint allocate
 // without bound.
-const maxCheckpointBytes = 16 << 30
+const maxCheckpointBytes int64 = 16 << 30
+
+// maxCheckpointWindow bounds the zstd window a checkpoint may declare (the
+// encoder's levels use at most 8 MiB).
+const maxCheckpointWindow = 64 << 20
 
 // zstdMagic starts every zstd frame.
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -482,15 +486,24 @@ func decodeCheckpoint(raw []byte) (*Checkpoint, error) {
 		n := min(len(raw), 4)
 		return nil, fmt.Errorf("not a zstd-compressed checkpoint (starts with %x, want %x)", raw[:n], zstdMagic)
 	}
-	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxCheckpointBytes))
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	buf, err := zr.DecodeAll(raw, nil)
+	// Streaming, not DecodeAll: DecodeAll would allocate the size a (maybe
+	// damaged) frame header declares up front; this grows with what
+	// actually decompresses.
+	zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(uint64(maxCheckpointBytes)), zstd.WithDecoderMaxWindow(maxCheckpointWindow))
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %v", err)
 	}
+	defer zr.Close()
+	var out bytes.Buffer
+	out.Grow(min(2*len(raw), 1<<30)) // float weights compress about 1.1×
+	if _, err := io.Copy(&out, io.LimitReader(zr, maxCheckpointBytes+1)); err != nil {
+		return nil, fmt.Errorf("decompress: %v", err)
+	}
+	if int64(out.Len()) > maxCheckpointBytes {
+		return nil, fmt.Errorf("decompresses to more than %d bytes", maxCheckpointBytes)
+	}
+	buf := out.Bytes()
 	st, err := ParseSafetensors(buf)
 	if err != nil {
 		return nil, err

@@ -75,6 +75,12 @@ func yccToRGB(dst *Image, s *stdimage.YCbCr, fast bool) {
 			cbB, crB := crow(ny)
 			fancyH2V2(ucb, cbA, cbB)
 			fancyH2V2(ucr, crA, crB)
+		case hs == 2 && b.Min.X == 0:
+			// Replicated chroma, two pixels per chroma sample: compute the
+			// chroma terms once for both (libjpeg's merged upsampler).
+			cb, cr := crow(cy)
+			yccRowH2(d, yrow, cb, cr)
+			continue
 		default: // nearest neighbour
 			cb, cr := crow(cy)
 			for x := 0; x < w; x++ {
@@ -94,17 +100,58 @@ func yccRow(d, yr, cb, cr []uint8) {
 	cr = cr[:n]
 	for x := 0; x < n; x++ {
 		yy := int32(yr[x]) + rangeOff
-		u := int32(cb[x]) - 128
-		v := int32(cr[x]) - 128
-		r := yy + ((91881*v + 32768) >> 16)
-		g := yy + ((-22554*u - 46802*v + 32768) >> 16)
-		bl := yy + ((116130*u + 32768) >> 16)
+		u, v := cb[x], cr[x]
+		r := yy + yccTab.crR[v]
+		g := yy + ((yccTab.cbG[u] + yccTab.crG[v]) >> 16)
+		bl := yy + yccTab.cbB[u]
 		p := d[3*x : 3*x+3 : 3*x+3]
 		p[0] = rangeLimit[r&rangeMask]
 		p[1] = rangeLimit[g&rangeMask]
 		p[2] = rangeLimit[bl&rangeMask]
 	}
 }
+
+// yccRowH2 converts one row whose chroma is horizontally subsampled by 2
+// (len(cb) == (len(yr)+1)/2), replicating each chroma sample over two pixels.
+// The results equal yccRow on replicated chroma.
+func yccRowH2(d, yr, cb, cr []uint8) {
+	n := len(yr)
+	d = d[:3*n]
+	cw := n / 2
+	cb = cb[:(n+1)/2]
+	cr = cr[:(n+1)/2]
+	for c := 0; c < cw; c++ {
+		u, v := cb[c], cr[c]
+		dr := yccTab.crR[v]
+		dg := (yccTab.cbG[u] + yccTab.crG[v]) >> 16
+		db := yccTab.cbB[u]
+		y2 := yr[2*c : 2*c+2 : 2*c+2]
+		p := d[6*c : 6*c+6 : 6*c+6]
+		y0, y1 := int32(y2[0])+rangeOff, int32(y2[1])+rangeOff
+		p[0] = rangeLimit[(y0+dr)&rangeMask]
+		p[1] = rangeLimit[(y0+dg)&rangeMask]
+		p[2] = rangeLimit[(y0+db)&rangeMask]
+		p[3] = rangeLimit[(y1+dr)&rangeMask]
+		p[4] = rangeLimit[(y1+dg)&rangeMask]
+		p[5] = rangeLimit[(y1+db)&rangeMask]
+	}
+	if n&1 == 1 { // odd width: the last pixel has its chroma sample alone
+		yccRow(d[3*(n-1):], yr[n-1:], cb[cw:], cr[cw:])
+	}
+}
+
+// yccTab holds libjpeg's colour-conversion tables (jdcolor.c
+// build_ycc_rgb_table): table lookups instead of four multiplies per pixel.
+var yccTab = func() (t struct{ crR, cbB, crG, cbG [256]int32 }) {
+	for i := range 256 {
+		x := int32(i) - 128
+		t.crR[i] = (91881*x + 32768) >> 16
+		t.cbB[i] = (116130*x + 32768) >> 16
+		t.crG[i] = -46802 * x
+		t.cbG[i] = -22554*x + 32768
+	}
+	return t
+}()
 
 // rangeLimit clamps v-rangeOff to [0, 255] for v in [0, 1024): a table
 // lookup instead of two data-dependent branches per sample (libjpeg's

@@ -228,6 +228,7 @@ func BenchmarkKNN(b *testing.B) {
 	const nTrain, nTest, dim = 12000, 2000, 256
 	tr, ytr := clusters(nTrain, dim, 10, 1, 1)
 	te, _ := clusters(nTest, dim, 10, 1, 2)
+	b.ResetTimer()
 	b.ReportAllocs()
 	b.SetBytes(int64(4 * dim * (nTrain + nTest)))
 	for i := 0; i < b.N; i++ {

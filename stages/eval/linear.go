@@ -19,7 +19,7 @@ import (
 // permutation, so a given input gives the same model every time. The zero
 // value works. A LinearProbe is a plain value, safe for concurrent use.
 type LinearProbe struct {
-	Epochs      int     // passes over the training set (default 30, raised to make at least MinSteps steps)
+	Epochs      int     // passes over the training set (default 10, raised to make at least MinSteps steps)
 	MinSteps    int     // fewest optimizer steps (default 1000; small sets get more epochs)
 	BatchSize   int     // rows per step (default 256)
 	LR          float64 // Adam's peak learning rate (default 0.03)
@@ -59,7 +59,7 @@ func (lp LinearProbe) Fit(train []float32, labels []int, dim int) (*Linear, erro
 	}
 	epochs, bs, lr, wd := lp.Epochs, lp.BatchSize, lp.LR, lp.WeightDecay
 	if epochs <= 0 {
-		epochs = 30
+		epochs = 10
 	}
 	if bs <= 0 {
 		bs = 256

@@ -38,6 +38,7 @@ func benchSet(b *testing.B, name string) [][]byte {
 // machine). Variants:
 //
 //	go       pure Go: image/jpeg or image/png, then this package's conversion to RGB
+//	go-fast  go with FastUpsample (replicated chroma, converted two pixels at a time)
 //	turbo    libjpeg-turbo through cgo (needs -tags turbojpeg)
 //	turbo-fast turbo with FastDCT and FastUpsample
 //	turbo-s2 turbo with MinSide so that it decodes at 1/2 scale (jpg500 only)
@@ -53,6 +54,7 @@ func BenchmarkDecode(b *testing.B) {
 		std  bool
 	}{
 		{name: "go", opt: DecodeOptions{Backend: BackendGo}},
+		{name: "go-fast", opt: DecodeOptions{Backend: BackendGo, FastUpsample: true}},
 		{name: "turbo", opt: DecodeOptions{Backend: BackendTurbo}},
 		{name: "turbo-fast", opt: DecodeOptions{Backend: BackendTurbo, FastDCT: true, FastUpsample: true}},
 		{name: "turbo-s2", opt: DecodeOptions{Backend: BackendTurbo, MinSide: 150}},
@@ -76,8 +78,8 @@ func BenchmarkDecode(b *testing.B) {
 						b.Skip("PNG is always decoded in pure Go")
 					case v.opt.MinSide > 0 && s.name != "jpg500":
 						b.Skip("reduced scale only measured on jpg500")
-					case v.std && isPNG:
-						b.Skip("std is the JPEG floor")
+					case (v.std || v.opt.FastUpsample) && isPNG:
+						b.Skip("JPEG only")
 					}
 					var dst Image
 					b.SetBytes(int64(total / len(blobs)))

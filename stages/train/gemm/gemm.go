@@ -9,9 +9,11 @@ import "fmt"
 // With beta == 0, C is overwritten (NaNs in C do not propagate).
 //
 // It panics if a dimension or stride is negative or too small, or a slice
-// is too short for the matrix it holds. It runs on up to Threads()
-// goroutines and allocates nothing once its internal pools are warm. Calls
-// are safe for concurrent use when their C regions do not overlap. Results
+// is too short for the matrix it holds. C must not overlap A or B. It runs
+// on up to Threads() goroutines (callers that already run many products in
+// parallel should SetThreads(1)) and allocates nothing once its internal
+// pools are warm. Calls are safe for concurrent use when their C regions do
+// not overlap. Results
 // are bit-identical from run to run and for any thread count; they differ
 // from the reference triple loop only by rounding (each element is summed
 // in k order in blocks of KC, with FMA on the assembly paths). Kernel reports

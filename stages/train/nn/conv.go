@@ -304,14 +304,20 @@ func (c *Conv2D) shiftCopy(dst, src []float32, ki, kj int) {
 // shifted column ow+dj falls outside [0, W).
 func (c *Conv2D) clearCols(p []float32, ohLo, ohHi, dj int) {
 	w := c.w
+	// Stores, not clear(): the runs are one or two values, too short for
+	// memclr's call to pay off.
 	switch {
 	case dj < 0:
 		for oh := ohLo; oh < ohHi; oh++ {
-			clear(p[oh*w : oh*w-dj])
+			for i := oh * w; i < oh*w-dj; i++ {
+				p[i] = 0
+			}
 		}
 	case dj > 0:
 		for oh := ohLo; oh < ohHi; oh++ {
-			clear(p[(oh+1)*w-dj : (oh+1)*w])
+			for i := (oh+1)*w - dj; i < (oh+1)*w; i++ {
+				p[i] = 0
+			}
 		}
 	}
 }

@@ -83,32 +83,41 @@ type params struct {
 	ldc            int
 }
 
-// task is one goroutine's share of a parallel call.
-type task struct {
-	kern *kernel
-	p    params
-	wg   *sync.WaitGroup
-}
-
-// job holds the tasks of one parallel call; jobs are pooled so that a call
-// allocates nothing in steady state.
+// job is one parallel call: its sub-problems (blocks of C) and the
+// goroutines working through them. Jobs are pooled so that a call allocates
+// nothing in steady state.
 type job struct {
-	wg    sync.WaitGroup
-	tasks []task
+	kern   *kernel
+	blocks []params
+	next   atomic.Int64 // index of the next block to take
+	wg     sync.WaitGroup
 }
 
 var jobPool = sync.Pool{New: func() any { return new(job) }}
 
-// queue hands tasks to worker goroutines. Each worker is started for one
-// task and exits after it, so no goroutine outlives the Sgemm call that
-// started it (tests that count goroutines stay exact). A worker may run a
-// task of another concurrent call; every task carries its own WaitGroup.
-var queue = make(chan *task, 1024)
+// run takes blocks until none is left. Which goroutine computes a block does
+// not change its result.
+func (j *job) run() {
+	for {
+		i := int(j.next.Add(1)) - 1
+		if i >= len(j.blocks) {
+			return
+		}
+		j.kern.serial(&j.blocks[i])
+	}
+}
+
+// queue hands jobs to worker goroutines. Each worker is started for one
+// job and exits when the job has no blocks left, so no goroutine outlives
+// the Sgemm call that started it (tests that count goroutines stay exact).
+// A worker may serve another concurrent call; each job has its own
+// WaitGroup.
+var queue = make(chan *job, 1024)
 
 func worker() {
-	t := <-queue
-	t.kern.serial(&t.p)
-	t.wg.Done()
+	j := <-queue
+	j.run()
+	j.wg.Done()
 }
 
 // native runs C = alpha·op(A)·op(B) + beta·C with kernel kern on up to nt
@@ -125,15 +134,32 @@ func native(kern *kernel, nt int, p params) {
 	if w := work / minWorkPerThread; w < nt {
 		nt = max(w, 1)
 	}
+	if nt <= 1 {
+		kern.serial(&p)
+		return
+	}
 	tm := (p.m + kern.mr - 1) / kern.mr // tiles along M
 	tn := (p.n + kern.nr - 1) / kern.nr // tiles along N
 	pm, pn := grid(nt, tm, tn, p.k, kern)
+	// Oversplit into up to 4 blocks per goroutine, taken dynamically, so
+	// that a goroutine delayed by a busy machine does not hold up the call,
+	// unless the extra packing (every block packs its own rows of A and
+	// columns of B) would cost more than 5% of the multiply-adds.
+	packed := func(pm, pn int) int { return packWeight * (pn*p.m + pm*p.n) * p.k }
+	for c := 4; c > 1; c /= 2 {
+		qm, qn := grid(nt*c, tm, tn, p.k, kern)
+		if qm*qn > pm*pn && packed(qm, qn)-packed(pm, pn) <= work/20 {
+			pm, pn = qm, qn
+			break
+		}
+	}
 	if pm*pn <= 1 {
 		kern.serial(&p)
 		return
 	}
 	j := jobPool.Get().(*job)
-	j.tasks = j.tasks[:0]
+	j.kern = kern
+	j.blocks = j.blocks[:0]
 	for r := 0; r < pm; r++ {
 		i0, i1 := r*tm/pm*kern.mr, min((r+1)*tm/pm*kern.mr, p.m)
 		for s := 0; s < pn; s++ {
@@ -154,26 +180,30 @@ func native(kern *kernel, nt int, p params) {
 				q.b = p.b[j0:]
 			}
 			q.c = p.c[i0*p.ldc+j0:]
-			j.tasks = append(j.tasks, task{kern: kern, p: q, wg: &j.wg})
+			j.blocks = append(j.blocks, q)
 		}
 	}
-	j.wg.Add(len(j.tasks) - 1)
-	for i := 1; i < len(j.tasks); i++ {
-		queue <- &j.tasks[i]
+	j.next.Store(0)
+	workers := min(nt, len(j.blocks)) - 1
+	j.wg.Add(workers)
+	for i := 0; i < workers; i++ {
+		queue <- j
 		go worker()
 	}
-	kern.serial(&j.tasks[0].p)
+	j.run()
 	j.wg.Wait()
-	for i := range j.tasks {
-		j.tasks[i] = task{} // drop references to the caller's slices
-	}
+	clear(j.blocks) // drop references to the caller's slices
+	j.kern = nil
 	jobPool.Put(j)
 }
 
+// packWeight is the cost of packing one element in multiply-adds (a
+// transposing pack moves a float in about 8 FMA slots).
+const packWeight = 8
+
 // grid chooses how many blocks to split the tm×tn tiles of C into along M
 // (pm) and N (pn), pm·pn ≤ nt, minimising a cost model: the largest block's
-// multiply-adds plus the packing each goroutine does (its rows of A and its
-// columns of B, every element costing about as much as 16 multiply-adds).
+// multiply-adds plus its packing (its rows of A and its columns of B).
 func grid(nt, tm, tn, k int, kern *kernel) (pm, pn int) {
 	pm, pn = 1, 1
 	best := -1
@@ -184,7 +214,7 @@ func grid(nt, tm, tn, k int, kern *kernel) (pm, pn int) {
 		}
 		rows := (tm + a - 1) / a * kern.mr
 		cols := (tn + b - 1) / b * kern.nr
-		cost := rows*cols*k + 16*(rows+cols)*k
+		cost := rows*cols*k + packWeight*(rows+cols)*k
 		if best < 0 || cost < best {
 			best, pm, pn = cost, a, b
 		}

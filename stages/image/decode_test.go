@@ -779,3 +779,35 @@ func TestDecodeScanLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeTolerated: damage that PIL accepts and that leaves every pixel
+// intact is accepted by both backends too, with the same pixels.
+func TestDecodeTolerated(t *testing.T) {
+	jpg := fixtureFile(t, "testdata/decode/jpg_420")
+	png8 := fixtureFile(t, "testdata/decode/png_rgb8")
+	cases := map[string][]byte{
+		"jpeg junk before EOI":  append(bytes.Clone(jpg[:len(jpg)-2]), 1, 2, 3, 0xff, 0xd9),
+		"jpeg trailing garbage": append(bytes.Clone(jpg), "trailing garbage"...),
+		"png trailing garbage":  append(bytes.Clone(png8), "trailing garbage"...),
+		"png unknown ancillary": append(bytes.Clone(png8[:33]), append(pngChunk("zzZz", []byte("x")), png8[33:]...)...),
+	}
+	for name, data := range cases {
+		for _, be := range backends() {
+			var got, want Image
+			if err := Decode(&got, data, DecodeOptions{Backend: be}); err != nil {
+				t.Errorf("%s %v: %v", name, be, err)
+				continue
+			}
+			orig := jpg
+			if strings.HasPrefix(name, "png") {
+				orig = png8
+			}
+			if err := Decode(&want, orig, DecodeOptions{Backend: be}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("%s %v: pixels differ from the intact file", name, be)
+			}
+		}
+	}
+}

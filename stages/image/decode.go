@@ -35,13 +35,14 @@ var (
 // Format is an encoded image format.
 type Format uint8
 
-// Formats recognised by Decode.
+// Formats recognised by DecodeHeader and Decode.
 const (
 	FormatUnknown Format = iota
 	FormatPNG
 	FormatJPEG
 )
 
+// String returns "png", "jpeg" or "unknown".
 func (f Format) String() string {
 	switch f {
 	case FormatPNG:
@@ -66,6 +67,7 @@ const (
 	BackendTurbo
 )
 
+// String returns "auto", "go" or "turbo".
 func (b Backend) String() string {
 	switch b {
 	case BackendGo:

@@ -26,6 +26,14 @@
 // them with golden PNGs written by testdata/make_golden.py; the tolerances
 // are documented there (most kernels are bit-exact).
 //
+// # Speed
+//
+// The hot kernels (resampling, blur, saturation, hue, the contrast mean)
+// have AVX2 versions in kernels_amd64.s, chosen at run time when the CPU
+// has AVX2; elsewhere, or with the build tag purego, portable Go runs. Both
+// paths give the same bytes (the tests compare them). See
+// docs/benchmarks-augment.md for the cost of each op next to torchvision.
+//
 // # Probabilities
 //
 // In every op with a P field, P is the probability that the op is applied;

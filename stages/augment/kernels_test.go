@@ -28,7 +28,11 @@ func TestAVX2MatchesPortable(t *testing.T) {
 		}
 		return a, b
 	}
-	for i := range 150 {
+	cases := 150
+	if raceEnabled {
+		cases = 30
+	}
+	for i := range cases {
 		W, H, C := 1+rng.IntN(120), 1+rng.IntN(120), []int{1, 3}[rng.IntN(2)]
 		src := randImage(W, H, C, rng)
 		top, left := rng.IntN(H), rng.IntN(W)

@@ -2,7 +2,9 @@ package sources
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -14,6 +16,7 @@ import (
 type arrowMeta struct {
 	img, child, label int
 	allocLimit        int
+	stream            *streamIndex // nil for the IPC file format
 }
 
 func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
@@ -54,6 +57,29 @@ func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
 	return nil
 }
 
+func (s *Shard) openArrowStream(f *os.File, cols Columns) (err error) {
+	defer recoverCorrupt(s.Path, &err)
+	ix, rows, err := indexStream(f, s.size)
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: Arrow IPC stream: %w", s.Path, err)
+	}
+	am := &arrowMeta{allocLimit: allocLimit(s.size), stream: ix}
+	r, err := ix.reader(f, -1, ipc.WithAllocator(&limitAllocator{limit: am.allocLimit}))
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: Arrow IPC stream schema: %w: %w", s.Path, ErrCorrupt, err)
+	}
+	defer r.Release()
+	fields := r.Schema().Fields()
+	am.img, am.child, am.label, err = pickColumns(s.Path, fields, cols)
+	if err != nil {
+		return err
+	}
+	s.setColumnNames(fields, am.img, am.child, am.label)
+	s.unitRows = rows
+	s.ipc = am
+	return nil
+}
+
 func (s *Shard) readArrow(u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
 	am := s.ipc
 	f, err := os.Open(s.Path)
@@ -61,15 +87,20 @@ func (s *Shard) readArrow(u int, lo, hi int64, fn func(row int64, image []byte, 
 		return fmt.Errorf("sources: shard %w", err)
 	}
 	defer f.Close()
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(&limitAllocator{limit: am.allocLimit}))
-	if err != nil {
-		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
+	alloc := ipc.WithAllocator(&limitAllocator{limit: am.allocLimit})
+	var rec arrow.Record
+	if am.stream != nil {
+		rec, err = am.stream.record(f, u, alloc)
+	} else {
+		var r *ipc.FileReader
+		if r, err = ipc.NewFileReader(f, alloc); err == nil {
+			defer r.Close()
+			if u >= r.NumRecords() {
+				return fmt.Errorf("sources: shard %s: record batch %d of %d: changed since opened: %w", s.Path, u, r.NumRecords(), ErrCorrupt)
+			}
+			rec, err = r.RecordAt(u)
+		}
 	}
-	defer r.Close()
-	if u >= r.NumRecords() {
-		return fmt.Errorf("sources: shard %s: record batch %d of %d: changed since opened: %w", s.Path, u, r.NumRecords(), ErrCorrupt)
-	}
-	rec, err := r.RecordAt(u)
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: record batch %d: %w: %w", s.Path, u, ErrCorrupt, err)
 	}
@@ -317,4 +348,144 @@ func (t fbTable) vector(i, elemSize int) (fbVector, bool, error) {
 		return fbVector{}, false, errFlatbuf
 	}
 	return fbVector{pos: at + 4, n: int(n)}, true, nil
+}
+
+// streamIndex locates the messages of an Arrow IPC stream (no footer, no
+// random access of its own): the schema and dictionary messages every read
+// needs, and each record batch's byte range.
+type streamIndex struct {
+	prefix  []byteRange // schema, then dictionary batches, in stream order
+	batches []byteRange
+	dictAt  []int // number of prefix entries that precede each batch
+}
+
+type byteRange struct{ off, n int64 }
+
+// indexStream walks the messages of the IPC stream in f, reading their
+// metadata only (bodies are skipped), and returns the index and the rows of
+// each record batch.
+func indexStream(f *os.File, size int64) (*streamIndex, []int64, error) {
+	ix := &streamIndex{}
+	var rows []int64
+	var hdr [8]byte
+	var meta []byte
+	for pos := int64(0); pos < size; {
+		if size-pos < 4 {
+			return nil, nil, fmt.Errorf("stream ends inside a message header at %d: %w", pos, ErrTruncated)
+		}
+		if _, err := f.ReadAt(hdr[:4], pos); err != nil {
+			return nil, nil, err
+		}
+		start := pos
+		metaLen := int64(int32(binary.LittleEndian.Uint32(hdr[:4])))
+		pos += 4
+		if uint32(metaLen) == 0xffffffff {
+			if size-pos < 4 {
+				return nil, nil, fmt.Errorf("stream ends inside a message header at %d: %w", pos, ErrTruncated)
+			}
+			if _, err := f.ReadAt(hdr[4:8], pos); err != nil {
+				return nil, nil, err
+			}
+			metaLen = int64(int32(binary.LittleEndian.Uint32(hdr[4:8])))
+			pos += 4
+		}
+		if metaLen == 0 {
+			break // end-of-stream marker
+		}
+		if metaLen < 0 || metaLen > size-pos {
+			return nil, nil, fmt.Errorf("message at %d with %d bytes of metadata: %w", start, metaLen, ErrTruncated)
+		}
+		if int64(cap(meta)) < metaLen {
+			meta = make([]byte, metaLen)
+		}
+		meta = meta[:metaLen]
+		if _, err := f.ReadAt(meta, pos); err != nil {
+			return nil, nil, err
+		}
+		pos += metaLen
+		m, err := fbRoot(meta)
+		if err != nil {
+			return nil, nil, fmt.Errorf("message at %d: %w", start, err)
+		}
+		typ, _, err := m.scalar(1, 1)
+		if err != nil {
+			return nil, nil, fmt.Errorf("message at %d: %w", start, err)
+		}
+		body, _, err := m.scalar(3, 8)
+		if err != nil || int64(body) < 0 || int64(body) > size-pos {
+			return nil, nil, fmt.Errorf("message at %d: body of %d bytes past the end: %w", start, int64(body), ErrTruncated)
+		}
+		pos += int64(body)
+		r := byteRange{start, pos - start}
+		switch typ {
+		case 1, 2: // Schema, DictionaryBatch
+			if typ == 1 && len(ix.prefix) > 0 {
+				return nil, nil, fmt.Errorf("second schema message at %d: %w", start, ErrCorrupt)
+			}
+			if typ == 2 && len(ix.prefix) == 0 {
+				return nil, nil, fmt.Errorf("dictionary before the schema at %d: %w", start, ErrCorrupt)
+			}
+			ix.prefix = append(ix.prefix, r)
+		case 3: // RecordBatch
+			if len(ix.prefix) == 0 {
+				return nil, nil, fmt.Errorf("record batch before the schema at %d: %w", start, ErrCorrupt)
+			}
+			rb, ok, err := m.table(2)
+			if err != nil || !ok {
+				return nil, nil, fmt.Errorf("record batch at %d: no header: %w", start, ErrCorrupt)
+			}
+			n, _, err := rb.scalar(0, 8)
+			if err != nil || int64(n) < 0 {
+				return nil, nil, fmt.Errorf("record batch at %d: bad length: %w", start, ErrCorrupt)
+			}
+			ix.batches = append(ix.batches, r)
+			ix.dictAt = append(ix.dictAt, len(ix.prefix))
+			rows = append(rows, int64(n))
+		default:
+			return nil, nil, fmt.Errorf("message type %d at %d: %w", typ, start, ErrCorrupt)
+		}
+	}
+	if len(ix.prefix) == 0 {
+		return nil, nil, fmt.Errorf("stream without a schema: %w", ErrCorrupt)
+	}
+	return ix, rows, nil
+}
+
+// reader returns an IPC stream reader over the schema and dictionaries
+// followed by record batch u (u < 0: no batch).
+func (ix *streamIndex) reader(f *os.File, u int, opts ...ipc.Option) (*ipc.Reader, error) {
+	n := len(ix.prefix)
+	if u >= 0 {
+		n = ix.dictAt[u]
+	}
+	parts := make([]io.Reader, 0, n+1)
+	for _, r := range ix.prefix[:n] {
+		parts = append(parts, io.NewSectionReader(f, r.off, r.n))
+	}
+	if u >= 0 {
+		r := ix.batches[u]
+		parts = append(parts, io.NewSectionReader(f, r.off, r.n))
+	}
+	return ipc.NewReader(io.MultiReader(parts...), opts...)
+}
+
+// record reads record batch u; the caller releases it.
+func (ix *streamIndex) record(f *os.File, u int, opts ...ipc.Option) (arrow.Record, error) {
+	if u >= len(ix.batches) {
+		return nil, fmt.Errorf("record batch %d of %d", u, len(ix.batches))
+	}
+	r, err := ix.reader(f, u, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Release()
+	if !r.Next() {
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("no record batch")
+	}
+	rec := r.Record()
+	rec.Retain()
+	return rec, nil
 }

@@ -46,7 +46,8 @@ func testShards(t testing.TB) (string, int64) {
 	writeFixture(t, dir, "a.parquet", fixture{Units: []int{7, 13, 2}})
 	writeFixture(t, dir, "b.arrow", fixture{Units: []int{11, 5}, Arrow: true})
 	writeFixture(t, dir, "c.parquet", fixture{Units: []int{16, 9, 1, 4}, Plain: true})
-	return dir, 7 + 13 + 2 + 11 + 5 + 16 + 9 + 1 + 4
+	writeFixture(t, dir, "d.arrow", fixture{Units: []int{6, 8}, Arrow: true, Stream: true})
+	return dir, 7 + 13 + 2 + 11 + 5 + 16 + 9 + 1 + 4 + 6 + 8
 }
 
 var errStop = errors.New("stop")

@@ -36,6 +36,7 @@ func fuzzSeeds(f *testing.F, arrowFormat bool) {
 		{Units: []int{4}, ImageSize: 40, Plain: true, NullEvery: 2, LabelType: arrow.PrimitiveTypes.Int32},
 		{Units: []int{2, 1, 2}, ImageSize: 24, Large: true, NoLabel: true},
 		{Units: []int{5}, ImageSize: 16, Zstd: true},
+		{Units: []int{2, 3}, ImageSize: 16, Stream: true},
 	} {
 		fx.Arrow = arrowFormat
 		p := writeFixture(f, dir, "seed"+string(rune('a'+i)), fx)

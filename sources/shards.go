@@ -98,13 +98,19 @@ func discoverOne(item string) ([]string, error) {
 	return files, nil
 }
 
-// Format is a shard file format.
+// Format is a shard file format. Units are Parquet row groups or Arrow
+// record batches.
 type Format int
 
 // The shard formats, detected from a file's magic bytes (not its name).
 const (
 	FormatParquet Format = iota + 1 // Apache Parquet ("PAR1")
 	FormatArrow                     // Arrow IPC file format ("ARROW1")
+	// FormatArrowStream is the Arrow IPC streaming format (what Hugging Face
+	// datasets keeps in its cache as *.arrow), recognised by its first
+	// message's continuation marker 0xFFFFFFFF. It has no footer: opening
+	// one walks its message headers (not the bodies) to index the batches.
+	FormatArrowStream
 )
 
 func (f Format) String() string {
@@ -113,6 +119,8 @@ func (f Format) String() string {
 		return "parquet"
 	case FormatArrow:
 		return "arrow"
+	case FormatArrowStream:
+		return "arrow-stream"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
@@ -185,8 +193,9 @@ func OpenShard(path string, cols Columns) (*Shard, error) {
 	case n >= 6 && string(head[:6]) == "ARROW1":
 		s.Format = FormatArrow
 		err = s.openArrow(f, cols)
-	case n >= 4 && head[0] == 0xff && head[1] == 0xff && head[2] == 0xff && head[3] == 0xff:
-		return nil, fmt.Errorf("sources: shard %s is an Arrow IPC stream; only the IPC file format (random access) is supported: %w", path, ErrNotShard)
+	case n >= 8 && head[0] == 0xff && head[1] == 0xff && head[2] == 0xff && head[3] == 0xff:
+		s.Format = FormatArrowStream
+		err = s.openArrowStream(f, cols)
 	default:
 		return nil, fmt.Errorf("sources: shard %s: %w (bad magic)", path, ErrNotShard)
 	}

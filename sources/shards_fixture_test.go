@@ -23,6 +23,7 @@ type fixture struct {
 	Units     []int // rows per row group / record batch
 	ImageSize int   // bytes per image (≥ 16)
 	Arrow     bool  // Arrow IPC file instead of Parquet
+	Stream    bool  // with Arrow: the IPC stream format instead of the file format
 	Plain     bool  // a plain binary "jpeg" column instead of the HF struct
 	Large     bool  // large_binary instead of binary
 	LabelType arrow.DataType
@@ -94,7 +95,10 @@ func writeFixture(tb testing.TB, dir, name string, fx fixture) string {
 	defer f.Close()
 	var write func(arrow.Record) error
 	var closeW func() error
-	if fx.Arrow {
+	if fx.Arrow && fx.Stream {
+		w := ipc.NewWriter(f, ipc.WithSchema(schema))
+		write, closeW = w.Write, w.Close
+	} else if fx.Arrow {
 		w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema))
 		if err != nil {
 			tb.Fatal(err)

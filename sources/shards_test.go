@@ -92,6 +92,7 @@ func TestOpenShardErrors(t *testing.T) {
 	}
 	gb, _ := os.ReadFile(good)
 	ab, _ := os.ReadFile(goodArrow)
+	sb, _ := os.ReadFile(writeFixture(t, dir, "good-stream.arrow", fixture{Units: []int{5, 5}, ImageSize: 100, Arrow: true, Stream: true}))
 	noImage := writeFixture(t, dir, "noimage.parquet", fixture{Units: []int{3}, Plain: true})
 	// Overwrite the binary column's name with a non-binary schema: write a
 	// shard whose only columns are integers.
@@ -112,7 +113,8 @@ func TestOpenShardErrors(t *testing.T) {
 		{"parquet without last byte", write("short.parquet", gb[:len(gb)-1]), Columns{}, ErrTruncated},
 		{"parquet magic only", write("magic.parquet", []byte("PAR1")), Columns{}, ErrTruncated},
 		{"arrow cut in half", write("half.arrow", ab[:len(ab)/2]), Columns{}, ErrTruncated},
-		{"arrow stream format", write("stream.arrow", []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}), Columns{}, ErrNotShard},
+		{"arrow stream without schema", write("stream.arrow", []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}), Columns{}, ErrCorrupt},
+		{"arrow stream cut in half", write("halfstream.arrow", sb[:len(sb)/2]), Columns{}, ErrTruncated},
 		{"no image column", intsOnly, Columns{}, ErrNoImageColumn},
 		{"named image column missing", good, Columns{Image: "picture"}, ErrNoImageColumn},
 		{"named image column not binary", noImage, Columns{Image: "id"}, ErrNoImageColumn},
@@ -160,6 +162,8 @@ func TestReadUnit(t *testing.T) {
 		{"arrow plain with nulls", fixture{Units: []int{10, 3}, Arrow: true, Plain: true, NullEvery: 4}, "jpeg", "label"},
 		{"arrow large_binary int16 label", fixture{Units: []int{6}, Arrow: true, Large: true, LabelType: arrow.PrimitiveTypes.Int16}, "image.bytes", "label"},
 		{"arrow uint8 label no nulls", fixture{Units: []int{6, 2}, Arrow: true, LabelType: arrow.PrimitiveTypes.Uint8}, "image.bytes", "label"},
+		{"arrow stream hf layout", fixture{Units: []int{7, 1, 12}, Arrow: true, Stream: true}, "image.bytes", "label"},
+		{"arrow stream plain with nulls", fixture{Units: []int{10, 3}, Arrow: true, Stream: true, Plain: true, NullEvery: 4}, "jpeg", "label"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,6 +176,15 @@ func TestReadUnit(t *testing.T) {
 			s, err := OpenShard(path, Columns{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			wantFormat := FormatParquet
+			if tt.fx.Arrow && tt.fx.Stream {
+				wantFormat = FormatArrowStream
+			} else if tt.fx.Arrow {
+				wantFormat = FormatArrow
+			}
+			if s.Format != wantFormat {
+				t.Errorf("format %v, want %v", s.Format, wantFormat)
 			}
 			if s.ImageColumn != tt.wantImage || s.LabelColumn != tt.wantLabel {
 				t.Errorf("columns %q, %q; want %q, %q", s.ImageColumn, s.LabelColumn, tt.wantImage, tt.wantLabel)

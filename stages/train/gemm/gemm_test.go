@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 )
 
 // eps is the unit roundoff of float32.
@@ -314,4 +317,58 @@ func FuzzSgemm(f *testing.F) {
 			p.verify(t, p.c, got, want)
 		}
 	})
+}
+
+// TestConcurrentCalls runs parallel Sgemm calls from several goroutines at
+// once (their worker goroutines share one queue) and checks each result
+// against the same product computed on one thread, and that no goroutine
+// outlives the calls.
+func TestConcurrentCalls(t *testing.T) {
+	before := runtime.NumGoroutine()
+	prev := SetThreads(3)
+	defer SetThreads(prev)
+	rng := rand.New(rand.NewPCG(11, 12))
+	const callers = 4
+	probs := make([]*problem, callers)
+	want := make([][]float32, callers)
+	for i := range probs {
+		probs[i] = newProblem(rng, i%2 == 0, i%3 == 0, 90+i, 200-i, 150, 1, 0.5, 1, 2, 3)
+		want[i] = probs[i].clone()
+		native(best, 1, probs[i].params(want[i][probs[i].cOff:]))
+	}
+	got := make([][][]float32, callers)
+	var wg sync.WaitGroup
+	for i, p := range probs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 3; r++ {
+				c := p.clone()
+				Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, c[p.cOff:], p.ldc)
+				got[i] = append(got[i], c)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, p := range probs {
+		for _, c := range got[i] {
+			if Kernel() != best.name { // an openblas build: only check closeness
+				p.verify(t, p.c, c, want[i])
+				continue
+			}
+			for x := range c {
+				if math.Float32bits(c[x]) != math.Float32bits(want[i][x]) {
+					t.Fatalf("caller %d: element %d = %v, one-thread result %v", i, x, c[x], want[i][x])
+				}
+			}
+		}
+	}
+	// Workers exit right after signalling; give them a moment to go.
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the calls, %d before", n, before)
+	}
 }

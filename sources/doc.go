@@ -1,15 +1,19 @@
 // Package sources reads the records a contrastream pipeline starts from.
 //
 // The shard readers in this package read Parquet (*.parquet) and Arrow IPC
-// (*.arrow, the file format) shards with github.com/apache/arrow/go/v15 and
-// emit one *Sample per image:
+// (*.arrow: the file format, and the stream format that Hugging Face
+// datasets caches) shards with github.com/apache/arrow/go/v15 and emit one
+// *Sample per image:
 //
 //   - Discovery: [Discover] turns a glob, a directory or a comma-separated list
 //     of them into a sorted, de-duplicated list of files.
 //   - Reading: [OpenShard] reads a shard's metadata only (Parquet footer, Arrow
-//     IPC footer and record batch headers) and finds the image and label
-//     columns; [Shard.ReadUnit] reads one work unit — a Parquet row group or an
-//     Arrow record batch — touching only those columns.
+//     IPC footer and message headers) and finds the image and label columns;
+//     [Shard.ReadUnit] reads one work unit — a Parquet row group or an Arrow
+//     record batch — touching only those columns. Parquet column chunks go
+//     through a fast page reader (one read per chunk, reused buffers, arrow/go's
+//     decoders) for uncompressed, snappy and zstd data, and arrow/go's own page
+//     reader otherwise.
 //   - Planning: [NewPlan] orders the work units of every epoch (a seeded
 //     permutation of the units), splits the epoch's rows between ranks so that
 //     every rank gets exactly the same number of samples, and mixes them with a

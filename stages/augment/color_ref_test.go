@@ -10,8 +10,8 @@ package augment
 var sectorPerm = [6][3]uint8{{0, 1, 2}, {1, 0, 2}, {2, 0, 1}, {2, 1, 0}, {1, 2, 0}, {0, 2, 1}}
 
 // rgbToHSV is PIL 9.4's rgb2hsv for one pixel, written out with the same
-// float/double mix; the tables are built from it and the tests check the
-// table path against it.
+// float/double mix; buildHSVTables reproduces its arithmetic and the tests
+// check the table paths against it.
 func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	maxc := max(r, g, b)
 	minc := min(r, g, b)

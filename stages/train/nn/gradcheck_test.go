@@ -415,10 +415,18 @@ func TestGradPoolsReLULinear(t *testing.T) {
 func TestGradBasicBlock(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()
+	shared := NewPool(2) // gradients lent from an arena, as in a model
+	shared.share = true
+	defer shared.Close()
 	for _, c := range []struct {
 		name           string
 		ci, co, stride int
-	}{{"shortcut conv", 3, 4, 2}, {"identity", 3, 3, 1}, {"channels only", 2, 4, 1}} {
+		pool           *Pool
+	}{
+		{"shortcut conv", 3, 4, 2, pool}, {"identity", 3, 3, 1, pool}, {"channels only", 2, 4, 1, pool},
+		{"shortcut conv, arena", 3, 4, 2, shared}, {"identity, arena", 3, 3, 1, shared},
+	} {
+		pool := c.pool
 		t.Run(c.name, func(t *testing.T) {
 			b := NewBasicBlock("blk", c.ci, c.co, c.stride, testRNG(), pool)
 			rng := testRNG()

@@ -187,6 +187,9 @@ func TestNewSourceErrors(t *testing.T) {
 		{"rank outside world", ParquetConfig{Glob: dir, Rank: 3, World: 3}, "outside world"},
 		{"negative read-ahead", ParquetConfig{Glob: dir, ReadAhead: -1}, "read-ahead"},
 		{"bad shard", ParquetConfig{Files: []string{dir + "/missing.parquet"}}, "missing.parquet"},
+		{"first bad shard in file order", ParquetConfig{Files: []string{
+			dir + "/a.parquet", dir + "/b.arrow", dir + "/c.parquet", dir + "/d.arrow", dir + "/a.parquet", dir + "/b.arrow",
+			dir + "/c.parquet", dir + "/d.arrow", dir + "/a.parquet", dir + "/gone-1.parquet", dir + "/gone-2.parquet"}}, "gone-1.parquet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,8 +66,8 @@ type Source struct {
 // shuffle buffer). It is safe for concurrent use.
 func (s *Source) Reads() (units, rows int64) { return s.unitsRead.Load(), s.rowsRead.Load() }
 
-// NewSource discovers the shards, reads their metadata (see OpenShard) and
-// makes the plan. It reads no image bytes from Parquet shards. It fails on
+// NewSource discovers the shards, reads their metadata (see OpenShard; up to
+// 8 files at a time) and makes the plan. It reads no image bytes from Parquet shards. It fails on
 // any discovery or shard error, on an invalid rank, shuffle buffer or
 // cursor, and when the shards hold fewer rows than ranks.
 func NewSource(cfg ParquetConfig) (*Source, error) {
@@ -85,13 +85,11 @@ func NewSource(cfg ParquetConfig) (*Source, error) {
 		return nil, fmt.Errorf("sources: negative epoch count %d", cfg.Epochs)
 	}
 	s := &Source{cfg: cfg, shards: make([]*Shard, len(files))}
+	if err := openShards(files, cfg.Columns, s.shards); err != nil {
+		return nil, err
+	}
 	var units []Unit
-	for i, f := range files {
-		sh, err := OpenShard(f, cfg.Columns)
-		if err != nil {
-			return nil, err
-		}
-		s.shards[i] = sh
+	for i, sh := range s.shards {
 		for u := range sh.NumUnits() {
 			if r := sh.UnitRows(u); r > 0 {
 				units = append(units, Unit{Shard: i, Index: u, FirstRow: sh.UnitFirstRow(u), Rows: r})
@@ -110,6 +108,36 @@ func NewSource(cfg ParquetConfig) (*Source, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openShards opens files into dst (same order) with up to 8 concurrent
+// OpenShard calls (footers of many shards on a network file system or a
+// cold cache take a while each) and returns the error of the first file
+// that failed, in file order.
+func openShards(files []string, cols Columns, dst []*Shard) error {
+	errs := make([]error, len(files))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(8, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				dst[i], errs[i] = OpenShard(files[i], cols)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Plan returns the source's plan.

@@ -495,8 +495,15 @@ func decodeCheckpoint(raw []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("decompress: %v", err)
 	}
 	defer zr.Close()
+	// Size hint: the declared content size when it is plausible, else
+	// about what float weights give (they compress about 1.1×).
+	hint := len(raw) + len(raw)/4
+	var zh zstd.Header
+	if zh.Decode(raw) == nil && zh.HasFCS && zh.FrameContentSize <= uint64(64*len(raw)) && zh.FrameContentSize < 1<<31 {
+		hint = int(zh.FrameContentSize)
+	}
 	var out bytes.Buffer
-	out.Grow(min(2*len(raw), 1<<30)) // float weights compress about 1.1×
+	out.Grow(hint + bytes.MinRead)
 	if _, err := io.Copy(&out, io.LimitReader(zr, maxCheckpointBytes+1)); err != nil {
 		return nil, fmt.Errorf("decompress: %v", err)
 	}

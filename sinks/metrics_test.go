@@ -238,6 +238,9 @@ func TestPrometheusEndpoint(t *testing.T) {
 	if err := prom.WriteRecord(Record{"kind": "eval", "step": 3, "knn_top1": 0.875, "bad key!": 1, "eval": Record{"linear_top1": 0.5}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := prom.WriteRecord(Record{"type": "typed"}); err != nil {
+		t.Fatal(err)
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Get("http://" + prom.Addr() + "/metrics")
 	if err != nil {
@@ -259,6 +262,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 		"contrastream_eval_linear_top1 0.5\n",
 		`contrastream_records_total{kind="step"} 3`,
 		`contrastream_records_total{kind="eval"} 1`,
+		`contrastream_records_total{kind="typed"} 1`,
 		`contrastream_stage_in_total{kind="sink",stage="sink"} 3`,
 		`contrastream_stage_out_total{kind="source",stage="src"} 3`,
 		`contrastream_stage_workers{kind="sink",stage="sink"} 1`,

@@ -24,7 +24,7 @@ import (
 //     the records it was given (step, loss, lr, pairs_per_s, data_wait,
 //     knn_top1, …; keys sanitised to [a-zA-Z0-9_]);
 //   - contrastream_records_total{kind} (counter): records seen, by their
-//     "kind" field ("" when absent);
+//     "kind" (or else "type") field ("" when absent);
 //   - with Stats set (e.g. to a pipeline's Stats method), per stage:
 //     contrastream_stage_{in,out,errors}_total,
 //     contrastream_stage_{busy,wait_in,wait_out}_seconds_total (counters),
@@ -93,7 +93,10 @@ func (p *Prometheus) WriteRecord(v any) error {
 		return err
 	}
 	f := numeric(m)
-	kind, _ := m["kind"].(string)
+	kind, ok := m["kind"].(string)
+	if !ok {
+		kind, _ = m["type"].(string)
+	}
 	p.mu.Lock()
 	for k, x := range f {
 		p.last[k] = x

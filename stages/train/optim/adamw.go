@@ -20,8 +20,9 @@ import (
 // torch.optim.AdamW with them in a group of weight_decay 0.
 //
 // State: per parameter "state.<param>.step" (a 0-d float32, as torch 1.13),
-// "state.<param>.exp_avg" and "state.<param>.exp_avg_sq". Cost: one pass over
-// each parameter, no allocation after the first Step. Not safe for
+// "state.<param>.exp_avg" and "state.<param>.exp_avg_sq". Cost: one fused pass
+// over each parameter (8 lanes at a time with AVX2 on amd64, bit-identical to
+// the Go loop), no allocation after the first Step. Not safe for
 // concurrent use.
 type AdamW struct {
 	// Beta1 and Beta2 are the moment decay rates in [0, 1); zero means

@@ -48,11 +48,12 @@ type ParquetConfig struct {
 	Cursor Cursor
 }
 
-// Source streams samples from Parquet and Arrow IPC shards according to a
-// Plan. Each file's format is detected from its magic bytes, so one glob can
-// mix both. Build it with NewSource (or let Parquet do it inside a pipeline
-// run); it is immutable once built, and Produce may be called any number of
-// times, also concurrently, each call starting from the configured cursor.
+// Source streams samples from Parquet and Arrow IPC (file or stream) shards
+// according to a Plan. Each file's format is detected from its magic bytes,
+// so one glob can mix them. Build it with NewSource (or let Parquet do it
+// inside a pipeline run); its configuration and plan are immutable, and
+// Produce may be called any number of times, also concurrently, each call
+// starting from the configured cursor.
 type Source struct {
 	cfg    ParquetConfig
 	shards []*Shard
@@ -67,9 +68,9 @@ type Source struct {
 func (s *Source) Reads() (units, rows int64) { return s.unitsRead.Load(), s.rowsRead.Load() }
 
 // NewSource discovers the shards, reads their metadata (see OpenShard; up to
-// 8 files at a time) and makes the plan. It reads no image bytes from Parquet shards. It fails on
-// any discovery or shard error, on an invalid rank, shuffle buffer or
-// cursor, and when the shards hold fewer rows than ranks.
+// 8 files at a time; no image bytes) and makes the plan. It fails on any
+// discovery or shard error, on an invalid rank, shuffle buffer or cursor,
+// and when the shards hold fewer rows than ranks.
 func NewSource(cfg ParquetConfig) (*Source, error) {
 	files := cfg.Files
 	if len(files) == 0 {

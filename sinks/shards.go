@@ -10,12 +10,11 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
+	"github.com/apache/arrow/go/v15/parquet/schema"
 
 	"github.com/contrastream/contrastream/pipeline"
 )
@@ -95,26 +94,50 @@ type ShardStats struct {
 // is committed when it is full (MaxRows, MaxBytes) and on Close.
 //
 // Use it as a plain writer (Write, then Close; Abort on failure) or as a
-// pipeline sink through Consumer. Rows are buffered in Arrow builders until a
-// row group is full (memory: about one row group of image bytes, copied once).
+// pipeline sink through Consumer. Rows are copied into reused arenas until a
+// row group is full (memory: about one row group of image bytes), then each
+// column is written with one call to the Parquet column writer; a writer in
+// steady state allocates nothing per row beyond the Parquet library's pages.
 // All methods are safe for concurrent use; rows keep the order of the calls.
 type Shards struct {
 	cfg    ShardsConfig
-	schema *arrow.Schema
+	schema *schema.GroupNode
 	props  *parquet.WriterProperties
-	aprops pqarrow.ArrowWriterProperties
+	meta   metadata.KeyValueMetadata
 
-	mu      sync.Mutex
-	cur     *openShard
-	img     *array.StructBuilder
-	imgB    *array.BinaryBuilder
-	pathB   *array.StringBuilder
-	labB    *array.Int64Builder
-	rgRows  int
-	rgBytes int64
-	stats   ShardStats
-	closed  bool
-	err     error // sticky: after a failed write every call returns it
+	mu     sync.Mutex
+	cur    *openShard
+	rg     rowGroup
+	stats  ShardStats
+	closed bool
+	err    error // sticky: after a failed write every call returns it
+}
+
+// rowGroup buffers the rows of the row group being filled. The byte arenas
+// and slices are reused from one row group to the next, so a writer in
+// steady state allocates nothing per row.
+type rowGroup struct {
+	rows      int
+	imgArena  []byte
+	imgEnds   []int
+	images    []parquet.ByteArray // views into imgArena, built at flush
+	pathArena []byte
+	pathEnds  []int
+	paths     []parquet.ByteArray
+	pathDefs  []int16 // 2: path present, 1: null path in a present struct
+	imgDefs   []int16 // always 2: image and image.bytes present
+	labels    []int64
+	labelDefs []int16 // 1: label present, 0: null
+}
+
+func (g *rowGroup) bytes() int64 { return int64(len(g.imgArena)) }
+
+func (g *rowGroup) reset() {
+	g.rows = 0
+	g.imgArena, g.imgEnds, g.images = g.imgArena[:0], g.imgEnds[:0], g.images[:0]
+	g.pathArena, g.pathEnds, g.paths = g.pathArena[:0], g.pathEnds[:0], g.paths[:0]
+	g.pathDefs, g.imgDefs = g.pathDefs[:0], g.imgDefs[:0]
+	g.labels, g.labelDefs = g.labels[:0], g.labelDefs[:0]
 }
 
 // openShard is the shard being written.
@@ -123,7 +146,7 @@ type openShard struct {
 	tmp    *os.File
 	buf    *bufio.Writer
 	cw     *countWriter
-	fw     *pqarrow.FileWriter
+	fw     *file.Writer
 	rows   int64
 	images int64 // encoded image bytes written to this shard
 }
@@ -192,29 +215,24 @@ func NewShards(cfg ShardsConfig) (*Shards, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := []arrow.Field{{Name: "image", Type: imageType, Nullable: true}}
-	if cfg.Labels {
-		fields = append(fields, arrow.Field{Name: "label", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+	root, err := shardSchema(cfg.Labels)
+	if err != nil {
+		return nil, err
 	}
-	md := arrow.NewMetadata([]string{"huggingface"}, []string{meta})
 	w := &Shards{
 		cfg:    cfg,
-		schema: arrow.NewSchema(fields, &md),
+		schema: root,
 		props: parquet.NewWriterProperties(
 			parquet.WithCompression(compress.Codecs.Zstd),
 			parquet.WithCompressionLevel(levelOrDefault(cfg.CompressionLevel)),
 			parquet.WithDictionaryDefault(false),
 			parquet.WithStatsFor("image.bytes", false),
-			parquet.WithMaxRowGroupLength(int64(cfg.RowGroupRows)),
 			parquet.WithCreatedBy("contrastream"),
 		),
-		aprops: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()),
+		meta: metadata.NewKeyValueMetadata(),
 	}
-	w.img = array.NewStructBuilder(memory.DefaultAllocator, imageType)
-	w.imgB = w.img.FieldBuilder(0).(*array.BinaryBuilder)
-	w.pathB = w.img.FieldBuilder(1).(*array.StringBuilder)
-	if cfg.Labels {
-		w.labB = array.NewInt64Builder(memory.DefaultAllocator)
+	if err := w.meta.Append("huggingface", meta); err != nil {
+		return nil, fmt.Errorf("sinks: shards: %w", err)
 	}
 	return w, nil
 }
@@ -226,11 +244,34 @@ func levelOrDefault(l int) int {
 	return l
 }
 
-// imageType is the Hugging Face Image feature's Arrow type.
-var imageType = arrow.StructOf(
-	arrow.Field{Name: "bytes", Type: arrow.BinaryTypes.Binary, Nullable: true},
-	arrow.Field{Name: "path", Type: arrow.BinaryTypes.String, Nullable: true},
-)
+// shardSchema is the Parquet schema of the Hugging Face Image layout:
+//
+//	optional group image { optional binary bytes; optional binary path (STRING); }
+//	optional int64 label;
+//
+// which Arrow readers (pyarrow, arrow/go, polars) map to image:
+// struct<bytes: binary, path: string> and label: int64, the types of
+// datasets' Image and ClassLabel features.
+func shardSchema(labels bool) (*schema.GroupNode, error) {
+	bytesNode := schema.NewByteArrayNode("bytes", parquet.Repetitions.Optional, -1)
+	pathNode, err := schema.NewPrimitiveNodeLogical("path", parquet.Repetitions.Optional, schema.StringLogicalType{}, parquet.Types.ByteArray, -1, -1)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: shards: schema: %w", err)
+	}
+	image, err := schema.NewGroupNode("image", parquet.Repetitions.Optional, schema.FieldList{bytesNode, pathNode}, -1)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: shards: schema: %w", err)
+	}
+	fields := schema.FieldList{image}
+	if labels {
+		fields = append(fields, schema.NewInt64Node("label", parquet.Repetitions.Optional, -1))
+	}
+	root, err := schema.NewGroupNode("schema", parquet.Repetitions.Required, fields, -1)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: shards: schema: %w", err)
+	}
+	return root, nil
+}
 
 // HuggingFaceMetadata returns the value of the "huggingface" schema metadata
 // key that datasets writes for an Image column and, with labels, a label
@@ -293,9 +334,9 @@ func (w *Shards) Write(image []byte, label int, path string) error {
 func (w *Shards) write(image []byte, label int, path string) error {
 	n := int64(len(image))
 	if c := w.cur; c != nil {
-		pending := int64(w.rgRows) // rows buffered in builders count too
+		pending := int64(w.rg.rows) // buffered rows count too
 		full := w.cfg.MaxRows > 0 && c.rows+pending >= w.cfg.MaxRows
-		if w.cfg.MaxBytes > 0 && c.rows+pending > 0 && c.images+w.rgBytes+n > w.cfg.MaxBytes {
+		if w.cfg.MaxBytes > 0 && c.rows+pending > 0 && c.images+w.rg.bytes()+n > w.cfg.MaxBytes {
 			full = true
 		}
 		if full {
@@ -309,23 +350,27 @@ func (w *Shards) write(image []byte, label int, path string) error {
 			return err
 		}
 	}
-	w.img.Append(true)
-	w.imgB.Append(image)
+	g := &w.rg
+	g.imgArena = append(g.imgArena, image...)
+	g.imgEnds = append(g.imgEnds, len(g.imgArena))
+	g.imgDefs = append(g.imgDefs, 2)
 	if path == "" {
-		w.pathB.AppendNull()
+		g.pathDefs = append(g.pathDefs, 1)
 	} else {
-		w.pathB.Append(path)
+		g.pathArena = append(g.pathArena, path...)
+		g.pathEnds = append(g.pathEnds, len(g.pathArena))
+		g.pathDefs = append(g.pathDefs, 2)
 	}
-	if w.labB != nil {
+	if w.cfg.Labels {
 		if label < 0 {
-			w.labB.AppendNull()
+			g.labelDefs = append(g.labelDefs, 0) // null: a level, no value
 		} else {
-			w.labB.Append(int64(label))
+			g.labels = append(g.labels, int64(label))
+			g.labelDefs = append(g.labelDefs, 1)
 		}
 	}
-	w.rgRows++
-	w.rgBytes += n
-	if w.rgRows >= w.cfg.RowGroupRows || w.rgBytes >= w.cfg.RowGroupBytes {
+	g.rows++
+	if g.rows >= w.cfg.RowGroupRows || g.bytes() >= w.cfg.RowGroupBytes {
 		return w.flushRowGroup()
 	}
 	return nil
@@ -340,38 +385,73 @@ func (w *Shards) open() error {
 	}
 	c := &openShard{name: name, tmp: tmp, buf: bufio.NewWriterSize(tmp, 1<<20)}
 	c.cw = &countWriter{w: c.buf}
-	c.fw, err = pqarrow.NewFileWriter(w.schema, c.cw, w.props, w.aprops)
-	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("sinks: shards: %s: %w", name, err)
-	}
+	c.fw = file.NewParquetWriter(c.cw, w.schema, file.WithWriterProps(w.props), file.WithWriteMetadata(w.meta))
 	w.cur = c
 	return nil
 }
 
-// flushRowGroup writes the buffered rows as one row group.
-func (w *Shards) flushRowGroup() error {
-	if w.rgRows == 0 {
+// flushRowGroup writes the buffered rows as one row group: each column in
+// one WriteBatch straight from the arenas (the page encoder's copy is the
+// only one).
+func (w *Shards) flushRowGroup() (err error) {
+	g := &w.rg
+	if g.rows == 0 {
 		return nil
 	}
-	cols := []arrow.Array{w.img.NewArray()}
-	if w.labB != nil {
-		cols = append(cols, w.labB.NewArray())
+	defer func() {
+		// The Parquet writer panics on some internal errors; keep the route.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sinks: shards: %s: parquet writer: %v", w.cur.name, r)
+		}
+	}()
+	g.images = views(g.images[:0], g.imgArena, g.imgEnds)
+	g.paths = views(g.paths[:0], g.pathArena, g.pathEnds)
+	rgw := w.cur.fw.AppendRowGroup()
+	if err := writeByteArrays(rgw, g.images, g.imgDefs); err != nil {
+		return w.flushErr(err)
 	}
-	rec := array.NewRecord(w.schema, cols, int64(w.rgRows))
-	for _, c := range cols {
-		c.Release()
+	if err := writeByteArrays(rgw, g.paths, g.pathDefs); err != nil {
+		return w.flushErr(err)
 	}
-	err := w.cur.fw.Write(rec)
-	rec.Release()
-	if err != nil {
-		return fmt.Errorf("sinks: shards: %s: %w", w.cur.name, err)
+	if w.cfg.Labels {
+		cw, err := rgw.NextColumn()
+		if err != nil {
+			return w.flushErr(err)
+		}
+		if _, err := cw.(*file.Int64ColumnChunkWriter).WriteBatch(g.labels, g.labelDefs, nil); err != nil {
+			return w.flushErr(err)
+		}
 	}
-	w.cur.rows += int64(w.rgRows)
-	w.cur.images += w.rgBytes
-	w.rgRows, w.rgBytes = 0, 0
+	if err := rgw.Close(); err != nil {
+		return w.flushErr(err)
+	}
+	w.cur.rows += int64(g.rows)
+	w.cur.images += g.bytes()
+	g.reset()
 	return nil
+}
+
+func (w *Shards) flushErr(err error) error {
+	return fmt.Errorf("sinks: shards: %s: %w", w.cur.name, err)
+}
+
+// views appends to dst one slice of arena per end offset.
+func views(dst []parquet.ByteArray, arena []byte, ends []int) []parquet.ByteArray {
+	start := 0
+	for _, e := range ends {
+		dst = append(dst, parquet.ByteArray(arena[start:e:e]))
+		start = e
+	}
+	return dst
+}
+
+func writeByteArrays(rgw file.SerialRowGroupWriter, vals []parquet.ByteArray, defs []int16) error {
+	cw, err := rgw.NextColumn()
+	if err != nil {
+		return err
+	}
+	_, err = cw.(*file.ByteArrayColumnChunkWriter).WriteBatch(vals, defs, nil)
+	return err
 }
 
 // commit finishes the current shard: last row group, footer, flush, fsync,
@@ -425,16 +505,7 @@ func (w *Shards) commit() error {
 func (w *Shards) discard() error {
 	c := w.cur
 	w.cur = nil
-	if w.rgRows > 0 {
-		// Finish the builders' arrays to reset them.
-		a := w.img.NewArray()
-		a.Release()
-		if w.labB != nil {
-			a = w.labB.NewArray()
-			a.Release()
-		}
-		w.rgRows, w.rgBytes = 0, 0
-	}
+	w.rg.reset()
 	if c == nil {
 		return nil
 	}
@@ -496,10 +567,7 @@ func (w *Shards) Abort() error {
 }
 
 func (w *Shards) release() {
-	w.img.Release()
-	if w.labB != nil {
-		w.labB.Release()
-	}
+	w.rg = rowGroup{} // let the arenas go
 }
 
 // Stats returns what has been committed so far (Files is a copy).

@@ -20,6 +20,8 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/pipeline/pipelinetest"
+	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/train"
 )
 
 // mStep is a step record as a trainer might define it.
@@ -353,4 +355,33 @@ func ExampleMetricsJSONL() {
 	// Output:
 	// {"kind":"step","step":100,"loss":5.25,"lr":0.3}
 	// {"kind":"eval","knn_top1":0.8125,"step":100}
+}
+
+// TestMetricsTakeTrainerSteps: the trainer's step record gives the keys
+// Prometheus and Plots use.
+func TestMetricsTakeTrainerSteps(t *testing.T) {
+	s := &train.Step{Step: 12, Epoch: 1, Loss: 4.5, LR: 0.3, DataWait: 0.4, PairsPerS: 900,
+		Cursor: sources.Cursor{Epoch: 1, Position: 3072}, Eval: map[string]float64{"knn_top1": 0.8}}
+	f, err := NumericFields(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]float64{"step": 12, "epoch": 1, "loss": 4.5, "lr": 0.3, "data_wait": 0.4, "pairs_per_s": 900, "eval.knn_top1": 0.8} {
+		if f[k] != v {
+			t.Errorf("%s = %v, want %v (fields %v)", k, f[k], v, f)
+		}
+	}
+	dir := t.TempDir()
+	pl := &Plots{Dir: dir}
+	if err := pl.WriteRecord(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"loss.png", "lr.png", "eval.png"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -7,6 +7,8 @@
 //     or bytes, each shard written to a temporary name, fsynced and renamed.
 //   - [JSONL] is the dead-letter writer: one JSON object per bad record.
 //   - [Collect] keeps records in memory (tests and small results).
+//   - [Checkpointer] and [Metrics] write training checkpoints and metrics
+//     (see their files).
 //   - [ImportIDX], [ImportImages] and [WriteSynth] are the data-in pipelines
 //     behind `contrastream import` and `contrastream synth`: a source, an
 //     encode stage run in parallel in input order, and a shard sink.

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,23 +12,22 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/stages/train"
 )
 
-// trainMonitor is the metrics sink of a training run: it appends every step
-// record to RUN/metrics.jsonl, echoes it as JSON on --json, and shows
-// progress on stderr (a bar on a terminal, a line every few seconds
-// otherwise).
+// trainMonitor is the metrics sink of a training run: it hands every step
+// record to the metrics writers (RUN/metrics.jsonl, PNG plots in RUN/plots,
+// stdout with --json, Prometheus with --metrics-addr) and shows progress on
+// stderr (a bar on a terminal, a line every few seconds otherwise).
 type trainMonitor struct {
 	cfg       trainConfig
 	total     int
 	startStep int
 	hooks     trainHooks
 
-	f        *os.File
-	w        *bufio.Writer
-	enc      *json.Encoder
-	echo     *json.Encoder
+	writers  []sinks.RecordWriter
 	tty      bool
 	start    time.Time
 	lastShow time.Time
@@ -47,15 +45,25 @@ func newTrainMonitor(cfg trainConfig, total, startStep int, hooks trainHooks) *t
 	return &trainMonitor{cfg: cfg, total: total, startStep: startStep, hooks: hooks, lastStep: startStep}
 }
 
-func (m *trainMonitor) open() error {
-	f, err := os.OpenFile(filepath.Join(m.cfg.Out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+func (m *trainMonitor) open(stats func() pipeline.RunStats) error {
+	jl, err := sinks.NewMetricsJSONL(filepath.Join(m.cfg.Out, "metrics.jsonl"))
 	if err != nil {
 		return err
 	}
-	m.f, m.w = f, bufio.NewWriter(f)
-	m.enc = json.NewEncoder(m.w)
+	m.writers = []sinks.RecordWriter{jl, &sinks.Plots{Dir: filepath.Join(m.cfg.Out, "plots"), Every: 50}}
 	if m.hooks.jsonOut != nil {
-		m.echo = json.NewEncoder(m.hooks.jsonOut)
+		m.writers = append(m.writers, sinks.MetricsJSONLTo(m.hooks.jsonOut))
+	}
+	if m.cfg.MetricsAddr != "" {
+		prom, err := sinks.NewPrometheus(m.cfg.MetricsAddr, stats)
+		if err != nil {
+			_ = m.Close(context.Background())
+			return err
+		}
+		m.writers = append(m.writers, prom)
+		if m.hooks.progress != nil {
+			fmt.Fprintf(m.hooks.progress, "train: Prometheus metrics on http://%s/metrics\n", prom.Addr())
+		}
 	}
 	if pf, ok := m.hooks.progress.(*os.File); ok {
 		m.tty = term.IsTerminal(int(pf.Fd()))
@@ -80,14 +88,8 @@ func (m *trainMonitor) Consume(_ context.Context, s *train.Step) error {
 		kind = "final"
 	}
 	line := stepLine{Type: kind, Step: s}
-	if err := m.enc.Encode(line); err != nil {
-		return err
-	}
-	if err := m.w.Flush(); err != nil { // one line at a time, so `tail -f` works
-		return err
-	}
-	if m.echo != nil {
-		if err := m.echo.Encode(line); err != nil {
+	for _, w := range m.writers {
+		if err := w.WriteRecord(line); err != nil {
 			return err
 		}
 	}
@@ -160,20 +162,19 @@ func (m *trainMonitor) clearLine(w io.Writer) {
 	}
 }
 
-// Close flushes and closes metrics.jsonl.
+// Close flushes and closes the writers (the last plots are drawn here).
 func (m *trainMonitor) Close(context.Context) error {
 	if m.tty && m.hooks.progress != nil {
 		fmt.Fprintln(m.hooks.progress)
 	}
-	if m.f == nil {
-		return nil
+	var errs []error
+	for _, w := range m.writers {
+		if c, ok := w.(interface{ Close() error }); ok {
+			errs = append(errs, c.Close())
+		}
 	}
-	err := m.w.Flush()
-	if cerr := m.f.Close(); err == nil {
-		err = cerr
-	}
-	m.f = nil
-	return err
+	m.writers = nil
+	return errors.Join(errs...)
 }
 
 func (m *trainMonitor) finish() { _ = m.Close(context.Background()) }

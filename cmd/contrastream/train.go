@@ -390,7 +390,7 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 	}
 	mon := newTrainMonitor(cfg, total, startStep, hooks)
 	mon.atMaxSteps = func() { stop() }
-	if err := mon.open(); err != nil {
+	if err := mon.open(p.Stats); err != nil {
 		return res, err
 	}
 	pipeline.Sink(p, "metrics", steps, mon)

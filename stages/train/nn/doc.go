@@ -24,6 +24,12 @@
 // the module definitions in shared/bench/train_step.py, so a StateDict can be
 // loaded into that torch code.
 //
+// Kernels: the element-wise loops (batch-norm statistics and normalisation,
+// ReLU masks, residual adds, col2im adds, 2×2 max pooling with arg-max) run
+// in AVX2+FMA assembly on amd64 when the CPU has it (checked at run time),
+// and in portable Go elsewhere or with the purego build tag. Both paths are
+// tested: go test ./stages/train/nn and go test -tags purego ./stages/train/nn.
+//
 // Modules are not safe for concurrent use: one goroutine drives a model
 // (its Pool fans the work out internally).
 package nn

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // AVX2+FMA element-wise kernels; n is a positive multiple of 8 (the Go

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Learnability check of the synthetic dataset (sources.Synth) with PyTorch.
 
-Trains a small CNN with SimCLR (NT-Xent, two augmented views per image) on
+Trains a small CNN (4 x conv3x3-BN-ReLU-maxpool, 16/32/64/128 channels,
+global average pool; ~8 MFLOP per 32x32 image forward) with SimCLR (NT-Xent, two augmented views per image) on
 10,000 synthetic 32x32 images for a few CPU minutes and compares a kNN
 classifier (k=20, cosine) on its features with the same kNN on raw pixels
 and on an untrained (random) encoder. The dataset keeps its promise when the
 contrastive features beat both clearly while raw pixels stay near chance.
 
     mkdir -p /tmp/synth && CONTRASTREAM_SYNTH_DUMP=/tmp/synth go test ./sources -run SynthDump
-    /usr/bin/python3 sources/testdata/synth_simclr.py /tmp/synth [epochs] [threads]
+    /usr/bin/python3 sources/testdata/synth_simclr.py /tmp/synth [epochs] [threads] > synth_simclr.log
 
 Augmentations (batched, on tensors): random resized crop (scale 0.2-1,
 aspect 3/4-4/3) with horizontal flip via an affine grid, colour jitter
@@ -66,7 +67,7 @@ def augment(x, g):
 
 
 class Encoder(nn.Module):
-    def __init__(self, widths=(32, 64, 128, 256)):
+    def __init__(self, widths=(16, 32, 64, 128)):
         super().__init__()
         layers, c = [], 3
         for w in widths:

@@ -6,7 +6,8 @@ global average pool; ~8 MFLOP per 32x32 image forward) with SimCLR (NT-Xent, two
 10,000 synthetic 32x32 images for a few CPU minutes and compares a kNN
 classifier (k=20, cosine) on its features with the same kNN on raw pixels
 and on an untrained (random) encoder. The dataset keeps its promise when the
-contrastive features beat both clearly while raw pixels stay near chance.
+contrastive features beat both clearly (raw-pixel kNN is 30% with 10 classes:
+random colours and positions keep it well below what the shapes allow).
 
     mkdir -p /tmp/synth && CONTRASTREAM_SYNTH_DUMP=/tmp/synth go test ./sources -run SynthDump
     /usr/bin/python3 sources/testdata/synth_simclr.py /tmp/synth [epochs] [threads] > synth_simclr.log

@@ -36,6 +36,7 @@ type Conv2D struct {
 	cur, nb      int // first image and image count of the current chunk
 	colLo, colHi []int32
 	chunk        int
+	cols         int // target columns per product; 0 means targetCols (tests set it)
 }
 
 // NewConv2D returns a convolution named prefix (its parameters are
@@ -93,11 +94,15 @@ func (c *Conv2D) setup(x *tensor.Dense) {
 	hw := c.ho * c.wo
 	k := c.kdim()
 	// Images per product: one when a plane is large (gemm writes the
-	// output in place), else enough to give the product ~2048 columns,
-	// keeping the im2col matrix under 4 Mi floats.
+	// output in place), else enough to give the product ~targetCols
+	// columns, keeping the im2col matrix under 4 Mi floats.
+	target := targetCols
+	if c.cols > 0 {
+		target = c.cols
+	}
 	c.chunk = 1
-	if hw < 1024 {
-		c.chunk = (2048 + hw - 1) / hw
+	if hw < directMin {
+		c.chunk = (target + hw - 1) / hw
 		if lim := (4 << 20) / (k * hw); c.chunk > lim {
 			c.chunk = max(lim, 1)
 		}
@@ -120,6 +125,15 @@ func (c *Conv2D) setup(x *tensor.Dense) {
 		c.colLo[kj], c.colHi[kj] = int32(lo), int32(hi)
 	}
 }
+
+// Chunking of the convolution products: a plane of at least directMin
+// output pixels is one product per image, written in place; smaller planes
+// are batched to about targetCols columns per product (8192 measured ~7%
+// faster per `small` step than 2048, alternating A/B runs at load 2–4).
+const (
+	directMin  = 1024
+	targetCols = 8192
+)
 
 const (
 	convIm2col = iota

@@ -296,24 +296,27 @@ func TestGradConv2D(t *testing.T) {
 		n, ci, h, w, co   int
 		k, s, p           int
 		bias, noInputGrad bool
+		cols              int
 	}{
-		{"3x3 s1 p1 chunked", 3, 2, 6, 5, 3, 3, 1, 1, false, false},
-		{"3x3 s2 p1 bias", 2, 3, 7, 7, 4, 3, 2, 1, true, false},
-		{"3x3 s1 p0", 2, 2, 5, 6, 2, 3, 1, 0, false, false},
-		{"5x5 s2 p2", 2, 2, 9, 8, 3, 5, 2, 2, true, false},
-		{"1x1 s2", 3, 4, 5, 5, 6, 1, 2, 0, false, false},
-		{"1x1 s1 direct", 2, 3, 32, 33, 4, 1, 1, 0, true, false},
-		{"3x3 direct", 2, 2, 32, 32, 3, 3, 1, 1, false, false},
-		{"partial chunk", 7, 2, 20, 20, 3, 3, 1, 1, false, false},
-		{"no input grad", 3, 3, 8, 8, 4, 3, 1, 1, false, true},
-		{"5x5 s1 p2 same", 2, 2, 6, 7, 3, 5, 1, 2, true, false},
-		{"3x3 same 1 wide", 2, 2, 3, 1, 2, 3, 1, 1, false, false},
-		{"5x5 same 2 wide", 2, 1, 4, 2, 2, 5, 1, 2, false, false},
+		{"3x3 s1 p1 chunked", 3, 2, 6, 5, 3, 3, 1, 1, false, false, 0},
+		{"3x3 s2 p1 bias", 2, 3, 7, 7, 4, 3, 2, 1, true, false, 0},
+		{"3x3 s1 p0", 2, 2, 5, 6, 2, 3, 1, 0, false, false, 0},
+		{"5x5 s2 p2", 2, 2, 9, 8, 3, 5, 2, 2, true, false, 0},
+		{"1x1 s2", 3, 4, 5, 5, 6, 1, 2, 0, false, false, 0},
+		{"1x1 s1 direct", 2, 3, 32, 33, 4, 1, 1, 0, true, false, 0},
+		{"3x3 direct", 2, 2, 32, 32, 3, 3, 1, 1, false, false, 0},
+		{"partial chunk", 7, 2, 20, 20, 3, 3, 1, 1, false, false, 1000},
+		{"partial chunk s2", 5, 2, 9, 9, 3, 3, 2, 1, true, false, 40},
+		{"no input grad", 3, 3, 8, 8, 4, 3, 1, 1, false, true, 0},
+		{"5x5 s1 p2 same", 2, 2, 6, 7, 3, 5, 1, 2, true, false, 0},
+		{"3x3 same 1 wide", 2, 2, 3, 1, 2, 3, 1, 1, false, false, 0},
+		{"5x5 same 2 wide", 2, 1, 4, 2, 2, 5, 1, 2, false, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := NewConv2D("conv", c.ci, c.co, c.k, c.s, c.p, c.bias, testRNG(), pool)
 			m.NoInputGrad = c.noInputGrad
+			m.cols = c.cols
 			gradCheck(t, m, true, refConv(c.n, c.ci, c.h, c.w, c.co, c.k, c.s, c.p), c.n, c.ci, c.h, c.w)
 		})
 	}

@@ -7,7 +7,7 @@
 //
 //	p := pipeline.New("simclr", pipeline.WithDeadLetter(dl), pipeline.WithBadRecordBudget(0.001))
 //	rows := pipeline.Source(p, "read", src)                       // Stream[*sources.Sample]
-//	imgs := pipeline.Apply(p, "decode", rows, stages.Decode{}, pipeline.Workers(8), pipeline.Ordered())
+//	imgs := pipeline.Apply(p, "decode", rows, &stages.Decode{}, pipeline.Workers(8), pipeline.Ordered())
 //	pipeline.Sink(p, "collect", imgs, sink)
 //	err := p.Run(ctx)
 //

@@ -19,7 +19,6 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
-	"gorgonia.org/tensor"
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
@@ -115,18 +114,6 @@ func (c *Checkpoint) Encoder() []nn.Named {
 		if !strings.HasPrefix(t.Name, "head.") {
 			out = append(out, t)
 		}
-	}
-	return out
-}
-
-// CloneNamed returns a deep copy of a state dict: new tensors with the same
-// names, shapes and values. A trainer uses it to hand a consistent snapshot
-// to a checkpoint sink running on another goroutine while training goes on.
-// It allocates every tensor.
-func CloneNamed(sd []nn.Named) []nn.Named {
-	out := make([]nn.Named, len(sd))
-	for i, s := range sd {
-		out[i] = nn.Named{Name: s.Name, Tensor: s.Tensor.Clone().(*tensor.Dense)}
 	}
 	return out
 }
@@ -269,7 +256,7 @@ func checkpointChecksum(ts []Tensor, meta map[string]string) string {
 
 // Save writes s as the checkpoint of step s.Step, updates `latest` and
 // removes checkpoints beyond Keep. The tensors of s must not change during
-// Save (hand it a CloneNamed snapshot if training continues concurrently).
+// Save (hand it an nn.CloneState snapshot if training continues concurrently).
 // A checkpoint of the same step is replaced. On error the previous
 // checkpoints and pointer are untouched and no temporary file is left.
 func (c *Checkpointer) Save(ctx context.Context, s *CheckpointState) error {
@@ -304,7 +291,7 @@ func (c *Checkpointer) Save(ctx context.Context, s *CheckpointState) error {
 	if level == 0 {
 		level = zstd.SpeedDefault
 	}
-	err = writeFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+	err = WriteFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
 		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(true))
 		if err != nil {
 			return err
@@ -318,7 +305,7 @@ func (c *Checkpointer) Save(ctx context.Context, s *CheckpointState) error {
 	if err != nil {
 		return fmt.Errorf("sinks: checkpoint step %d: %w", s.Step, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "latest"), func(w io.Writer) error {
+	if err := WriteFileAtomic(filepath.Join(dir, "latest"), func(w io.Writer) error {
 		_, err := io.WriteString(w, name+"\n")
 		return err
 	}); err != nil {
@@ -368,10 +355,12 @@ func (c *Checkpointer) prune(dir, keep string) error {
 	return nil
 }
 
-// writeFileAtomic writes path through write into a temporary file in the
-// same folder, fsyncs and closes it, renames it to path and fsyncs the
-// folder. On error the temporary file is removed and path is untouched.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
+// WriteFileAtomic writes path through write into a temporary file in the
+// same folder, fsyncs and closes it, renames it to path (mode 0644) and
+// fsyncs the folder, so a crash leaves either the old file or the new one,
+// never a part. On error the temporary file is removed and path is
+// untouched. Checkpoints, plots and run files are all written this way.
+func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -393,6 +382,9 @@ func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = bw.Flush(); err != nil {
 		return err
 	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
 	if err = f.Sync(); err != nil {
 		return err
 	}
@@ -402,11 +394,11 @@ func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return fsyncDir(dir)
+	return syncDir(dir)
 }
 
-// fsyncDir makes a rename in dir durable.
-func fsyncDir(dir string) error {
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -598,7 +590,7 @@ func ExportEncoder(path string, ck *Checkpoint) error {
 	}
 	meta := map[string]string{"format": "pt", "model": ck.Model,
 		"step": strconv.FormatInt(ck.Step, 10), "source": filepath.Base(ck.Path)}
-	if err := writeFileAtomic(path, func(w io.Writer) error {
+	if err := WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := WriteSafetensors(w, ts, meta)
 		return err
 	}); err != nil {

@@ -63,7 +63,7 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 				step(a, ao, i)
 			}
 			dir := t.TempDir()
-			st := &CheckpointState{Step: 2, Model: "small", Tensors: CloneNamed(a.StateDict()), Optimizer: ao.State()}
+			st := &CheckpointState{Step: 2, Model: "small", Tensors: nn.CloneState(a.StateDict()), Optimizer: ao.State()}
 			if err := (&Checkpointer{Dir: dir}).Save(context.Background(), st); err != nil {
 				t.Fatal(err)
 			}

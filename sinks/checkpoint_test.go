@@ -457,9 +457,9 @@ func TestCheckpointSinkInPipeline(t *testing.T) {
 	}
 }
 
-func TestCloneNamed(t *testing.T) {
+func TestCloneStateIsDeep(t *testing.T) {
 	st := ckState(1, 1, 2)
-	c := CloneNamed(st.Tensors)
+	c := nn.CloneState(st.Tensors)
 	ckEqualNamed(t, "clone", c, st.Tensors)
 	st.Tensors[0].Tensor.Float32s()[0] = 99
 	st.Tensors[5].Tensor.Int64s()[0] = 99

@@ -209,7 +209,7 @@ func (p *Plots) flush() error {
 		if err != nil {
 			return fmt.Errorf("sinks: plots: %s: %w", pn.File, err)
 		}
-		if err := writeFileAtomic(filepath.Join(p.Dir, pn.File), func(out io.Writer) error {
+		if err := WriteFileAtomic(filepath.Join(p.Dir, pn.File), func(out io.Writer) error {
 			_, err := wt.WriteTo(out)
 			return err
 		}); err != nil {

@@ -1,19 +1,5 @@
 package sinks
 
-// Package documentation for sinks/doc.go (safetensors, checkpoints, metrics):
-//
-//   - [WriteSafetensors] and [ParseSafetensors] write and read the Hugging
-//     Face safetensors format (F64, F32, F16, BF16, I64, I32, I16, I8, U8,
-//     BOOL and the unsigned types), byte-compatible with the reference
-//     implementation.
-//   - [Checkpointer] writes training checkpoints (safetensors compressed with
-//     zstd, PyTorch state_dict names, step, cursor, seed and config in the
-//     metadata, a checksum) atomically, keeps the last K and a latest
-//     pointer; [LoadCheckpoint] verifies and reads one; [ExportEncoder]
-//     writes a plain .safetensors of the encoder for PyTorch users.
-//   - [MetricsJSONL], [Prometheus] and [Plots] take step and evaluation
-//     records; [Metrics] fans a stream of records out to them.
-
 import (
 	"bytes"
 	"encoding/binary"

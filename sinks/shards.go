@@ -516,18 +516,6 @@ func (w *Shards) discard() error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // Close commits the last shard (if it holds any row) and releases the
 // builders. It returns the first error of the writer's life, if any; after a
 // failed write it removes the partial shard instead. Calling it again

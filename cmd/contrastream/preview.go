@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/stages"
 )
 
@@ -34,19 +35,7 @@ func runPreview(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--data and --out are required")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".preview-*.png")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := stages.Preview(ctx, cfg, tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if err := sinks.WriteFileAtomic(out, func(w io.Writer) error { return stages.Preview(ctx, cfg, w) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "preview: wrote %s\n", out)

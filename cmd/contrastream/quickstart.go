@@ -68,15 +68,9 @@ func runQuickstart(ctx context.Context, args []string) error {
 
 	// 2. What the augmentations do.
 	preview := filepath.Join(out, "preview.png")
-	f, err := os.Create(preview)
-	if err != nil {
-		return err
-	}
-	err = stages.Preview(ctx, stages.PreviewConfig{Glob: trainDir, Rows: 8, Size: 64, Seed: 1}, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := sinks.WriteFileAtomic(preview, func(w io.Writer) error {
+		return stages.Preview(ctx, stages.PreviewConfig{Glob: trainDir, Rows: 8, Size: 64, Seed: 1}, w)
+	}); err != nil {
 		return err
 	}
 	step("augmentation preview: %s", preview)

@@ -296,7 +296,10 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 		return res, err
 	}
 	if !cfg.Resume {
-		if err := writeFileAtomic(filepath.Join(cfg.Out, "config.json"), append(cfgJSON, '\n')); err != nil {
+		if err := sinks.WriteFileAtomic(filepath.Join(cfg.Out, "config.json"), func(w io.Writer) error {
+			_, err := w.Write(append(cfgJSON, '\n'))
+			return err
+		}); err != nil {
 			return res, err
 		}
 	}
@@ -489,29 +492,4 @@ func peekImage(glob string) (side, channels int, err error) {
 		c = 1
 	}
 	return min(h.W, h.H), c, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

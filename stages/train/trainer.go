@@ -282,17 +282,8 @@ func (t *Trainer) Flush(ctx context.Context, emit func(*Step)) error {
 func (t *Trainer) snapshot(epoch int, cur sources.Cursor) *Snapshot {
 	return &Snapshot{
 		Step: t.step, Epoch: epoch, Cursor: cur,
-		Model: cloneNamed(t.Model.StateDict()), Optimizer: cloneNamed(t.Opt.State()),
+		Model: nn.CloneState(t.Model.StateDict()), Optimizer: nn.CloneState(t.Opt.State()),
 	}
-}
-
-// cloneNamed deep-copies a state dict.
-func cloneNamed(sd []nn.Named) []nn.Named {
-	out := make([]nn.Named, len(sd))
-	for i, s := range sd {
-		out[i] = nn.Named{Name: s.Name, Tensor: s.Tensor.Clone().(*tensor.Dense)}
-	}
-	return out
 }
 
 // gradNorm is the L2 norm of all gradients, accumulated in float64.

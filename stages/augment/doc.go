@@ -32,7 +32,7 @@
 // have AVX2 versions in kernels_amd64.s, chosen at run time when the CPU
 // has AVX2; elsewhere, or with the build tag purego, portable Go runs. Both
 // paths give the same bytes (the tests compare them). See
-// docs/benchmarks-augment.md for the cost of each op next to torchvision.
+// docs/benchmarks.md for the cost of each op next to torchvision.
 //
 // # Probabilities
 //

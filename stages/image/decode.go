@@ -108,7 +108,7 @@ type DecodeOptions struct {
 
 	// FastDCT uses libjpeg-turbo's fast, less accurate integer IDCT
 	// (TJFLAG_FASTDCT). Only the turbojpeg backend honours it; see
-	// docs/benchmarks-decode.md for its cost in accuracy.
+	// docs/benchmarks.md for its cost in accuracy.
 	FastDCT bool
 
 	// Backend picks the JPEG decoder; see Backend.

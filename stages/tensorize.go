@@ -37,13 +37,15 @@ type Batch struct {
 func (b *Batch) Size() int { return len(b.IDs) }
 
 // Release returns the batch to its pool. The batch must not be used after.
-// Release of a nil Batch, or twice, is a no-op the second time only if the
-// caller stopped using it; do not call it twice.
+// Releasing a nil batch, a batch made outside Tensorize, or the same batch
+// twice does nothing.
 func (b *Batch) Release() {
 	if b == nil || b.pool == nil {
 		return
 	}
-	b.pool <- b
+	p := b.pool
+	b.pool = nil
+	p <- b
 }
 
 // Float32s returns view v's backing array ([B,C,H,W] float32). It panics for
@@ -127,6 +129,7 @@ func (t *Tensorize) get(ctx context.Context) (*Batch, error) {
 	}
 	select {
 	case b := <-t.pool:
+		b.pool = t.pool
 		return b, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

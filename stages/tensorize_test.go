@@ -151,6 +151,10 @@ func TestTensorizePoolBoundsBatchesInFlight(t *testing.T) {
 		t.Fatalf("err = %v, want a cancelled wait", err)
 	}
 	held[0].Release()
+	held[0].Release() // a second release must not put it in the pool twice
+	if len(tz.pool) != 1 {
+		t.Fatalf("pool holds %d batches after releasing one twice", len(tz.pool))
+	}
 	if err := tz.Process(t.Context(), viewSet(3, 0, 2, 4, 1), emit); err != nil {
 		t.Fatal(err)
 	}

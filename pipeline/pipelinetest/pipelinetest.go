@@ -22,7 +22,9 @@ func Slice[T any](p *pipeline.Pipeline, name string, items []T) pipeline.Stream[
 	}))
 }
 
-// Collected holds what a Collect sink received.
+// Collected is an in-memory sink: a pipeline.Consumer[T] that keeps every
+// record it receives, in arrival order. Safe for concurrent use; the zero
+// value is ready to use. (sinks.Collect is this type, for non-test code.)
 type Collected[T any] struct {
 	mu    sync.Mutex
 	items []T
@@ -41,6 +43,13 @@ func (c *Collected[T]) Items() []T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]T(nil), c.items...)
+}
+
+// Len returns the number of records received so far.
+func (c *Collected[T]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.items)
 }
 
 // Collect adds a sink that keeps every record in memory.

@@ -114,16 +114,9 @@ func Encode(m *nn.SimCLR, set *Labeled, batch int, norm augment.Normalize) ([]fl
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
 		b := hi - lo
-		in := buf[:b*c*s*s]
+		in := buf[:b*per]
 		for i := range b {
-			px := set.Pix[(lo+i)*per : (lo+i+1)*per]
-			d := in[i*c*s*s : (i+1)*c*s*s]
-			plane := s * s
-			for p := range plane {
-				for ch := range c {
-					d[ch*plane+p] = lut[ch][px[p*c+ch]]
-				}
-			}
+			toCHW(in[i*per:(i+1)*per], set.Pix[(lo+i)*per:(lo+i+1)*per], c, &lut)
 		}
 		if x == nil || x.Shape()[0] != b {
 			x = tensor.New(tensor.WithShape(b, c, s, s), tensor.WithBacking(in))
@@ -132,4 +125,16 @@ func Encode(m *nn.SimCLR, set *Labeled, batch int, norm augment.Normalize) ([]fl
 		copy(feats[lo*m.FeatureDim:hi*m.FeatureDim], h.Data().([]float32))
 	}
 	return feats, nil
+}
+
+// toCHW writes one HWC uint8 image (c channels) as planar float32 through the
+// normalization table: the layout Encode feeds the model and PixelFeatures
+// uses as the raw-pixel baseline. It allocates nothing.
+func toCHW(dst []float32, px []uint8, c int, lut *[3][256]float32) {
+	plane := len(px) / c
+	for p := range plane {
+		for ch := range c {
+			dst[ch*plane+p] = lut[ch][px[p*c+ch]]
+		}
+	}
 }

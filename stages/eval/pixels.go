@@ -14,13 +14,7 @@ func PixelFeatures(set *Labeled, norm augment.Normalize) (feats []float32, dim i
 	lut := norm.Table()
 	feats = make([]float32, set.Len()*dim)
 	for i := 0; i < set.Len(); i++ {
-		px := set.Pix[i*dim : (i+1)*dim]
-		d := feats[i*dim : (i+1)*dim]
-		for p := 0; p < plane; p++ {
-			for ch := 0; ch < c; ch++ {
-				d[ch*plane+p] = lut[ch][px[p*c+ch]]
-			}
-		}
+		toCHW(feats[i*dim:(i+1)*dim], set.Pix[i*dim:(i+1)*dim], c, &lut)
 	}
 	return feats, dim
 }

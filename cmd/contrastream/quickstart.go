@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
@@ -109,7 +108,7 @@ func runQuickstart(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res, err := trainRun(ctx, cfg, trainHooks{stop: make(chan struct{}), progress: log,
-		onStart: func(_ *pipeline.Pipeline, stop func()) { watchSignals(ctx, stop, cancel) }})
+		abort: cancel})
 	if err != nil {
 		return err
 	}

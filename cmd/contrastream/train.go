@@ -154,7 +154,7 @@ func runTrain(ctx context.Context, args []string) error {
 	defer cancel()
 	res, err := trainRun(ctx, cfg, trainHooks{
 		stop:     make(chan struct{}),
-		onStart:  func(_ *pipeline.Pipeline, stop func()) { watchSignals(ctx, stop, cancel) },
+		abort:    cancel,
 		progress: os.Stderr,
 		jsonOut:  jsonWriter(cfg.JSON),
 	})
@@ -212,10 +212,10 @@ func loadTrainConfig(dir string) (trainConfig, error) {
 
 // trainHooks connect a run to its caller (the CLI, the quickstart, tests).
 type trainHooks struct {
-	stop     chan struct{}                           // closed to stop gracefully (may be nil)
-	onStart  func(p *pipeline.Pipeline, stop func()) // called once the pipeline is built
-	progress io.Writer                               // human progress (nil: none)
-	jsonOut  io.Writer                               // step records as JSON lines (nil: none)
+	stop     chan struct{}      // closed to stop gracefully (may be nil)
+	abort    context.CancelFunc // if set, SIGINT/SIGTERM stop the run gracefully, a second one calls abort
+	progress io.Writer          // human progress (nil: none)
+	jsonOut  io.Writer          // step records as JSON lines (nil: none)
 }
 
 // trainResult summarizes a finished run.
@@ -402,8 +402,8 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 		t := time.AfterFunc(time.Duration(cfg.Minutes*float64(time.Minute)), stop)
 		defer t.Stop()
 	}
-	if hooks.onStart != nil {
-		hooks.onStart(p, stop)
+	if hooks.abort != nil {
+		watchSignals(ctx, stop, hooks.abort)
 	}
 	start := time.Now()
 	runErr := p.Run(ctx)

@@ -302,6 +302,12 @@ func jitter(dst, src *image.Image, p jitterParams) {
 			pending.then(&t)
 			dirty = true
 		case 1:
+			if dirty && useVBMI && src.C == 3 {
+				// The table pass costs less than the mean's scalar
+				// table lookups: apply it, then take the mean in SIMD.
+				applyLUT(dst, cur, &pending)
+				cur, pending, dirty = dst, identityLUT(), false
+			}
 			t := contrastLUT(meanLuma(cur, &pending), float32(p.f[1]))
 			pending.then(&t)
 			dirty = true

@@ -13,6 +13,13 @@ import (
 // give the same bytes.
 var useAVX2 = cpu.X86.HasAVX2
 
+// hasVBMI reports whether the CPU (and OS) runs the AVX-512 VBMI kernels
+// (kernels_avx512_amd64.s); useVBMI selects them (tests switch it off).
+var (
+	hasVBMI = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI
+	useVBMI = hasVBMI
+)
+
 // vconv8AVX2 computes, for i in [0, n) (n a multiple of 8),
 // out[i] = clip8((2^21 + Σ_t rows[t][i]·w[t]) >> 22) with int32 arithmetic
 // (PIL's vertical pass). rows holds *uint8 row starts.
@@ -60,3 +67,9 @@ func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *
 //
 //go:noescape
 func lumaSumAVX2(src []uint8, n int) uint64
+
+// lutVBMI writes t[src[i]] to dst[i] for i in [0, n), n a multiple of 64.
+// dst may be src.
+//
+//go:noescape
+func lutVBMI(dst, src []uint8, n int, t *lut)

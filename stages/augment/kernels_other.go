@@ -8,6 +8,12 @@ import "unsafe"
 // SWAR paths run instead.
 var useAVX2 = false
 
+// hasVBMI and useVBMI are false where the AVX-512 kernels are not built.
+var (
+	hasVBMI = false
+	useVBMI = false
+)
+
 func vconv8AVX2(out []uint8, rows []unsafe.Pointer, w []int32, n int)  { panic("unreachable") }
 func vconv16AVX2(out []uint8, rows []unsafe.Pointer, w []int32, n int) { panic("unreachable") }
 func hconv16AVX2(out []uint16, pad []uint8, w []int32, stride int, n int) {
@@ -24,3 +30,5 @@ func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *
 }
 
 func lumaSumAVX2(src []uint8, n int) uint64 { panic("unreachable") }
+
+func lutVBMI(dst, src []uint8, n int, t *lut) { panic("unreachable") }

@@ -15,14 +15,14 @@ func TestAVX2MatchesPortable(t *testing.T) {
 	if !useAVX2 {
 		t.Skip("no AVX2 kernels on this machine or build")
 	}
-	defer func() { useAVX2 = true }()
+	defer func() { useAVX2, useVBMI = true, hasVBMI }()
 	rng := newRNG(21)
 	run := func(f func(dst *image.Image) error) (a, b image.Image) {
-		useAVX2 = true
+		useAVX2, useVBMI = true, hasVBMI
 		if err := f(&a); err != nil {
 			t.Fatal(err)
 		}
-		useAVX2 = false
+		useAVX2, useVBMI = false, false
 		if err := f(&b); err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +64,22 @@ func TestAVX2MatchesPortable(t *testing.T) {
 			if !bytes.Equal(a.Pix, b.Pix) {
 				t.Fatalf("case %d: jitter (saturation after a table) %dx%d differs", i, W, H)
 			}
+			p.order = [4]int{0, 1, 3, 2} // contrast's mean after a table, hue after a table
+			a, b = run(func(d *image.Image) error { jitter(d, src, p); return nil })
+			if !bytes.Equal(a.Pix, b.Pix) {
+				t.Fatalf("case %d: jitter (contrast after a table) %dx%d differs", i, W, H)
+			}
+		}
+		bf := 2 * rng.Float64()
+		a, b = run(func(d *image.Image) error { return AdjustBrightness(d, src, bf) })
+		if !bytes.Equal(a.Pix, b.Pix) {
+			t.Fatalf("case %d: brightness %dx%dx%d f=%v differs", i, W, H, C, bf)
+		}
+		// a view with a stride wider than its rows takes the row path
+		sub := &image.Image{W: W - left, H: H - top, C: C, Stride: src.Stride, Pix: src.Pix[top*src.Stride+left*C:]}
+		a, b = run(func(d *image.Image) error { return AdjustBrightness(d, sub, bf) })
+		if !bytes.Equal(a.Pix, b.Pix) {
+			t.Fatalf("case %d: brightness on a strided view differs", i)
 		}
 		k := 2*rng.IntN(12) + 1
 		sigma := 0.1 + 3*rng.Float64()
@@ -98,6 +114,38 @@ func TestHueAVX2Exhaustive(t *testing.T) {
 				if dst.Pix[3*i] != wr || dst.Pix[3*i+1] != wg || dst.Pix[3*i+2] != wb {
 					t.Fatalf("shift %d rgb %d,%d,%d: got %v, want %d,%d,%d", shift, r, i>>8, i&255, dst.Pix[3*i:3*i+3], wr, wg, wb)
 				}
+			}
+		}
+	}
+}
+
+// TestLUTVBMIMatchesTable checks the AVX-512 table lookup against the
+// table on random bytes and tables.
+func TestLUTVBMIMatchesTable(t *testing.T) {
+	if !hasVBMI {
+		t.Skip("no AVX-512 VBMI kernels on this machine or build")
+	}
+	rng := newRNG(5)
+	for range 20 {
+		var tb lut
+		for i := range tb {
+			tb[i] = uint8(rng.IntN(256))
+		}
+		n := 64 * (1 + rng.IntN(20))
+		src := make([]uint8, n+5)
+		for i := range src {
+			src[i] = uint8(rng.IntN(256))
+		}
+		got := make([]uint8, n+5)
+		lutVBMI(got, src, n, &tb)
+		for i := range n {
+			if got[i] != tb[src[i]] {
+				t.Fatalf("n=%d: dst[%d] = %d, want t[%d] = %d", n, i, got[i], src[i], tb[src[i]])
+			}
+		}
+		for i := n; i < n+5; i++ {
+			if got[i] != 0 {
+				t.Fatalf("wrote past n at %d", i)
 			}
 		}
 	}

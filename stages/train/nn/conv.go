@@ -36,7 +36,10 @@ type Conv2D struct {
 	cur, nb      int // first image and image count of the current chunk
 	colLo, colHi []int32
 	chunk        int
-	cols         int // target columns per product; 0 means targetCols (tests set it)
+	cols         int // target columns (Winograd: tiles) per product; 0 means the default (tests set it)
+	ready        bool
+	wino         int8 // tests: >0 forces Winograd where the shape allows it, <0 forbids it
+	wg           *winograd
 }
 
 // NewConv2D returns a convolution named prefix (its parameters are
@@ -83,13 +86,18 @@ func (c *Conv2D) setup(x *tensor.Dense) {
 		panic(fmt.Sprintf("nn: Conv2D %s wants %d input channels, got shape %v", c.Weight.Name, c.InC, x.Shape()))
 	}
 	c.x, c.xd = x, f32(x)
-	if n == c.n && h == c.h && w == c.w && c.col != nil {
+	if n == c.n && h == c.h && w == c.w && c.ready {
 		return
 	}
 	c.n, c.h, c.w = n, h, w
 	c.ho, c.wo = c.OutSize(h), c.OutSize(w)
 	if c.ho <= 0 || c.wo <= 0 {
 		panic(fmt.Sprintf("nn: Conv2D %s input %dx%d too small", c.Weight.Name, h, w))
+	}
+	c.ready = true
+	if c.useWinograd() {
+		c.setupWinograd()
+		return
 	}
 	hw := c.ho * c.wo
 	k := c.kdim()
@@ -146,6 +154,10 @@ const (
 func (c *Conv2D) Forward(x *tensor.Dense, train bool) *tensor.Dense {
 	c.setup(x)
 	y := c.y.ensure4(c.n, c.OutC, c.ho, c.wo)
+	if c.wg != nil && c.useWinograd() {
+		c.winoForward()
+		return y
+	}
 	hw, k := c.ho*c.wo, c.kdim()
 	wd := c.Weight.Data()
 	for c.cur = 0; c.cur < c.n; c.cur += c.nb {
@@ -182,6 +194,10 @@ func (c *Conv2D) Backward(dy *tensor.Dense) *tensor.Dense {
 	var dx *tensor.Dense
 	if !c.NoInputGrad {
 		dx = c.dx.grad4(c.pool, c.n, c.InC, c.h, c.w)
+	}
+	if c.wg != nil && c.useWinograd() {
+		c.winoBackward()
+		return dx
 	}
 	hw, k := c.ho*c.wo, c.kdim()
 	wd, dwd := c.Weight.Data(), c.Weight.GradData()
@@ -238,6 +254,8 @@ func (c *Conv2D) run(phase, lo, hi int) {
 		c.gather(lo, hi)
 	case convCol2im:
 		c.col2im(lo, hi)
+	default:
+		c.runWino(phase, lo, hi)
 	}
 }
 

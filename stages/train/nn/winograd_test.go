@@ -1,0 +1,161 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGradConv2DWinograd checks the Winograd path (forced on small channel
+// counts) against the float64 reference convolution and central finite
+// differences: odd and even sides, 1-wide planes, bias, partial chunks.
+func TestGradConv2DWinograd(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	cases := []struct {
+		name            string
+		n, ci, h, w, co int
+		bias, noInput   bool
+		cols            int
+	}{
+		{"even", 2, 3, 6, 8, 4, false, false, 0},
+		{"odd 7x7", 2, 2, 7, 7, 3, false, false, 0},
+		{"odd 5x6 bias", 3, 2, 5, 6, 2, true, false, 0},
+		{"1 wide", 2, 2, 3, 1, 2, false, false, 0},
+		{"1x1 plane", 3, 2, 1, 1, 3, true, false, 0},
+		{"2x3", 2, 3, 2, 3, 2, false, false, 0},
+		{"partial chunk", 5, 2, 9, 7, 3, false, false, 30},
+		{"chunk of one", 3, 2, 4, 4, 2, true, false, 1},
+		{"no input grad", 2, 3, 6, 5, 4, false, true, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewConv2D("conv", c.ci, c.co, 3, 1, 1, c.bias, testRNG(), pool)
+			m.wino = 1
+			m.NoInputGrad = c.noInput
+			m.cols = c.cols
+			gradCheck(t, m, true, refConv(c.n, c.ci, c.h, c.w, c.co, 3, 1, 1), c.n, c.ci, c.h, c.w)
+			if m.wg == nil {
+				t.Fatal("Winograd path not taken")
+			}
+		})
+	}
+}
+
+// convPair runs the same convolution through Winograd and im2col on x and
+// a random dy and returns the largest differences relative to each
+// tensor's scale (y, dx, dW, db).
+func convPair(t testing.TB, n, ci, co, h, w int, bias bool, cols int, seed uint64) [4]float64 {
+	pool := NewPool(2)
+	defer pool.Close()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	a := NewConv2D("a", ci, co, 3, 1, 1, bias, rng, pool)
+	b := NewConv2D("b", ci, co, 3, 1, 1, bias, nil, pool)
+	copy(b.Weight.Data(), a.Weight.Data())
+	if bias {
+		copy(b.Bias.Data(), a.Bias.Data())
+	}
+	a.wino, b.wino = 1, -1
+	a.cols = cols
+	x := make([]float32, n*ci*h*w)
+	dy := make([]float32, n*co*h*w)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range dy {
+		dy[i] = float32(rng.NormFloat64())
+	}
+	var out [2][4][]float32
+	for k, m := range []*Conv2D{a, b} {
+		y := m.Forward(NewTensor(x, n, ci, h, w), true)
+		out[k][0] = append([]float32(nil), f32(y)...)
+		ZeroGrad(m.Params())
+		dx := m.Backward(NewTensor(dy, n, co, h, w))
+		out[k][1] = append([]float32(nil), f32(dx)...)
+		out[k][2] = append([]float32(nil), m.Weight.GradData()...)
+		if bias {
+			out[k][3] = append([]float32(nil), m.Bias.GradData()...)
+		}
+	}
+	if a.wg == nil || b.wg != nil {
+		t.Fatal("paths not as forced")
+	}
+	var rel [4]float64
+	for i := range rel {
+		var scale, worst float64
+		for j, v := range out[1][i] {
+			scale = max(scale, math.Abs(float64(v)))
+			worst = max(worst, math.Abs(float64(out[0][i][j])-float64(v)))
+		}
+		if scale > 0 {
+			rel[i] = worst / scale
+		}
+	}
+	return rel
+}
+
+// TestWinogradMatchesIm2col compares the two paths at the models' shapes
+// (and odd ones) in float32: the largest difference, relative to each
+// tensor's largest value, stays under winoRel.
+func TestWinogradMatchesIm2col(t *testing.T) {
+	// Measured maxima (float32, these shapes): ~3e-7 for y and dx, ~1e-6
+	// for dW (sums over the whole batch's tiles); 2e-5 leaves margin and is
+	// still 5× inside the golden files' 1e-4.
+	const winoRel = 2e-5
+	cases := []struct{ n, ci, co, h, w int }{
+		{8, 32, 64, 16, 16},
+		{8, 64, 128, 8, 8},
+		{16, 128, 256, 4, 4},
+		{4, 32, 64, 14, 14},
+		{4, 64, 128, 7, 7},
+		{4, 128, 256, 4, 4},
+		{2, 16, 16, 9, 5},
+	}
+	for _, c := range cases {
+		name := fmt.Sprintf("%dx%dx%dx%d_to_%d", c.n, c.ci, c.h, c.w, c.co)
+		t.Run(name, func(t *testing.T) {
+			rel := convPair(t, c.n, c.ci, c.co, c.h, c.w, true, 0, 3)
+			for i, what := range []string{"y", "dx", "dW", "db"} {
+				if testing.Verbose() {
+					t.Logf("%s: max rel diff %.2g", what, rel[i])
+				}
+				if !(rel[i] <= winoRel) {
+					t.Errorf("%s: max diff %.3g of scale, want ≤ %g", what, rel[i], winoRel)
+				}
+			}
+		})
+	}
+}
+
+// TestWinogradThreadsBitIdentical checks that the Winograd path gives the
+// same bits for 1, 2 and 3 threads.
+func TestWinogradThreadsBitIdentical(t *testing.T) {
+	var ref [][]float32
+	for _, threads := range []int{1, 2, 3} {
+		pool := NewPool(threads)
+		m := NewConv2D("c", 16, 24, 3, 1, 1, true, testRNG(), pool)
+		m.cols = 100 // several chunks
+		x := filled(3, 1, 5, 16, 7, 9)
+		y := m.Forward(x, true)
+		ZeroGrad(m.Params())
+		dx := m.Backward(filled(4, 1, 5, 24, 7, 9))
+		got := [][]float32{append([]float32(nil), f32(y)...), append([]float32(nil), f32(dx)...),
+			append([]float32(nil), m.Weight.GradData()...), append([]float32(nil), m.Bias.GradData()...)}
+		pool.Close()
+		if m.wg == nil {
+			t.Fatal("Winograd path not taken")
+		}
+		if ref == nil {
+			ref = got
+			continue
+		}
+		for i := range got {
+			for j := range got[i] {
+				if math.Float32bits(got[i][j]) != math.Float32bits(ref[i][j]) {
+					t.Fatalf("threads %d: tensor %d differs at %d", threads, i, j)
+				}
+			}
+		}
+	}
+}

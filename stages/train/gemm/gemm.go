@@ -25,6 +25,21 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	backend(p)
 }
 
+// SgemmSerial is Sgemm computed entirely on the calling goroutine with the
+// native kernels (it starts no goroutine whatever SetThreads says, and does
+// not use OpenBLAS in an openblas build). It is for callers that run many
+// independent products in parallel themselves, such as a batch of
+// equally-sized products split over a fixed set of goroutines. Its results
+// are bit-identical to Sgemm's on the native kernels. It panics as Sgemm
+// does, allocates nothing once the packing pool is warm, and is safe for
+// concurrent use on non-overlapping C.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := params{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	check(&p)
+	native(best, 1, p)
+}
+
 // Kernel names the implementation Sgemm uses: "openblas" in a build with the
 // openblas tag, otherwise the micro-kernel chosen for this CPU, such as
 // "avx512-12x32", "avx2-6x16" or "go-4x4".

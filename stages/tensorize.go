@@ -79,7 +79,7 @@ type Tensorize struct {
 	allocated int // batches made so far, at most cap(pool)
 	cur       *Batch
 	shapes    [][3]int // per view: C, H, W, from the first view set
-	lut       [3][256]float32
+	norm      *augment.Normalizer
 }
 
 // Setup validates the configuration and prepares the normalization tables.
@@ -90,7 +90,7 @@ func (t *Tensorize) Setup(context.Context) error {
 	if std := t.Normalize.Std; std != ([3]float32{}) && (std[0] <= 0 || std[1] <= 0 || std[2] <= 0) {
 		return fmt.Errorf("stages: Tensorize.Normalize.Std must be > 0, not %v", std)
 	}
-	t.lut = t.Normalize.Table()
+	t.norm = t.Normalize.Normalizer()
 	n := t.InFlight
 	if n <= 0 {
 		n = 4
@@ -198,9 +198,9 @@ func (t *Tensorize) toFloat(dst []float32, i int, m *image.Image) error {
 	plane := m.W * m.H
 	d := dst[i*m.C*plane : (i+1)*m.C*plane]
 	if m.C == 3 {
-		return augment.CHW(d, m, &t.lut)
+		return t.norm.CHW(d, m)
 	}
-	lut := &t.lut[0]
+	lut := &t.norm.Table()[0]
 	for y := range m.H {
 		o := d[y*m.W : (y+1)*m.W]
 		for x, v := range m.Row(y)[:len(o)] {

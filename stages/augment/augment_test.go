@@ -3,6 +3,7 @@ package augment
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -468,6 +469,53 @@ func TestCHW(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestNormalizerMatchesTable checks Normalizer.CHW (the AVX-512 kernel
+// where the CPU has one) against the table, sample for sample and bit for
+// bit, on sizes around the kernel's 16-pixel blocks and for ImageNet's and
+// random statistics, and on a strided view (the table path).
+func TestNormalizerMatchesTable(t *testing.T) {
+	rng := newRNG(9)
+	norms := []Normalize{{}, {Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}}
+	for range 6 {
+		var n Normalize
+		for c := range 3 {
+			n.Mean[c], n.Std[c] = rng.Float32(), 0.01+rng.Float32()
+		}
+		norms = append(norms, n)
+	}
+	for _, n := range norms {
+		z := n.Normalizer()
+		tab := n.Table()
+		for _, wh := range [][2]int{{1, 1}, {5, 1}, {6, 1}, {16, 1}, {17, 1}, {7, 5}, {96, 96}, {33, 17}} {
+			for _, c := range []int{1, 3} {
+				src := randImage(wh[0], wh[1], c, rng)
+				views := []*image.Image{src}
+				if wh[0] > 2 {
+					views = append(views, &image.Image{W: wh[0] - 2, H: wh[1], C: c, Stride: src.Stride, Pix: src.Pix[c:]})
+				}
+				for _, m := range views {
+					want := make([]float32, 3*m.W*m.H)
+					got := make([]float32, len(want))
+					if err := CHW(want, m, &tab); err != nil {
+						t.Fatal(err)
+					}
+					if err := z.CHW(got, m); err != nil {
+						t.Fatal(err)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%+v %dx%dx%d stride %d: sample %d = %v, want %v", n, m.W, m.H, c, m.Stride, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+		if err := z.CHW(make([]float32, 5), randImage(4, 4, 3, rng)); err == nil {
+			t.Fatal("wrong dst length accepted")
 		}
 	}
 }

@@ -44,6 +44,7 @@ func BenchmarkOp(b *testing.B) {
 		b.Fatal(err)
 	}
 	norm := Normalize{}.Table()
+	nz := Normalize{}.Normalizer()
 	chw := make([]float32, 3*224*224)
 	ops := []struct {
 		name string
@@ -62,6 +63,7 @@ func BenchmarkOp(b *testing.B) {
 		{"GaussianBlur/k23", &crop, GaussianBlur{Kernel: 23}},
 		{"Solarize", &crop, Solarize{P: 1}},
 		{"Normalize", &crop, Func(func(dst, src *image.Image, _ *rand.Rand) error { return CHW(chw, src, &norm) })},
+		{"Normalize/Normalizer", &crop, Func(func(dst, src *image.Image, _ *rand.Rand) error { return nz.CHW(chw, src) })},
 	}
 	for _, op := range ops {
 		b.Run(op.name, func(b *testing.B) {

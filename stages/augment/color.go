@@ -111,7 +111,7 @@ func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 		for y := 0; y < src.H; y++ {
 			s := src.Row(y)
 			d := dst.Row(y)
-			hue3AVX2(d, s, n8, int(shift), &t.hue[0][0], &t.satp[0], &t.hi[0], &t.hf[0], &t.fs[0])
+			hue3AVX2(d, s, n8, int(shift), &t.hue[0][0], &t.satp[0])
 			if n8 < src.W {
 				hue3Row(t, d[3*n8:], s[3*n8:], &id, shift)
 			}

@@ -55,12 +55,12 @@ func hconv3AVX2(out []uint8, row []uint8, start []int32, w []int32, T int, n int
 func sat3AVX2(dst, src []uint8, n int, alpha float32)
 
 // hue3AVX2 is hue3 for n RGB pixels, n a multiple of 8, with identity
-// pending table: the hsvTables lookups as gathers (tables read up to 3
+// pending table: the hue and satp lookups as gathers (tables read up to 3
 // bytes past an entry, which stays inside hsvTables), the hsvToRGBFast
 // arithmetic on 4 doubles at a time. dst may be src.
 //
 //go:noescape
-func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *uint8, hf *float32, fs *float32)
+func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32)
 
 // lumaSumAVX2 returns Σ PIL luma over n RGB pixels, n a multiple of 8 and
 // at most 8·2^23.
@@ -73,3 +73,10 @@ func lumaSumAVX2(src []uint8, n int) uint64
 //
 //go:noescape
 func lutVBMI(dst, src []uint8, n int, t *lut)
+
+// chwVBMI normalizes blocks×16 RGB pixels from src into the float32 planes
+// pr, pg and pb, (float32(v)/255 − mean[c])/std[c] in float32 per channel. It
+// reads 16 bytes past the last block's 48.
+//
+//go:noescape
+func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32)

@@ -332,25 +332,29 @@ DATA hueC5<>+0(SB)/4, $5
 GLOBL hueC5<>(SB), RODATA|NOPTR, $4
 DATA hueC0<>+0(SB)/4, $0
 GLOBL hueC0<>(SB), RODATA|NOPTR, $4
+DATA hueC6<>+0(SB)/4, $6
+GLOBL hueC6<>(SB), RODATA|NOPTR, $4
+DATA hueM193<>+0(SB)/4, $193
+GLOBL hueM193<>(SB), RODATA|NOPTR, $4
+DATA hue255f<>+0(SB)/4, $0x437f0000
+GLOBL hue255f<>(SB), RODATA|NOPTR, $4
 DATA hueOne<>+0(SB)/8, $0x3ff0000000000000
 GLOBL hueOne<>(SB), RODATA|NOPTR, $8
 DATA hueHalf<>+0(SB)/8, $0x3fe0000000000000
 GLOBL hueHalf<>(SB), RODATA|NOPTR, $8
 
-// func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *uint8, hf *float32, fs *float32)
+// func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32)
 // PIL's hue rotation (RGB→HSV, hue byte + shift, HSV→RGB) for n RGB pixels,
-// n a multiple of 8, with the tables of hsvTables gathered and the float
+// n a multiple of 8, with the hue and satp tables of hsvTables gathered
+// (hi, hf and fs computed: see TestHueTablesAreArithmetic), and the float
 // and double arithmetic of hsvToRGBFast. dst may be src.
-TEXT ·hue3AVX2(SB), NOSPLIT, $0-104
+TEXT ·hue3AVX2(SB), NOSPLIT, $0-80
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ n+48(FP), DX
 	MOVQ shift+56(FP), AX
 	MOVQ hue+64(FP), R8
 	MOVQ satp+72(FP), R9
-	MOVQ hi+80(FP), R10
-	MOVQ hf+88(FP), R11
-	MOVQ fs+96(FP), R12
 	MOVD AX, X15
 	VPBROADCASTD X15, Y15
 
@@ -422,16 +426,27 @@ hueloop:
 	VPOR     Y8, Y11, Y11
 
 	// h' = (h + shift) & 255; sector i, fraction f, fs
-	VPADDD     Y15, Y2, Y2
-	VPAND      Y14, Y2, Y2
-	VPCMPEQD   Y13, Y13, Y13
-	VPGATHERDD Y13, (R10)(Y2*1), Y4
-	VPAND      Y14, Y4, Y4 // i
-	VPCMPEQD   Y13, Y13, Y13
-	VGATHERDPS Y13, (R11)(Y2*4), Y6 // f
-	VPCMPEQD   Y13, Y13, Y13
-	VGATHERDPS Y13, (R12)(Y10*4), Y7 // fs
-	VMULPS     Y6, Y7, Y8 // fs·f in float32
+	// computed, not gathered: i0 = floor(6h'/255) = (193h') >> 13,
+	// i = i0 mod 6, f = float32(6h' − 255·i0) / 255 and fs = float32(sat)
+	// / 255 in float32 equal hsvTables' hi, hf and fs for every byte
+	// (TestHueTablesAreArithmetic).
+	VPADDD       Y15, Y2, Y2
+	VPAND        Y14, Y2, Y2 // h'
+	VPBROADCASTD hueM193<>(SB), Y13
+	VPMULLD      Y13, Y2, Y4
+	VPSRLD       $13, Y4, Y4 // i0
+	VPBROADCASTD hueC6<>(SB), Y13
+	VPMULLD      Y13, Y2, Y6 // 6h'
+	VPMULLD      Y14, Y4, Y1 // 255·i0
+	VPSUBD       Y1, Y6, Y6
+	VPCMPEQD     Y13, Y4, Y1
+	VPANDN       Y4, Y1, Y4 // i
+	VBROADCASTSS hue255f<>(SB), Y0
+	VCVTDQ2PS    Y6, Y6
+	VDIVPS       Y0, Y6, Y6 // f
+	VCVTDQ2PS    Y10, Y7
+	VDIVPS       Y0, Y7, Y7 // fs
+	VMULPS       Y6, Y7, Y8 // fs·f in float32
 
 	// low 4 lanes: tOdd in X9, tEven in X10
 	VBROADCASTSD hueOne<>(SB), Y12

@@ -25,10 +25,14 @@ func hconv3AVX2(out []uint8, row []uint8, start []int32, w []int32, T int, n int
 
 func sat3AVX2(dst, src []uint8, n int, alpha float32) { panic("unreachable") }
 
-func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32, hi *uint8, hf *float32, fs *float32) {
+func hue3AVX2(dst, src []uint8, n int, shift int, hue *uint8, satp *uint32) {
 	panic("unreachable")
 }
 
 func lumaSumAVX2(src []uint8, n int) uint64 { panic("unreachable") }
 
 func lutVBMI(dst, src []uint8, n int, t *lut) { panic("unreachable") }
+
+func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32) {
+	panic("unreachable")
+}

@@ -150,3 +150,26 @@ func TestLUTVBMIMatchesTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHueTablesAreArithmetic checks, for every byte, the integer and
+// float32 arithmetic that hue3AVX2 uses in place of the hi, hf and fs tables.
+func TestHueTablesAreArithmetic(t *testing.T) {
+	tb := tables()
+	for h := range 256 {
+		i0 := (193 * h) >> 13
+		i := i0
+		if i == 6 {
+			i = 0
+		}
+		if uint8(i) != tb.hi[h] {
+			t.Errorf("hi[%d] = %d, (193h)>>13 mod 6 = %d", h, tb.hi[h], i)
+		}
+		f := float32(6*h-255*i0) / float32(255)
+		if f != tb.hf[h] {
+			t.Errorf("hf[%d] = %v, computed %v", h, tb.hf[h], f)
+		}
+		if fs := float32(h) / float32(255); fs != tb.fs[h] {
+			t.Errorf("fs[%d] = %v, computed %v", h, tb.fs[h], fs)
+		}
+	}
+}

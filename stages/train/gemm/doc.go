@@ -39,8 +39,9 @@
 // run on the calling goroutine. The goroutines are started per call and
 // have all exited when Sgemm returns.
 //
-// Packing buffers come from a sync.Pool, one arena per goroutine, so a warm
-// call allocates nothing.
+// Packing buffers come from a free list of arenas, one per product
+// running at that moment, kept across calls, so a warm call allocates
+// nothing.
 //
 // # OpenBLAS
 //

@@ -53,7 +53,36 @@ type arena struct {
 	a, b []float32
 }
 
-var arenaPool = sync.Pool{New: func() any { return new(arena) }}
+var arenaPool arenaList
+
+// arenaList is a LIFO free list of arenas. Unlike a sync.Pool it never
+// drops an arena (at a GC) and any goroutine gets any free arena (a
+// sync.Pool's per-P private slot cannot be taken from another P), so once
+// it holds as many arenas as products ever run at once, each sized by the
+// largest product, no call allocates. It holds at most that many.
+type arenaList struct {
+	mu   sync.Mutex
+	free []*arena
+}
+
+// Get returns a free arena, or a new one.
+func (l *arenaList) Get() *arena {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.free); n > 0 {
+		ar := l.free[n-1]
+		l.free = l.free[:n-1]
+		return ar
+	}
+	return new(arena)
+}
+
+// Put gives ar back.
+func (l *arenaList) Put(ar *arena) {
+	l.mu.Lock()
+	l.free = append(l.free, ar)
+	l.mu.Unlock()
+}
 
 // reserve makes ar.a and ar.b na and nb floats long, reusing their storage
 // when it is large enough.
@@ -266,7 +295,7 @@ func (kern *kernel) serial(p *params) {
 		nb := (p.m + kern.mc - 1) / kern.mc
 		mcb = roundUp((p.m+nb-1)/nb, MR)
 	}
-	ar := arenaPool.Get().(*arena)
+	ar := arenaPool.Get()
 	if whole {
 		ar.reserve(mp*p.k, kcb*roundUp(min(kern.nc, p.n), NR))
 		for pc, q := 0, 0; pc < p.k; pc, q = pc+kcb, q+1 {

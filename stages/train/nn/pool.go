@@ -110,6 +110,18 @@ func split(n, parts, i int) (lo, hi int) {
 	return n * i / parts, n * (i + 1) / parts
 }
 
+// slot returns which of the ranges of For(n, …) starts at lo, in
+// [0, Threads()): a ranger can index per-goroutine scratch with it (no two
+// ranges of one For share a slot).
+func (p *Pool) slot(n, lo int) int {
+	parts := min(p.Threads(), n)
+	if parts <= 1 {
+		return 0
+	}
+	// lo = ⌊n·i/parts⌋ for exactly one i, which is ⌈lo·parts/n⌉.
+	return (lo*parts + n - 1) / n
+}
+
 // For runs r.run(phase, lo, hi) over [0, n) cut into at most Threads()
 // ranges, and returns when all are done. A panic in any range is re-raised
 // on the caller.

@@ -62,10 +62,20 @@ type winograd struct {
 	tiles  int // th·tw
 	chunk  int // images per chunk
 	t      int // tiles in the current chunk
-	u      []float32
-	ur     []float32
-	mw     []float32
-	v, m   []float32
+	pw     int // row stride of a zero-padded input plane (2·tw+2)
+	psz    int // floats of a padded input plane ((2·th+2)·pw)
+	osz    int // floats of a tile-aligned output plane (2·th · 2·tw)
+	// iidx[t] and oidx[t] locate tile t of a chunk (image b, tile row ty,
+	// column tx) in the per-channel scratch planes: the top-left corner of
+	// its 4×4 input patch, b·psz + 2ty·pw + 2tx, and of its 2×2 output
+	// block, b·osz + 2ty·2tw + 2tx.
+	iidx, oidx []int32
+	// Per Pool range (slot): the chunk's padded input planes of one
+	// channel, its tile-aligned output planes, and its tile-aligned dY
+	// planes (whose zero borders must survive, so not shared with out).
+	pad, out, gpad [][]float32
+	u, ur, mw      []float32 // [16][OutC][InC], [16][InC][OutC], [16][OutC][InC]
+	v, m           []float32 // [16] matrices of up to max(InC, OutC) × chunk tiles, winoStride apart
 }
 
 // useWinograd reports whether c runs Winograd F(2×2, 3×3).
@@ -103,12 +113,38 @@ func (c *Conv2D) setupWinograd() {
 		g.ur = make([]float32, 16*oc)
 		g.mw = make([]float32, 16*oc)
 	}
-	need := 16 * maxC * g.chunk * g.tiles
+	need := 16 * winoStride(maxC*g.chunk*g.tiles)
 	if len(g.v) != need {
 		g.v = make([]float32, need)
 		g.m = make([]float32, need)
 	}
+	g.pw = 2*g.tw + 2
+	g.psz = (2*g.th + 2) * g.pw
+	g.osz = 4 * g.tiles
+	T := g.chunk * g.tiles
+	g.iidx, g.oidx = make([]int32, T), make([]int32, T)
+	for t := range T {
+		b, r := t/g.tiles, t%g.tiles
+		ty, tx := r/g.tw, r%g.tw
+		g.iidx[t] = int32(b*g.psz + 2*ty*g.pw + 2*tx)
+		g.oidx[t] = int32(b*g.osz + 2*ty*2*g.tw + 2*tx)
+	}
+	slots := c.pool.Threads()
+	g.pad, g.out, g.gpad = make([][]float32, slots), make([][]float32, slots), make([][]float32, slots)
+	for i := range slots {
+		g.pad[i] = make([]float32, g.chunk*g.psz) // borders stay zero
+		g.out[i] = make([]float32, g.chunk*g.osz)
+		g.gpad[i] = make([]float32, g.chunk*g.osz) // borders stay zero
+	}
 }
+
+// winoStride is the distance between the 16 matrices of a transformed
+// operand of n floats: n rounded up to 4 KiB plus 64 bytes, so that the 16
+// streams a transform reads or writes fall in different L1 sets (a stride
+// that is a multiple of 4 KiB makes them all collide in one set).
+func winoStride(n int) int { return roundUp(n, 1024) + 16 }
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 const (
 	convWinoU = iota + convCol2im + 1
@@ -119,22 +155,21 @@ const (
 	convWinoOutDX
 	convWinoGradIn
 	convWinoDW
+	convWinoGemm
+	convWinoGemmDX
+	convWinoGemmDW
 )
 
 // winoForward computes y from c.xd (setup done).
 func (c *Conv2D) winoForward() {
 	g := c.wg
-	O, C := c.OutC, c.InC
-	c.pool.For(O, c, convWinoU)
+	c.pool.For(c.OutC, c, convWinoU)
 	for c.cur = 0; c.cur < c.n; c.cur += c.nb {
 		c.nb = min(g.chunk, c.n-c.cur)
-		T := c.nb * g.tiles
-		g.t = T
-		c.pool.For(c.nb*C, c, convWinoIn)
-		for xi := 0; xi < 16; xi++ {
-			gemm.Sgemm(false, false, O, T, C, 1, g.u[xi*O*C:], C, g.v[xi*C*T:], T, 0, g.m[xi*O*T:], T)
-		}
-		c.pool.For(c.nb*O, c, convWinoOut)
+		g.t = c.nb * g.tiles
+		c.pool.For(c.InC, c, convWinoIn)
+		c.pool.For(16, c, convWinoGemm)
+		c.pool.For(c.OutC, c, convWinoOut)
 	}
 }
 
@@ -159,23 +194,14 @@ func (c *Conv2D) winoBackward() {
 	}
 	for c.cur = 0; c.cur < c.n; c.cur += c.nb {
 		c.nb = min(g.chunk, c.n-c.cur)
-		T := c.nb * g.tiles
-		g.t = T
+		g.t = c.nb * g.tiles
 		if !c.NoInputGrad {
-			c.pool.For(c.nb*O, c, convWinoInDY)
-			for xi := 0; xi < 16; xi++ {
-				gemm.Sgemm(false, false, C, T, O, 1, g.ur[xi*C*O:], O, g.v[xi*O*T:], T, 0, g.m[xi*C*T:], T)
-			}
-			c.pool.For(c.nb*C, c, convWinoOutDX)
+			c.pool.For(O, c, convWinoInDY)
+			c.pool.For(16, c, convWinoGemmDX)
+			c.pool.For(C, c, convWinoOutDX)
 		}
-		c.pool.For(c.nb*(O+C), c, convWinoGradIn)
-		var beta float32
-		if c.cur > 0 {
-			beta = 1
-		}
-		for xi := 0; xi < 16; xi++ {
-			gemm.Sgemm(false, true, O, C, T, 1, g.v[xi*O*T:], T, g.m[xi*C*T:], T, beta, g.mw[xi*O*C:], C)
-		}
+		c.pool.For(O+C, c, convWinoGradIn)
+		c.pool.For(16, c, convWinoGemmDW)
 	}
 	c.pool.For(O, c, convWinoDW)
 }
@@ -184,8 +210,7 @@ func (c *Conv2D) winoBackward() {
 func (c *Conv2D) runWino(phase, lo, hi int) {
 	g := c.wg
 	O, C := c.OutC, c.InC
-	T, tiles := g.t, g.tiles
-	plane := c.h * c.w
+	T := g.t
 	var u [16]float32
 	switch phase {
 	case convWinoU:
@@ -209,45 +234,55 @@ func (c *Conv2D) runWino(phase, lo, hi int) {
 			}
 		}
 	case convWinoIn:
-		for p := lo; p < hi; p++ {
-			b, ci := p/C, p%C
-			q := (c.cur+b)*C + ci
-			winoInput(g.v[ci*T+b*tiles:], C*T, c.xd[q*plane:(q+1)*plane], c.h, c.w, g.th, g.tw)
+		s := c.pool.slot(C, lo)
+		for ci := lo; ci < hi; ci++ {
+			c.winoIn(g.v, C, ci, c.xd, g.pad[s])
 		}
 	case convWinoOut:
-		for p := lo; p < hi; p++ {
-			b, o := p/O, p%O
-			q := (c.cur+b)*O + o
+		s := c.pool.slot(O, lo)
+		for o := lo; o < hi; o++ {
 			var bias float32
 			if c.Bias != nil {
 				bias = c.Bias.Data()[o]
 			}
-			winoOutput(c.y.d[q*plane:(q+1)*plane], c.h, c.w, g.th, g.tw, g.m[o*T+b*tiles:], O*T, bias)
+			c.winoOut(c.y.d, O, o, g.m, bias, g.out[s])
 		}
 	case convWinoInDY:
-		for p := lo; p < hi; p++ {
-			b, o := p/O, p%O
-			q := (c.cur+b)*O + o
-			winoInput(g.v[o*T+b*tiles:], O*T, c.dyd[q*plane:(q+1)*plane], c.h, c.w, g.th, g.tw)
+		s := c.pool.slot(O, lo)
+		for o := lo; o < hi; o++ {
+			c.winoIn(g.v, O, o, c.dyd, g.pad[s])
 		}
 	case convWinoOutDX:
-		for p := lo; p < hi; p++ {
-			b, ci := p/C, p%C
-			q := (c.cur+b)*C + ci
-			winoOutput(c.dx.d[q*plane:(q+1)*plane], c.h, c.w, g.th, g.tw, g.m[ci*T+b*tiles:], C*T, 0)
+		s := c.pool.slot(C, lo)
+		for ci := lo; ci < hi; ci++ {
+			c.winoOut(c.dx.d, C, ci, g.m, 0, g.out[s])
 		}
 	case convWinoGradIn:
-		// Planes [0, nb·O) are dY's 2×2 tiles, the rest x's 4×4 patches.
+		// Tasks [0, O) transform dY's 2×2 tiles of one channel, the rest
+		// x's 4×4 patches.
+		s := c.pool.slot(O+C, lo)
 		for p := lo; p < hi; p++ {
-			if p < c.nb*O {
-				b, o := p/O, p%O
-				q := (c.cur+b)*O + o
-				winoGrad(g.v[o*T+b*tiles:], O*T, c.dyd[q*plane:(q+1)*plane], c.h, c.w, g.th, g.tw)
-				continue
+			if p < O {
+				c.winoDY(p, g.gpad[s])
+			} else {
+				c.winoIn(g.m, C, p-O, c.xd, g.pad[s])
 			}
-			b, ci := (p-c.nb*O)/C, (p-c.nb*O)%C
-			q := (c.cur+b)*C + ci
-			winoInput(g.m[ci*T+b*tiles:], C*T, c.xd[q*plane:(q+1)*plane], c.h, c.w, g.th, g.tw)
+		}
+	case convWinoGemm:
+		for xi := lo; xi < hi; xi++ {
+			gemm.SgemmSerial(false, false, O, T, C, 1, g.u[xi*O*C:], C, g.v[xi*winoStride(C*T):], T, 0, g.m[xi*winoStride(O*T):], T)
+		}
+	case convWinoGemmDX:
+		for xi := lo; xi < hi; xi++ {
+			gemm.SgemmSerial(false, false, C, T, O, 1, g.ur[xi*C*O:], O, g.v[xi*winoStride(O*T):], T, 0, g.m[xi*winoStride(C*T):], T)
+		}
+	case convWinoGemmDW:
+		var beta float32
+		if c.cur > 0 {
+			beta = 1
+		}
+		for xi := lo; xi < hi; xi++ {
+			gemm.SgemmSerial(false, true, O, C, T, 1, g.v[xi*winoStride(O*T):], T, g.m[xi*winoStride(C*T):], T, beta, g.mw[xi*O*C:], C)
 		}
 	case convWinoDW:
 		dw := c.Weight.GradData()
@@ -260,6 +295,66 @@ func (c *Conv2D) runWino(phase, lo, hi int) {
 			}
 		}
 	}
+}
+
+// winoIn transforms the 4×4 patches of channel ch (of chans) of the
+// current chunk of src into row ch of the 16 matrices of dst, through the
+// padded scratch planes pad.
+func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32) {
+	g := c.wg
+	plane := c.h * c.w
+	for b := 0; b < c.nb; b++ {
+		q := (c.cur+b)*chans + ch
+		p := pad[b*g.psz+g.pw+1:]
+		for r := 0; r < c.h; r++ {
+			copy(p[r*g.pw:r*g.pw+c.w], src[q*plane+r*c.w:q*plane+(r+1)*c.w])
+		}
+	}
+	winoInput(dst[ch*g.t:], winoStride(chans*g.t), pad, g.pw, g.iidx[:g.t])
+}
+
+// winoOut inverse-transforms row ch of the 16 matrices of src into channel
+// ch (of chans) of the current chunk of dst, through the tile-aligned
+// scratch planes out.
+func (c *Conv2D) winoOut(dst []float32, chans, ch int, src []float32, bias float32, out []float32) {
+	g := c.wg
+	winoOutput(out, 2*g.tw, src[ch*g.t:], winoStride(chans*g.t), g.oidx[:g.t], bias)
+	plane := c.h * c.w
+	w2 := 2 * g.tw
+	for b := 0; b < c.nb; b++ {
+		q := (c.cur+b)*chans + ch
+		d := dst[q*plane : (q+1)*plane]
+		o := out[b*g.osz:]
+		if w2 == c.w {
+			copy(d, o[:plane])
+			continue
+		}
+		for r := 0; r < c.h; r++ {
+			copy(d[r*c.w:(r+1)*c.w], o[r*w2:r*w2+c.w])
+		}
+	}
+}
+
+// winoDY transforms the 2×2 tiles of dY's channel o of the current chunk
+// into row o of the 16 matrices of g.v, through the tile-aligned scratch
+// planes gpad (zero past the plane's odd side).
+func (c *Conv2D) winoDY(o int, gpad []float32) {
+	g := c.wg
+	plane := c.h * c.w
+	w2 := 2 * g.tw
+	for b := 0; b < c.nb; b++ {
+		q := (c.cur+b)*c.OutC + o
+		s := c.dyd[q*plane : (q+1)*plane]
+		p := gpad[b*g.osz:]
+		if w2 == c.w {
+			copy(p[:plane], s)
+			continue
+		}
+		for r := 0; r < c.h; r++ {
+			copy(p[r*w2:r*w2+c.w], s[r*c.w:(r+1)*c.w])
+		}
+	}
+	winoGrad(g.v[o*g.t:], winoStride(c.OutC*g.t), gpad, w2, g.oidx[:g.t])
 }
 
 // winoWeight writes U = G g Gᵀ for the 3×3 kernel g (row-major), or for g
@@ -325,149 +420,95 @@ func winoWeightGrad(dw []float32, m *[16]float32) {
 	}
 }
 
-// winoPatch loads the 4×4 patch at rows r0…r0+3, columns c0…c0+3 of the
-// h×w plane src, with zeros outside the plane.
-func winoPatch(d *[16]float32, src []float32, h, w, r0, c0 int) {
-	for i := 0; i < 4; i++ {
-		r := r0 + i
-		for j := 0; j < 4; j++ {
-			col := c0 + j
-			if r < 0 || r >= h || col < 0 || col >= w {
-				d[4*i+j] = 0
-			} else {
-				d[4*i+j] = src[r*w+col]
-			}
-		}
+// winoInputGo writes Bᵀ d B of the 4×4 patch of every tile t: the patch's
+// rows start at pad[idx[t]], pad[idx[t]+pw], … (a zero-padded plane of
+// row stride pw). Element ξ of tile t goes to dst[ξ·ld + t].
+func winoInputGo(dst []float32, ld int, pad []float32, pw int, idx []int32) {
+	if len(idx) == 0 {
+		return
+	}
+	_ = dst[15*ld+len(idx)-1]
+	for t, i := range idx {
+		s := pad[int(i) : int(i)+3*pw+4]
+		r0, r1, r2, r3 := s[0:4], s[pw:pw+4], s[2*pw:2*pw+4], s[3*pw:3*pw+4]
+		// Bᵀ d: combinations of the rows.
+		t00, t01, t02, t03 := r0[0]-r2[0], r0[1]-r2[1], r0[2]-r2[2], r0[3]-r2[3]
+		t10, t11, t12, t13 := r1[0]+r2[0], r1[1]+r2[1], r1[2]+r2[2], r1[3]+r2[3]
+		t20, t21, t22, t23 := r2[0]-r1[0], r2[1]-r1[1], r2[2]-r1[2], r2[3]-r1[3]
+		t30, t31, t32, t33 := r1[0]-r3[0], r1[1]-r3[1], r1[2]-r3[2], r1[3]-r3[3]
+		// · B: the same combinations of the columns.
+		dst[t] = t00 - t02
+		dst[ld+t] = t01 + t02
+		dst[2*ld+t] = t02 - t01
+		dst[3*ld+t] = t01 - t03
+		dst[4*ld+t] = t10 - t12
+		dst[5*ld+t] = t11 + t12
+		dst[6*ld+t] = t12 - t11
+		dst[7*ld+t] = t11 - t13
+		dst[8*ld+t] = t20 - t22
+		dst[9*ld+t] = t21 + t22
+		dst[10*ld+t] = t22 - t21
+		dst[11*ld+t] = t21 - t23
+		dst[12*ld+t] = t30 - t32
+		dst[13*ld+t] = t31 + t32
+		dst[14*ld+t] = t32 - t31
+		dst[15*ld+t] = t31 - t33
 	}
 }
 
-// winoInputGo writes Bᵀ d B of every tile's 4×4 input patch of the h×w plane
-// src: element ξ of tile (ty, tx) goes to dst[ξ·ld + ty·tw + tx].
-func winoInputGo(dst []float32, ld int, src []float32, h, w, th, tw int) {
-	var d [16]float32
-	_ = dst[15*ld+th*tw-1]
-	for ty := 0; ty < th; ty++ {
-		r0 := 2*ty - 1
-		rowsIn := r0 >= 0 && r0+3 < h
-		for tx := 0; tx < tw; tx++ {
-			c0 := 2*tx - 1
-			if rowsIn && c0 >= 0 && c0+3 < w {
-				s := src[r0*w+c0 : r0*w+c0+3*w+4]
-				d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
-				s = s[w:]
-				d[4], d[5], d[6], d[7] = s[0], s[1], s[2], s[3]
-				s = s[w:]
-				d[8], d[9], d[10], d[11] = s[0], s[1], s[2], s[3]
-				s = s[w:]
-				d[12], d[13], d[14], d[15] = s[0], s[1], s[2], s[3]
-			} else {
-				winoPatch(&d, src, h, w, r0, c0)
-			}
-			// Bᵀ d (rows), then · B (columns).
-			var t [16]float32
-			for j := 0; j < 4; j++ {
-				a, b, c, e := d[j], d[4+j], d[8+j], d[12+j]
-				t[j] = a - c
-				t[4+j] = b + c
-				t[8+j] = c - b
-				t[12+j] = b - e
-			}
-			o := ty*tw + tx
-			for i := 0; i < 4; i++ {
-				a, b, c, e := t[4*i], t[4*i+1], t[4*i+2], t[4*i+3]
-				dst[(4*i)*ld+o] = a - c
-				dst[(4*i+1)*ld+o] = b + c
-				dst[(4*i+2)*ld+o] = c - b
-				dst[(4*i+3)*ld+o] = b - e
-			}
-		}
+// winoOutputGo writes Aᵀ M A + bias of every tile t into the 2×2 block at
+// out[idx[t]], out[idx[t]+1], out[idx[t]+w2], out[idx[t]+w2+1]; element ξ
+// of tile t of M is src[ξ·ld + t].
+func winoOutputGo(out []float32, w2 int, src []float32, ld int, idx []int32, bias float32) {
+	if len(idx) == 0 {
+		return
+	}
+	_ = src[15*ld+len(idx)-1]
+	for t, i := range idx {
+		// Aᵀ M: 2×4.
+		m0, m1, m2, m3 := src[t], src[ld+t], src[2*ld+t], src[3*ld+t]
+		m4, m5, m6, m7 := src[4*ld+t], src[5*ld+t], src[6*ld+t], src[7*ld+t]
+		m8, m9, m10, m11 := src[8*ld+t], src[9*ld+t], src[10*ld+t], src[11*ld+t]
+		m12, m13, m14, m15 := src[12*ld+t], src[13*ld+t], src[14*ld+t], src[15*ld+t]
+		s00, s01, s02, s03 := m0+m4+m8, m1+m5+m9, m2+m6+m10, m3+m7+m11
+		s10, s11, s12, s13 := m4-m8-m12, m5-m9-m13, m6-m10-m14, m7-m11-m15
+		o := out[int(i) : int(i)+w2+2]
+		o[0] = s00 + s01 + s02 + bias
+		o[1] = s01 - s02 - s03 + bias
+		o[w2] = s10 + s11 + s12 + bias
+		o[w2+1] = s11 - s12 - s13 + bias
 	}
 }
 
-// winoOutputGo writes Aᵀ M A (+ bias) of every tile into the h×w plane dst,
-// dropping outputs outside the plane; element ξ of tile (ty, tx) of M is
-// src[ξ·ld + ty·tw + tx].
-func winoOutputGo(dst []float32, h, w, th, tw int, src []float32, ld int, bias float32) {
-	_ = src[15*ld+th*tw-1]
-	for ty := 0; ty < th; ty++ {
-		for tx := 0; tx < tw; tx++ {
-			o := ty*tw + tx
-			// Aᵀ M: 2×4.
-			var s [8]float32
-			for j := 0; j < 4; j++ {
-				a, b, c, e := src[j*ld+o], src[(4+j)*ld+o], src[(8+j)*ld+o], src[(12+j)*ld+o]
-				s[j] = a + b + c
-				s[4+j] = b - c - e
-			}
-			y00 := s[0] + s[1] + s[2] + bias
-			y01 := s[1] - s[2] - s[3] + bias
-			y10 := s[4] + s[5] + s[6] + bias
-			y11 := s[5] - s[6] - s[7] + bias
-			r, col := 2*ty, 2*tx
-			if r+1 < h && col+1 < w {
-				dst[r*w+col], dst[r*w+col+1] = y00, y01
-				dst[(r+1)*w+col], dst[(r+1)*w+col+1] = y10, y11
-				continue
-			}
-			dst[r*w+col] = y00
-			if col+1 < w {
-				dst[r*w+col+1] = y01
-			}
-			if r+1 < h {
-				dst[(r+1)*w+col] = y10
-				if col+1 < w {
-					dst[(r+1)*w+col+1] = y11
-				}
-			}
-		}
+// winoGradGo writes Ĝ g Ĝᵀ of the 2×2 block g at pad[idx[t]],
+// pad[idx[t]+1], pad[idx[t]+w2], pad[idx[t]+w2+1] for every tile t:
+// element ξ goes to dst[ξ·ld + t].
+func winoGradGo(dst []float32, ld int, pad []float32, w2 int, idx []int32) {
+	if len(idx) == 0 {
+		return
 	}
-}
-
-// winoGradGo writes Ĝ g Ĝᵀ of every 2×2 tile g of the h×w plane src (zeros
-// outside the plane): element ξ of tile (ty, tx) goes to dst[ξ·ld + ty·tw + tx].
-func winoGradGo(dst []float32, ld int, src []float32, h, w, th, tw int) {
-	_ = dst[15*ld+th*tw-1]
-	for ty := 0; ty < th; ty++ {
-		for tx := 0; tx < tw; tx++ {
-			r, col := 2*ty, 2*tx
-			var g00, g01, g10, g11 float32
-			if r+1 < h && col+1 < w {
-				g00, g01 = src[r*w+col], src[r*w+col+1]
-				g10, g11 = src[(r+1)*w+col], src[(r+1)*w+col+1]
-			} else {
-				g00 = src[r*w+col]
-				if col+1 < w {
-					g01 = src[r*w+col+1]
-				}
-				if r+1 < h {
-					g10 = src[(r+1)*w+col]
-					if col+1 < w {
-						g11 = src[(r+1)*w+col+1]
-					}
-				}
-			}
-			// Ĝ g: rows (g0, g0+g1, g0−g1, g1), then the same on columns.
-			q := [8]float32{g00, g01, g00 + g10, g01 + g11, g00 - g10, g01 - g11, g10, g11}
-			o := ty*tw + tx
-			for i := 0; i < 4; i++ {
-				a, b := q[2*i], q[2*i+1]
-				dst[(4*i)*ld+o] = a
-				dst[(4*i+1)*ld+o] = a + b
-				dst[(4*i+2)*ld+o] = a - b
-				dst[(4*i+3)*ld+o] = b
-			}
-		}
+	_ = dst[15*ld+len(idx)-1]
+	for t, i := range idx {
+		s := pad[int(i) : int(i)+w2+2]
+		g00, g01, g10, g11 := s[0], s[1], s[w2], s[w2+1]
+		// Ĝ g: rows (g0, g0+g1, g0−g1, g1), then the same on columns.
+		q10, q11 := g00+g10, g01+g11
+		q20, q21 := g00-g10, g01-g11
+		dst[t] = g00
+		dst[ld+t] = g00 + g01
+		dst[2*ld+t] = g00 - g01
+		dst[3*ld+t] = g01
+		dst[4*ld+t] = q10
+		dst[5*ld+t] = q10 + q11
+		dst[6*ld+t] = q10 - q11
+		dst[7*ld+t] = q11
+		dst[8*ld+t] = q20
+		dst[9*ld+t] = q20 + q21
+		dst[10*ld+t] = q20 - q21
+		dst[11*ld+t] = q21
+		dst[12*ld+t] = g10
+		dst[13*ld+t] = g10 + g11
+		dst[14*ld+t] = g10 - g11
+		dst[15*ld+t] = g11
 	}
-}
-
-func winoInput(dst []float32, ld int, src []float32, h, w, th, tw int) {
-	winoInputGo(dst, ld, src, h, w, th, tw)
-}
-
-func winoOutput(dst []float32, h, w, th, tw int, src []float32, ld int, bias float32) {
-	winoOutputGo(dst, h, w, th, tw, src, ld, bias)
-}
-
-func winoGrad(dst []float32, ld int, src []float32, h, w, th, tw int) {
-	winoGradGo(dst, ld, src, h, w, th, tw)
 }

@@ -124,3 +124,212 @@ DATA chwIdx<>+168(SB)/8, $0x0000000000000000
 DATA chwIdx<>+176(SB)/8, $0x0000000000000000
 DATA chwIdx<>+184(SB)/8, $0x0000000000000000
 GLOBL chwIdx<>(SB), RODATA|NOPTR, $192
+
+// func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
+// hue3AVX2 for blocks×16 RGB pixels, 16 per step: the same gathers and the
+// same float32 and float64 arithmetic (hi, hf and fs computed as there),
+// with the sector's channel order applied by one VPSHUFB on v | t<<8 |
+// p<<16. Reads 16 bytes past the last block's 48 and writes only the
+// blocks' bytes. dst may be src.
+TEXT ·hue3VBMI(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ blocks+48(FP), DX
+	MOVQ shift+56(FP), AX
+	MOVQ hue+64(FP), R8
+	MOVQ satp+72(FP), R9
+	MOVQ $0xffffffffffff, R11 // the 48 bytes of a block
+	MOVD AX, X0
+	VPBROADCASTD X0, Z31          // shift
+	VPBROADCASTD h5FF<>(SB), Z30  // 255
+	VPBROADCASTD h5C1<>(SB), Z29  // 1
+	VPBROADCASTD h5C2<>(SB), Z28  // 2
+	VPBROADCASTD h5C4<>(SB), Z26  // 4
+	VPBROADCASTD h5C5<>(SB), Z25  // 5
+	VPBROADCASTD h5C6<>(SB), Z24  // 6
+	VPBROADCASTD h5M193<>(SB), Z23
+	VBROADCASTSS h5F255<>(SB), Z19
+	VBROADCASTSD h5One<>(SB), Z18
+	VBROADCASTSD h5Half<>(SB), Z17
+	VMOVDQU64 chwIdx<>+0(SB), Z20
+	VMOVDQU64 chwIdx<>+64(SB), Z21
+	VMOVDQU64 chwIdx<>+128(SB), Z22
+	VMOVDQU64 h5Ctrl<>(SB), Z16  // per sector: the v, t, p byte of R, G, B
+	VMOVDQU64 h5Lane<>(SB), Z27  // 4·(lane mod 4) in each byte
+	VMOVDQU64 h5Pack<>(SB), Z2   // moved to Z11 below
+	VMOVDQA64 Z2, Z11
+	VPXORD    Z15, Z15, Z15
+
+h5loop:
+	CMPQ DX, $0
+	JLE  h5done
+	VMOVDQU64 (SI), Z0
+	VPERMB    Z0, Z20, Z1
+	VPMOVZXBD X1, Z1 // r
+	VPERMB    Z0, Z21, Z2
+	VPMOVZXBD X2, Z2 // g
+	VPERMB    Z0, Z22, Z3
+	VPMOVZXBD X3, Z3 // b
+
+	VPMAXSD Z2, Z1, Z5
+	VPMAXSD Z3, Z5, Z5 // maxc = v
+	VPMINSD Z2, Z1, Z6
+	VPMINSD Z3, Z6, Z6 // minc
+	VPSUBD  Z6, Z5, Z7 // cr
+	VPADDD  Z5, Z5, Z8
+	VPADDD  Z6, Z8, Z8
+	VPSUBD  Z1, Z8, Z8
+	VPSUBD  Z2, Z8, Z8
+	VPSUBD  Z3, Z8, Z8 // n = maxc − middle channel
+	VPCMPEQD Z3, Z6, K1 // b == minc
+	VPCMPEQD Z1, Z6, K2 // r == minc
+	VPCMPEQD Z1, Z5, K3 // r == maxc
+	VPCMPEQD Z2, Z5, K4 // g == maxc
+
+	// class k: r max → (b min ? 0 : 1); g max → (b min ? 2 : 3); else (r min ? 5 : 4)
+	VMOVDQA32 Z29, Z9
+	VMOVDQA32 Z15, K1, Z9 // kA
+	VPADDD    Z28, Z9, Z10 // kB = kA + 2
+	VMOVDQA32 Z26, Z12
+	VMOVDQA32 Z25, K2, Z12
+	VMOVDQA32 Z10, K4, Z12
+	VMOVDQA32 Z9, K3, Z12 // k
+
+	// hue byte: hue[k<<16 | cr<<8 | n]
+	VPSLLD     $16, Z12, Z12
+	VPSLLD     $8, Z7, Z9
+	VPORD      Z9, Z12, Z12
+	VPORD      Z8, Z12, Z12
+	KXNORW     K5, K5, K5
+	VPGATHERDD (R8)(Z12*1), K5, Z10
+	VPANDD     Z30, Z10, Z10 // hue byte
+
+	// sat | p<<8: satp[cr<<8 | maxc]
+	VPORD      Z5, Z9, Z9
+	KXNORW     K6, K6, K6
+	VPGATHERDD (R9)(Z9*4), K6, Z13
+	VPANDD     Z30, Z13, Z14 // sat
+	VPSRLD     $8, Z13, Z13 // p
+
+	// gray: cr == 0 or sat == 0
+	VPTESTNMD Z7, Z7, K7
+	VPTESTNMD Z14, Z14, K6
+	KORW      K6, K7, K7
+
+	// h' = (h + shift) & 255; i0 = (193h') >> 13, i = i0 mod 6,
+	// f = float32(6h' − 255·i0)/255, fs = float32(sat)/255
+	VPADDD    Z31, Z10, Z10
+	VPANDD    Z30, Z10, Z10 // h'
+	VPMULLD   Z23, Z10, Z4
+	VPSRLD    $13, Z4, Z4 // i0
+	VPMULLD   Z24, Z10, Z6 // 6h'
+	VPMULLD   Z30, Z4, Z1 // 255·i0
+	VPSUBD    Z1, Z6, Z6
+	VPCMPEQD  Z24, Z4, K1
+	VMOVDQA32 Z15, K1, Z4 // i
+	VCVTDQ2PS Z6, Z6
+	VDIVPS    Z19, Z6, Z6 // f
+	VCVTDQ2PS Z14, Z14
+	VDIVPS    Z19, Z14, Z14 // fs
+	VMULPS    Z6, Z14, Z8 // fs·f in float32
+
+	// t = int(v·(1 − u) + 0.5), u = double(fs·f) in odd sectors and
+	// double(fs)·(1 − double(f)) in even ones
+	VPTESTMD Z29, Z4, K1
+	KSHIFTRW $8, K1, K2
+	VCVTPS2PD  Y6, Z9
+	VSUBPD     Z9, Z18, Z9
+	VCVTPS2PD  Y14, Z10
+	VMULPD     Z9, Z10, Z9
+	VCVTPS2PD  Y8, K1, Z9
+	VSUBPD     Z9, Z18, Z9
+	VCVTDQ2PD  Y5, Z10
+	VMULPD     Z10, Z9, Z9
+	VADDPD     Z17, Z9, Z9
+	VCVTTPD2DQ Z9, Y9 // t, low 8 lanes
+	VEXTRACTF64X4 $1, Z6, Y0
+	VCVTPS2PD     Y0, Z0
+	VSUBPD        Z0, Z18, Z0
+	VEXTRACTF64X4 $1, Z14, Y1
+	VCVTPS2PD     Y1, Z1
+	VMULPD        Z0, Z1, Z0
+	VEXTRACTF64X4 $1, Z8, Y1
+	VCVTPS2PD     Y1, K2, Z0
+	VSUBPD        Z0, Z18, Z0
+	VEXTRACTI64X4 $1, Z5, Y1
+	VCVTDQ2PD     Y1, Z1
+	VMULPD        Z1, Z0, Z0
+	VADDPD        Z17, Z0, Z0
+	VCVTTPD2DQ    Z0, Y0 // t, high 8 lanes
+	VINSERTI64X4  $1, Y0, Z9, Z9
+
+	// gray: t = p = v; then v | t<<8 | p<<16 reordered per sector
+	VMOVDQA32 Z5, K7, Z9
+	VMOVDQA32 Z5, K7, Z13
+	VPSLLD    $8, Z9, Z9
+	VPSLLD    $16, Z13, Z13
+	VPORD     Z9, Z5, Z0
+	VPORD     Z13, Z0, Z0
+	VPERMD    Z16, Z4, Z1
+	VPADDD    Z27, Z1, Z1
+	VPSHUFB   Z1, Z0, Z0
+	VPERMB    Z0, Z11, Z0
+	KMOVQ     R11, K1
+	VMOVDQU8  Z0, K1, (DI)
+
+	ADDQ $48, SI
+	ADDQ $48, DI
+	DECQ DX
+	JMP  h5loop
+
+h5done:
+	VZEROUPPER
+	RET
+
+DATA h5FF<>+0(SB)/4, $255
+GLOBL h5FF<>(SB), RODATA|NOPTR, $4
+DATA h5C1<>+0(SB)/4, $1
+GLOBL h5C1<>(SB), RODATA|NOPTR, $4
+DATA h5C2<>+0(SB)/4, $2
+GLOBL h5C2<>(SB), RODATA|NOPTR, $4
+DATA h5C4<>+0(SB)/4, $4
+GLOBL h5C4<>(SB), RODATA|NOPTR, $4
+DATA h5C5<>+0(SB)/4, $5
+GLOBL h5C5<>(SB), RODATA|NOPTR, $4
+DATA h5C6<>+0(SB)/4, $6
+GLOBL h5C6<>(SB), RODATA|NOPTR, $4
+DATA h5M193<>+0(SB)/4, $193
+GLOBL h5M193<>(SB), RODATA|NOPTR, $4
+DATA h5F255<>+0(SB)/4, $0x437f0000
+GLOBL h5F255<>(SB), RODATA|NOPTR, $4
+DATA h5One<>+0(SB)/8, $0x3ff0000000000000
+GLOBL h5One<>(SB), RODATA|NOPTR, $8
+DATA h5Half<>+0(SB)/8, $0x3fe0000000000000
+GLOBL h5Half<>(SB), RODATA|NOPTR, $8
+DATA h5Ctrl<>+0(SB)/8, $0x8002000180020100
+DATA h5Ctrl<>+8(SB)/8, $0x8000010280010002
+DATA h5Ctrl<>+16(SB)/8, $0x8001020080000201
+DATA h5Ctrl<>+24(SB)/8, $0x8080808080808080
+DATA h5Ctrl<>+32(SB)/8, $0x8080808080808080
+DATA h5Ctrl<>+40(SB)/8, $0x8080808080808080
+DATA h5Ctrl<>+48(SB)/8, $0x8080808080808080
+DATA h5Ctrl<>+56(SB)/8, $0x8080808080808080
+GLOBL h5Ctrl<>(SB), RODATA|NOPTR, $64
+DATA h5Lane<>+0(SB)/8, $0x0404040400000000
+DATA h5Lane<>+8(SB)/8, $0x0c0c0c0c08080808
+DATA h5Lane<>+16(SB)/8, $0x0404040400000000
+DATA h5Lane<>+24(SB)/8, $0x0c0c0c0c08080808
+DATA h5Lane<>+32(SB)/8, $0x0404040400000000
+DATA h5Lane<>+40(SB)/8, $0x0c0c0c0c08080808
+DATA h5Lane<>+48(SB)/8, $0x0404040400000000
+DATA h5Lane<>+56(SB)/8, $0x0c0c0c0c08080808
+GLOBL h5Lane<>(SB), RODATA|NOPTR, $64
+DATA h5Pack<>+0(SB)/8, $0x0908060504020100
+DATA h5Pack<>+8(SB)/8, $0x141211100e0d0c0a
+DATA h5Pack<>+16(SB)/8, $0x1e1d1c1a19181615
+DATA h5Pack<>+24(SB)/8, $0x2928262524222120
+DATA h5Pack<>+32(SB)/8, $0x343231302e2d2c2a
+DATA h5Pack<>+40(SB)/8, $0x3e3d3c3a39383635
+DATA h5Pack<>+48(SB)/8, $0x0000000000000000
+DATA h5Pack<>+56(SB)/8, $0x0000000000000000
+GLOBL h5Pack<>(SB), RODATA|NOPTR, $64

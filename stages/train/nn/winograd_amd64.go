@@ -2,14 +2,55 @@
 
 package nn
 
+import "golang.org/x/sys/cpu"
+
+// useAVX512 selects the AVX-512 Winograd transforms (winograd_amd64.s):
+// gathers and scatters of 16 tiles at once.
+var useAVX512 = cpu.X86.HasAVX512F
+
+//go:noescape
+func winoInputAVX512(dst *float32, ld int, pad *float32, pw int, idx *int32, n int)
+
+//go:noescape
+func winoOutputAVX512(out *float32, w2 int, src *float32, ld int, idx *int32, n int, bias float32)
+
+//go:noescape
+func winoGradAVX512(dst *float32, ld int, pad *float32, w2 int, idx *int32, n int)
+
+// The wrappers run the bulk (a multiple of 16 tiles) in assembly and the
+// rest in Go. The assembly trusts idx: every offset it holds (plus the
+// patch or block extent) lies inside pad or out, as setupWinograd builds
+// them; the Go versions check that with their slice bounds.
+
 func winoInput(dst []float32, ld int, pad []float32, pw int, idx []int32) {
-	winoInputGo(dst, ld, pad, pw, idx)
+	n := len(idx) &^ 15
+	if useAVX512 && n > 0 {
+		_ = dst[15*ld+n-1]
+		winoInputAVX512(&dst[0], ld, &pad[0], pw, &idx[0], n)
+	} else {
+		n = 0
+	}
+	winoInputGo(dst[n:], ld, pad, pw, idx[n:])
 }
 
 func winoOutput(out []float32, w2 int, src []float32, ld int, idx []int32, bias float32) {
-	winoOutputGo(out, w2, src, ld, idx, bias)
+	n := len(idx) &^ 15
+	if useAVX512 && n > 0 {
+		_ = src[15*ld+n-1]
+		winoOutputAVX512(&out[0], w2, &src[0], ld, &idx[0], n, bias)
+	} else {
+		n = 0
+	}
+	winoOutputGo(out, w2, src[n:], ld, idx[n:], bias)
 }
 
 func winoGrad(dst []float32, ld int, pad []float32, w2 int, idx []int32) {
-	winoGradGo(dst, ld, pad, w2, idx)
+	n := len(idx) &^ 15
+	if useAVX512 && n > 0 {
+		_ = dst[15*ld+n-1]
+		winoGradAVX512(&dst[0], ld, &pad[0], w2, &idx[0], n)
+	} else {
+		n = 0
+	}
+	winoGradGo(dst[n:], ld, pad, w2, idx[n:])
 }

@@ -159,3 +159,79 @@ func TestWinogradThreadsBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// winoKernelCase builds random operands for the transform kernels: nb
+// planes of a th×tw tile grid, the index tables setupWinograd would build,
+// and returns the padded input, the tile-aligned planes and the tables.
+func winoKernelCase(seed uint64, nb, th, tw int) (pad, al []float32, iidx, oidx []int32, pw int) {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	pw = 2*tw + 2
+	psz, osz := (2*th+2)*pw, 4*th*tw
+	pad, al = make([]float32, nb*psz), make([]float32, nb*osz)
+	for i := range pad {
+		pad[i] = float32(rng.NormFloat64())
+	}
+	for i := range al {
+		al[i] = float32(rng.NormFloat64())
+	}
+	for b := 0; b < nb; b++ {
+		for t := 0; t < th*tw; t++ {
+			ty, tx := t/tw, t%tw
+			iidx = append(iidx, int32(b*psz+2*ty*pw+2*tx))
+			oidx = append(oidx, int32(b*osz+4*ty*tw+2*tx))
+		}
+	}
+	return pad, al, iidx, oidx, pw
+}
+
+// checkWinoKernels compares the dispatching transforms (assembly where the
+// CPU has it, for the bulk) with the portable Go versions bit for bit.
+func checkWinoKernels(t *testing.T, seed uint64, nb, th, tw int) {
+	pad, al, iidx, oidx, pw := winoKernelCase(seed, nb, th, tw)
+	n := len(iidx)
+	ld := n + 5
+	bits := func(name string, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s (nb %d, %dx%d tiles): element %d: %v, Go %v", name, nb, th, tw, i, a[i], b[i])
+			}
+		}
+	}
+	got, want := make([]float32, 16*ld), make([]float32, 16*ld)
+	winoInput(got, ld, pad, pw, iidx)
+	winoInputGo(want, ld, pad, pw, iidx)
+	bits("input", got, want)
+	clear(got)
+	clear(want)
+	winoGrad(got, ld, al, 2*tw, oidx)
+	winoGradGo(want, ld, al, 2*tw, oidx)
+	bits("grad", got, want)
+	m := make([]float32, 16*ld)
+	for i := range m {
+		m[i] = float32(math.Sin(float64(i) + float64(seed)))
+	}
+	out1, out2 := make([]float32, len(al)), make([]float32, len(al))
+	winoOutput(out1, 2*tw, m, ld, oidx, 0.25)
+	winoOutputGo(out2, 2*tw, m, ld, oidx, 0.25)
+	bits("output", out1, out2)
+}
+
+func TestWinogradKernels(t *testing.T) {
+	for i, c := range []struct{ nb, th, tw int }{
+		{1, 1, 1}, {3, 2, 2}, {4, 4, 4}, {2, 8, 8}, {5, 7, 3}, {1, 4, 17}, {9, 1, 1},
+	} {
+		checkWinoKernels(t, uint64(i), c.nb, c.th, c.tw)
+	}
+}
+
+func FuzzWinogradKernels(f *testing.F) {
+	f.Add(uint64(1), uint8(3), uint8(4), uint8(4))
+	f.Add(uint64(2), uint8(1), uint8(7), uint8(1))
+	f.Fuzz(func(t *testing.T, seed uint64, nb, th, tw uint8) {
+		if nb == 0 || th == 0 || tw == 0 || int(nb)*int(th)*int(tw) > 4096 {
+			return
+		}
+		checkWinoKernels(t, seed, int(nb), int(th), int(tw))
+	})
+}

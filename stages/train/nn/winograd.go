@@ -70,12 +70,6 @@ type winograd struct {
 	// its 4×4 input patch, b·psz + 2ty·pw + 2tx, and of its 2×2 output
 	// block, b·osz + 2ty·2tw + 2tx.
 	iidx, oidx []int32
-	// With even sides the tile-aligned planes are the tensor's own: oidxO
-	// and oidxC locate tile t's 2×2 block in the planes of one channel of
-	// an [N, OutC, H, W] or [N, InC, H, W] tensor (image stride OutC·H·W or
-	// InC·H·W), so outputs are scattered, and dY gathered, in place.
-	even         bool
-	oidxO, oidxC []int32
 	// Per Pool range (slot): the chunk's padded input planes of one
 	// channel, its tile-aligned output planes, and its tile-aligned dY
 	// planes (whose zero borders must survive, so not shared with out).
@@ -128,21 +122,12 @@ func (c *Conv2D) setupWinograd() {
 	g.psz = (2*g.th + 2) * g.pw
 	g.osz = 4 * g.tiles
 	T := g.chunk * g.tiles
-	g.even = c.h%2 == 0 && c.w%2 == 0
 	g.iidx, g.oidx = make([]int32, T), make([]int32, T)
-	g.oidxO, g.oidxC = nil, nil
-	if g.even {
-		g.oidxO, g.oidxC = make([]int32, T), make([]int32, T)
-	}
 	for t := range T {
 		b, r := t/g.tiles, t%g.tiles
 		ty, tx := r/g.tw, r%g.tw
 		g.iidx[t] = int32(b*g.psz + 2*ty*g.pw + 2*tx)
 		g.oidx[t] = int32(b*g.osz + 2*ty*2*g.tw + 2*tx)
-		if g.even {
-			g.oidxO[t] = int32(b*c.OutC*g.osz + 2*ty*2*g.tw + 2*tx)
-			g.oidxC[t] = int32(b*c.InC*g.osz + 2*ty*2*g.tw + 2*tx)
-		}
 	}
 	slots := c.pool.Threads()
 	g.pad, g.out, g.gpad = make([][]float32, slots), make([][]float32, slots), make([][]float32, slots)
@@ -333,16 +318,8 @@ func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32) {
 // scratch planes out.
 func (c *Conv2D) winoOut(dst []float32, chans, ch int, src []float32, bias float32, out []float32) {
 	g := c.wg
-	plane := c.h * c.w
-	if g.even {
-		idx := g.oidxO
-		if chans != c.OutC {
-			idx = g.oidxC
-		}
-		winoOutput(dst[(c.cur*chans+ch)*plane:], c.w, src[ch*g.t:], winoStride(chans*g.t), idx[:g.t], bias)
-		return
-	}
 	winoOutput(out, 2*g.tw, src[ch*g.t:], winoStride(chans*g.t), g.oidx[:g.t], bias)
+	plane := c.h * c.w
 	w2 := 2 * g.tw
 	for b := 0; b < c.nb; b++ {
 		q := (c.cur+b)*chans + ch
@@ -365,10 +342,6 @@ func (c *Conv2D) winoDY(o int, gpad []float32) {
 	g := c.wg
 	plane := c.h * c.w
 	w2 := 2 * g.tw
-	if g.even {
-		winoGrad(g.v[o*g.t:], winoStride(c.OutC*g.t), c.dyd[(c.cur*c.OutC+o)*plane:], w2, g.oidxO[:g.t])
-		return
-	}
 	for b := 0; b < c.nb; b++ {
 		q := (c.cur+b)*c.OutC + o
 		s := c.dyd[q*plane : (q+1)*plane]

@@ -33,12 +33,16 @@ type trainer struct {
 }
 
 func newTrainer(model string, pairs, side, threads int) (*trainer, error) {
-	m, err := nn.NewSimCLR(nn.Config{Model: model, Threads: threads, Seed: 1})
+	return newTrainerC(model, pairs, 3, side, threads)
+}
+
+func newTrainerC(model string, pairs, channels, side, threads int) (*trainer, error) {
+	m, err := nn.NewSimCLR(nn.Config{Model: model, InChannels: channels, Threads: threads, Seed: 1})
 	if err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(0, 0))
-	xd := make([]float32, 2*pairs*3*side*side)
+	xd := make([]float32, 2*pairs*channels*side*side)
 	for i := range xd {
 		xd[i] = float32(rng.NormFloat64())
 	}
@@ -46,7 +50,7 @@ func newTrainer(model string, pairs, side, threads int) (*trainer, error) {
 		m:   m,
 		l:   loss.NTXent{Temperature: 0.5},
 		opt: optim.SGD{Momentum: 0.9, WeightDecay: 1e-6},
-		x:   tensor.New(tensor.WithShape(2*pairs, 3, side, side), tensor.WithBacking(xd)),
+		x:   tensor.New(tensor.WithShape(2*pairs, channels, side, side), tensor.WithBacking(xd)),
 		dz:  tensor.New(tensor.WithShape(2*pairs, m.OutDim), tensor.WithBacking(make([]float32, 2*pairs*m.OutDim))),
 		ps:  m.Params(),
 	}
@@ -76,17 +80,22 @@ func envInt(name string, def int) int {
 
 // BenchmarkSimCLRStep measures one training step of 256 pairs (batch 512)
 // of 32×32×3 per op. NNBENCH_PAIRS and NNBENCH_THREADS override the pair
-// count and the thread count of the layers' pool (default GOMAXPROCS).
+// count and the thread count of the layers' pool (default GOMAXPROCS);
+// NNBENCH_SIDE and NNBENCH_CHANNELS the input side and channels (1 or 3), so
+// NNBENCH_SIDE=28 NNBENCH_CHANNELS=1 is the Fashion-MNIST step.
 // Reported: s/step, cpu-s/step (user+system CPU time of the process per
-// step, which a loaded machine inflates less than wall time), GFLOP/s (from the peer's FLOP count, scaled by pairs).
+// step, which a loaded machine inflates less than wall time), GFLOP/s (from
+// the peer's FLOP count, scaled by pairs; only meaningful at 32×32×3).
 //
 //	go test -run '^$' -bench 'SimCLRStep/small' -benchtime 5x ./stages/train/nn/nnbench/
 func BenchmarkSimCLRStep(b *testing.B) {
 	pairs := envInt("NNBENCH_PAIRS", 256)
 	threads := envInt("NNBENCH_THREADS", 0)
+	side := envInt("NNBENCH_SIDE", 32)
+	channels := envInt("NNBENCH_CHANNELS", 3)
 	for _, model := range []string{"small", "resnet18"} {
 		b.Run(model, func(b *testing.B) {
-			t, err := newTrainer(model, pairs, 32, threads)
+			t, err := newTrainerC(model, pairs, channels, side, threads)
 			if err != nil {
 				b.Fatal(err)
 			}

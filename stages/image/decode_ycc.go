@@ -1,6 +1,10 @@
 package image
 
-import stdimage "image"
+import (
+	stdimage "image"
+
+	"github.com/contrastream/contrastream/stages/image/internal/simd"
+)
 
 // YCbCr → interleaved RGB, bit-compatible with libjpeg(-turbo)'s defaults
 // (jdcolor.c ycc_rgb_convert and jdsample.c h2v1/h2v2 fancy upsampling), so
@@ -98,7 +102,13 @@ func yccRow(d, yr, cb, cr []uint8) {
 	d = d[:3*n]
 	cb = cb[:n]
 	cr = cr[:n]
-	for x := 0; x < n; x++ {
+	x := 0
+	if useVBMI && n >= 16 {
+		blocks := n / 16
+		simd.YCC(&d[0], &yr[0], &cb[0], &cr[0], blocks)
+		x = 16 * blocks
+	}
+	for ; x < n; x++ {
 		yy := int32(yr[x]) + rangeOff
 		u, v := cb[x], cr[x]
 		r := yy + yccTab.crR[v]

@@ -87,3 +87,17 @@ func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32)
 //
 //go:noescape
 func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
+
+// sat3VBMI is sat3AVX2 for blocks×16 RGB pixels with AVX-512: it reads 16
+// bytes past the last block's 48 (and writes only the blocks' bytes). dst
+// may be src.
+//
+//go:noescape
+func sat3VBMI(dst, src []uint8, blocks int, alpha float32)
+
+// gray3VBMI writes PIL's luma L of blocks×16 RGB pixels as L, L, L: it
+// reads 16 bytes past the last block's 48 (and writes only the blocks'
+// bytes). dst may be src.
+//
+//go:noescape
+func gray3VBMI(dst, src []uint8, blocks int)

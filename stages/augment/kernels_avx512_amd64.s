@@ -333,3 +333,154 @@ DATA h5Pack<>+40(SB)/8, $0x3e3d3c3a39383635
 DATA h5Pack<>+48(SB)/8, $0x0000000000000000
 DATA h5Pack<>+56(SB)/8, $0x0000000000000000
 GLOBL h5Pack<>(SB), RODATA|NOPTR, $64
+
+// func sat3VBMI(dst, src []uint8, blocks int, alpha float32)
+// sat3AVX2 for blocks×16 RGB pixels, 16 per step: PIL luma, then per
+// channel clamp(trunc(float32(L) + float32(alpha·float32(v − L)))). Reads 16
+// bytes past the last block's 48 and writes only the blocks' bytes. dst may
+// be src.
+TEXT ·sat3VBMI(SB), NOSPLIT, $0-60
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ blocks+48(FP), DX
+	VBROADCASTSS alpha+56(FP), Z15
+	VPBROADCASTD lumR<>(SB), Z14
+	VPBROADCASTD lumG<>(SB), Z13
+	VPBROADCASTD lumB<>(SB), Z12
+	VPBROADCASTD lumHalf<>(SB), Z11
+	VPXORD       Z9, Z9, Z9
+	VMOVDQU64    chwIdx<>+0(SB), Z20
+	VMOVDQU64    chwIdx<>+64(SB), Z21
+	VMOVDQU64    chwIdx<>+128(SB), Z22
+	VMOVDQU64    ilvPack<>(SB), Z23
+	MOVQ         $0xffffffffffff, AX
+	KMOVQ        AX, K1
+
+s5loop:
+	CMPQ DX, $0
+	JLE  s5done
+	VMOVDQU64 (SI), Z0
+	VPERMB    Z0, Z20, Z2
+	VPMOVZXBD X2, Z2
+	VPERMB    Z0, Z21, Z3
+	VPMOVZXBD X3, Z3
+	VPERMB    Z0, Z22, Z4
+	VPMOVZXBD X4, Z4
+	VPMULLD   Z14, Z2, Z5
+	VPMULLD   Z13, Z3, Z6
+	VPADDD    Z6, Z5, Z5
+	VPMULLD   Z12, Z4, Z6
+	VPADDD    Z6, Z5, Z5
+	VPADDD    Z11, Z5, Z5
+	VPSRLD    $16, Z5, Z5 // L
+	VCVTDQ2PS Z5, Z6
+
+	VPSUBD     Z5, Z2, Z7
+	VCVTDQ2PS  Z7, Z7
+	VMULPS     Z15, Z7, Z7
+	VADDPS     Z7, Z6, Z7
+	VCVTTPS2DQ Z7, Z7
+	VPMAXSD    Z9, Z7, Z7
+	VPMOVUSDB  Z7, X2
+	VPSUBD     Z5, Z3, Z7
+	VCVTDQ2PS  Z7, Z7
+	VMULPS     Z15, Z7, Z7
+	VADDPS     Z7, Z6, Z7
+	VCVTTPS2DQ Z7, Z7
+	VPMAXSD    Z9, Z7, Z7
+	VPMOVUSDB  Z7, X3
+	VPSUBD     Z5, Z4, Z7
+	VCVTDQ2PS  Z7, Z7
+	VMULPS     Z15, Z7, Z7
+	VADDPS     Z7, Z6, Z7
+	VCVTTPS2DQ Z7, Z7
+	VPMAXSD    Z9, Z7, Z7
+	VPMOVUSDB  Z7, X4
+
+	VINSERTI32X4 $1, X3, Z2, Z2
+	VINSERTI32X4 $2, X4, Z2, Z2
+	VPERMB       Z2, Z23, Z2
+	VMOVDQU8     Z2, K1, (DI)
+	ADDQ $48, SI
+	ADDQ $48, DI
+	DECQ DX
+	JMP  s5loop
+
+s5done:
+	VZEROUPPER
+	RET
+
+// func gray3VBMI(dst, src []uint8, blocks int)
+// PIL's luma L of blocks×16 RGB pixels, written as L, L, L. Reads 16 bytes
+// past the last block's 48 and writes only the blocks' bytes. dst may be
+// src.
+TEXT ·gray3VBMI(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ blocks+48(FP), DX
+	VPBROADCASTD lumR<>(SB), Z14
+	VPBROADCASTD lumG<>(SB), Z13
+	VPBROADCASTD lumB<>(SB), Z12
+	VPBROADCASTD lumHalf<>(SB), Z11
+	VMOVDQU64    chwIdx<>+0(SB), Z20
+	VMOVDQU64    chwIdx<>+64(SB), Z21
+	VMOVDQU64    chwIdx<>+128(SB), Z22
+	VMOVDQU64    grayPack<>(SB), Z23
+	MOVQ         $0xffffffffffff, AX
+	KMOVQ        AX, K1
+
+g5loop:
+	CMPQ DX, $0
+	JLE  g5done
+	VMOVDQU64 (SI), Z0
+	VPERMB    Z0, Z20, Z2
+	VPMOVZXBD X2, Z2
+	VPERMB    Z0, Z21, Z3
+	VPMOVZXBD X3, Z3
+	VPERMB    Z0, Z22, Z4
+	VPMOVZXBD X4, Z4
+	VPMULLD   Z14, Z2, Z5
+	VPMULLD   Z13, Z3, Z6
+	VPADDD    Z6, Z5, Z5
+	VPMULLD   Z12, Z4, Z6
+	VPADDD    Z6, Z5, Z5
+	VPADDD    Z11, Z5, Z5
+	VPSRLD    $16, Z5, Z5 // L
+	VPMOVUSDB Z5, X5
+	VPERMB    Z5, Z23, Z5
+	VMOVDQU8  Z5, K1, (DI)
+	ADDQ $48, SI
+	ADDQ $48, DI
+	DECQ DX
+	JMP  g5loop
+
+g5done:
+	VZEROUPPER
+	RET
+
+DATA lumR<>+0(SB)/4, $19595
+GLOBL lumR<>(SB), RODATA|NOPTR, $4
+DATA lumG<>+0(SB)/4, $38470
+GLOBL lumG<>(SB), RODATA|NOPTR, $4
+DATA lumB<>+0(SB)/4, $7471
+GLOBL lumB<>(SB), RODATA|NOPTR, $4
+DATA lumHalf<>+0(SB)/4, $0x8000
+GLOBL lumHalf<>(SB), RODATA|NOPTR, $4
+DATA ilvPack<>+0(SB)/8, $0x1202211101201000
+DATA ilvPack<>+8(SB)/8, $0x0524140423130322
+DATA ilvPack<>+16(SB)/8, $0x2717072616062515
+DATA ilvPack<>+24(SB)/8, $0x1a0a291909281808
+DATA ilvPack<>+32(SB)/8, $0x0d2c1c0c2b1b0b2a
+DATA ilvPack<>+40(SB)/8, $0x2f1f0f2e1e0e2d1d
+DATA ilvPack<>+48(SB)/8, $0x0000000000000000
+DATA ilvPack<>+56(SB)/8, $0x0000000000000000
+GLOBL ilvPack<>(SB), RODATA|NOPTR, $64
+DATA grayPack<>+0(SB)/8, $0x0202010101000000
+DATA grayPack<>+8(SB)/8, $0x0504040403030302
+DATA grayPack<>+16(SB)/8, $0x0707070606060505
+DATA grayPack<>+24(SB)/8, $0x0a0a090909080808
+DATA grayPack<>+32(SB)/8, $0x0d0c0c0c0b0b0b0a
+DATA grayPack<>+40(SB)/8, $0x0f0f0f0e0e0e0d0d
+DATA grayPack<>+48(SB)/8, $0x0000000000000000
+DATA grayPack<>+56(SB)/8, $0x0000000000000000
+GLOBL grayPack<>(SB), RODATA|NOPTR, $64

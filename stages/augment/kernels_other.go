@@ -40,3 +40,6 @@ func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32)
 func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32) {
 	panic("unreachable")
 }
+
+func sat3VBMI(dst, src []uint8, blocks int, alpha float32) { panic("unreachable") }
+func gray3VBMI(dst, src []uint8, blocks int)                { panic("unreachable") }

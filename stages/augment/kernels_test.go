@@ -70,6 +70,10 @@ func TestAVX2MatchesPortable(t *testing.T) {
 				t.Fatalf("case %d: jitter (contrast after a table) %dx%d differs", i, W, H)
 			}
 		}
+		a, b = run(func(d *image.Image) error { return RGBToGrayscale(d, src, 3) })
+		if !bytes.Equal(a.Pix, b.Pix) {
+			t.Fatalf("case %d: grayscale %dx%dx%d differs", i, W, H, C)
+		}
 		bf := 2 * rng.Float64()
 		a, b = run(func(d *image.Image) error { return AdjustBrightness(d, src, bf) })
 		if !bytes.Equal(a.Pix, b.Pix) {

@@ -199,6 +199,22 @@ func (st *satTable) satInt(fl *[511]int16) bool {
 // saturate3 applies the pending table pre, then PIL's ImageEnhance.Color
 // blend toward the pixel's luma, to RGB rows.
 func saturate3(dst, src *image.Image, pre *lut, alpha float32) {
+	if useVBMI && src.Stride == 3*src.W && dst.Stride == src.Stride && src.W*src.H >= 16 {
+		if *pre != identityLUT() {
+			applyLUT(dst, src, pre) // then blend dst in place
+			src = dst
+		}
+		// dense rows: one run of pixels, 16 per step; block k reads bytes
+		// [48k, 48k+64), so the kernel stops 16 bytes short of the end
+		n := 3 * src.W * src.H
+		blocks := (n - 16) / 48
+		d, s := dst.Pix[:n], src.Pix[:n]
+		sat3VBMI(d, s, blocks, alpha)
+		st := newSatTable(alpha)
+		id := identityLUT()
+		saturate3Row(d[48*blocks:], s[48*blocks:], &id, &st)
+		return
+	}
 	if useAVX2 && src.W >= 8 {
 		if *pre != identityLUT() {
 			applyLUT(dst, src, pre) // then blend dst in place
@@ -345,6 +361,18 @@ func RGBToGrayscale(dst, src *image.Image, channels int) error {
 	}
 	if dst != src {
 		dst.Resize(src.W, src.H, channels)
+	}
+	if useVBMI && channels == 3 && src.Stride == 3*src.W && dst.Stride == src.Stride && src.W*src.H >= 16 {
+		// dense rows: one run of pixels, 16 per step (see saturate3)
+		n := 3 * src.W * src.H
+		blocks := (n - 16) / 48
+		d, s := dst.Pix[:n], src.Pix[:n]
+		gray3VBMI(d, s, blocks)
+		for x := 48 * blocks; x+2 < n; x += 3 {
+			l := luma(s[x], s[x+1], s[x+2])
+			d[x], d[x+1], d[x+2] = l, l, l
+		}
+		return nil
 	}
 	for y := 0; y < src.H; y++ {
 		s := src.Row(y)

@@ -42,4 +42,4 @@ func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
 }
 
 func sat3VBMI(dst, src []uint8, blocks int, alpha float32) { panic("unreachable") }
-func gray3VBMI(dst, src []uint8, blocks int)                { panic("unreachable") }
+func gray3VBMI(dst, src []uint8, blocks int)               { panic("unreachable") }

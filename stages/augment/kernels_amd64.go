@@ -101,3 +101,10 @@ func sat3VBMI(dst, src []uint8, blocks int, alpha float32)
 //
 //go:noescape
 func gray3VBMI(dst, src []uint8, blocks int)
+
+// flip3VBMI mirrors a row of w RGB pixels from s into d, 16 pixels from
+// each end per step while the blocks do not overlap, and returns the number
+// of pixels done at each end; the caller mirrors the middle. d may be s.
+//
+//go:noescape
+func flip3VBMI(d, s *uint8, w int) int

@@ -484,3 +484,48 @@ DATA grayPack<>+40(SB)/8, $0x0f0f0f0e0e0e0d0d
 DATA grayPack<>+48(SB)/8, $0x0000000000000000
 DATA grayPack<>+56(SB)/8, $0x0000000000000000
 GLOBL grayPack<>(SB), RODATA|NOPTR, $64
+
+// func flip3VBMI(d, s *uint8, w int) int
+// Mirrors a row of w RGB pixels from s into d 16 pixels at a time, taking
+// one block from each end per step while the two do not overlap, and
+// returns how many pixels it did at each end (the caller reverses the
+// middle). d may be s.
+TEXT ·flip3VBMI(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ w+16(FP), CX
+	MOVQ $0xffffffffffff, AX
+	KMOVQ AX, K1
+	VMOVDQU64 flipIdx<>(SB), Z23
+	XORQ BX, BX          // front pixel
+	LEAQ -16(CX), DX     // back block's first pixel
+
+f5loop:
+	LEAQ 16(BX), R8
+	CMPQ R8, DX
+	JGT  f5done
+	LEAQ (BX)(BX*2), R9  // front byte offset
+	LEAQ (DX)(DX*2), R10 // back byte offset
+	VMOVDQU8 (SI)(R9*1), K1, Z0
+	VMOVDQU8 (SI)(R10*1), K1, Z1
+	VPERMB   Z0, Z23, Z0
+	VPERMB   Z1, Z23, Z1
+	VMOVDQU8 Z1, K1, (DI)(R9*1)
+	VMOVDQU8 Z0, K1, (DI)(R10*1)
+	ADDQ $16, BX
+	SUBQ $16, DX
+	JMP  f5loop
+
+f5done:
+	MOVQ BX, ret+24(FP)
+	VZEROUPPER
+	RET
+DATA flipIdx<>+0(SB)/8, $0x28272c2b2a2f2e2d
+DATA flipIdx<>+8(SB)/8, $0x1e23222126252429
+DATA flipIdx<>+16(SB)/8, $0x1a19181d1c1b201f
+DATA flipIdx<>+24(SB)/8, $0x100f141312171615
+DATA flipIdx<>+32(SB)/8, $0x060b0a090e0d0c11
+DATA flipIdx<>+40(SB)/8, $0x0201000504030807
+DATA flipIdx<>+48(SB)/8, $0x0000000000000000
+DATA flipIdx<>+56(SB)/8, $0x0000000000000000
+GLOBL flipIdx<>(SB), RODATA|NOPTR, $64

@@ -43,3 +43,5 @@ func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
 
 func sat3VBMI(dst, src []uint8, blocks int, alpha float32) { panic("unreachable") }
 func gray3VBMI(dst, src []uint8, blocks int)               { panic("unreachable") }
+
+func flip3VBMI(d, s *uint8, w int) int { panic("unreachable") }

@@ -70,6 +70,14 @@ func TestAVX2MatchesPortable(t *testing.T) {
 				t.Fatalf("case %d: jitter (contrast after a table) %dx%d differs", i, W, H)
 			}
 		}
+		a, b = run(func(d *image.Image) error { return HFlip(d, src) })
+		if !bytes.Equal(a.Pix, b.Pix) {
+			t.Fatalf("case %d: flip %dx%dx%d differs", i, W, H, C)
+		}
+		a, b = run(func(d *image.Image) error { d.CopyFrom(src); return HFlip(d, d) })
+		if !bytes.Equal(a.Pix, b.Pix) {
+			t.Fatalf("case %d: flip in place %dx%dx%d differs", i, W, H, C)
+		}
 		a, b = run(func(d *image.Image) error { return RGBToGrayscale(d, src, 3) })
 		if !bytes.Equal(a.Pix, b.Pix) {
 			t.Fatalf("case %d: grayscale %dx%dx%d differs", i, W, H, C)

@@ -425,7 +425,11 @@ func HFlip(dst, src *image.Image) error {
 		d := dst.Row(y)
 		d = d[:len(s)]
 		if src.C == 3 {
-			for i, j := 0, len(s)-3; i <= j; i, j = i+3, j-3 {
+			done := 0
+			if useVBMI && src.W >= 32 {
+				done = flip3VBMI(&d[0], &s[0], src.W)
+			}
+			for i, j := 3*done, len(s)-3-3*done; i <= j; i, j = i+3, j-3 {
 				a0, a1, a2 := s[i], s[i+1], s[i+2]
 				b0, b1, b2 := s[j], s[j+1], s[j+2]
 				d[i], d[i+1], d[i+2] = b0, b1, b2

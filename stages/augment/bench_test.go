@@ -53,6 +53,9 @@ func BenchmarkOp(b *testing.B) {
 	}{
 		{"RandomResizedCrop", src, RandomResizedCrop{Size: 224}},
 		{"RandomResizedCrop/bicubic", src, RandomResizedCrop{Size: 224, Interpolation: Bicubic}},
+		{"ResizedCrop/50to224", src, Func(func(dst, src *image.Image, _ *rand.Rand) error {
+			return ResizedCrop(dst, src, 10, 10, 50, 50, 224, 224, Bilinear) // the 2-tap upscale of most views
+		})},
 		{"HorizontalFlip", &crop, HorizontalFlip{P: 1}},
 		{"ColorJitter", &crop, ColorJitter{0.4, 0.4, 0.4, 0.1}},
 		{"ColorJitter/brightness", &crop, ColorJitter{Brightness: 0.4}},
@@ -101,6 +104,35 @@ func BenchmarkView(b *testing.B) {
 				}
 			}
 			reportCPU(b, c0)
+		})
+	}
+}
+
+// BenchmarkHPass measures the horizontal pass of the resampler alone on one
+// RGB row: 40 → 96 pixels (2 taps, bilinear upscale) and 300 → 224 (a
+// downscale, 4 taps).
+func BenchmarkHPass(b *testing.B) {
+	for _, c := range []struct{ in, out int }{{40, 96}, {300, 224}} {
+		b.Run(fmt.Sprintf("%dto%d", c.in, c.out), func(b *testing.B) {
+			ks, k, bb, _ := coeffs(Bilinear, c.in, c.out, nil, nil, nil)
+			T, start, w := fixedTaps(k, bb, ks, c.in, nil, nil, useAVX2)
+			if T == 0 {
+				b.Skip("no fixed taps")
+			}
+			in := make([]uint8, 3*c.in)
+			for i := range in {
+				in[i] = uint8(i * 7)
+			}
+			out := make([]uint8, 3*c.out)
+			b.SetBytes(int64(len(out)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if useAVX2 {
+					hpass3AVX2(out, in, start, w, T)
+				} else {
+					hpass3(out, in, k, bb, ks)
+				}
+			}
 		})
 	}
 }

@@ -135,6 +135,48 @@ TEXT ·hconv3AVX2(SB), NOSPLIT, $0-112
 	MOVD AX, X7
 	VPBROADCASTD X7, X7
 	XORQ BX, BX
+	CMPQ CX, $2
+	JNE  h3loop
+
+	// two taps (every bilinear upscale): two pixels per step, one per
+	// 128-bit lane, the inner loop unrolled
+	VPBROADCASTD X7, Y8
+	VMOVDQU      h3Idx0<>(SB), Y9
+	VMOVDQU      h3Idx1<>(SB), Y10
+
+h3pair:
+	LEAQ 1(BX), R11
+	CMPQ R11, DX
+	JGE  h3loop // fewer than two left
+	MOVLQSX     (R12)(BX*4), R10
+	LEAQ        (R10)(R10*2), R10
+	ADDQ        SI, R10
+	MOVLQSX     4(R12)(BX*4), R11
+	LEAQ        (R11)(R11*2), R11
+	ADDQ        SI, R11
+	VPMOVZXBD   (R10), X1
+	VPMOVZXBD   (R11), X2
+	VINSERTI128 $1, X2, Y1, Y1 // tap 0 of both pixels
+	VPMOVZXBD   3(R10), X3
+	VPMOVZXBD   3(R11), X4
+	VINSERTI128 $1, X4, Y3, Y3 // tap 1
+	VMOVDQU     (R8), X5       // w0 w1 of each pixel
+	VPERMD      Y5, Y9, Y6
+	VPERMD      Y5, Y10, Y5
+	VPMULLD     Y6, Y1, Y1
+	VPMULLD     Y5, Y3, Y3
+	VPADDD      Y3, Y1, Y1
+	VPADDD      Y8, Y1, Y1
+	VPSRAD      $22, Y1, Y1
+	VPACKUSDW   Y1, Y1, Y1
+	VPACKUSWB   Y1, Y1, Y1
+	LEAQ        (BX)(BX*2), R11
+	MOVL        X1, (DI)(R11*1)
+	VEXTRACTI128 $1, Y1, X2
+	MOVL        X2, 3(DI)(R11*1)
+	ADDQ        $16, R8
+	ADDQ        $2, BX
+	JMP         h3pair
 
 h3loop:
 	CMPQ BX, DX
@@ -167,6 +209,17 @@ h3tap:
 h3done:
 	VZEROUPPER
 	RET
+
+DATA h3Idx0<>+0(SB)/8, $0x0000000000000000
+DATA h3Idx0<>+8(SB)/8, $0x0000000000000000
+DATA h3Idx0<>+16(SB)/8, $0x0000000200000002
+DATA h3Idx0<>+24(SB)/8, $0x0000000200000002
+GLOBL h3Idx0<>(SB), RODATA|NOPTR, $32
+DATA h3Idx1<>+0(SB)/8, $0x0000000100000001
+DATA h3Idx1<>+8(SB)/8, $0x0000000100000001
+DATA h3Idx1<>+16(SB)/8, $0x0000000300000003
+DATA h3Idx1<>+24(SB)/8, $0x0000000300000003
+GLOBL h3Idx1<>(SB), RODATA|NOPTR, $32
 
 DATA satRA<>+0(SB)/8, $0x80800f0c09060300
 DATA satRA<>+8(SB)/8, $0x8080808080808080

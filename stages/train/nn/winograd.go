@@ -40,12 +40,16 @@ import "github.com/contrastream/contrastream/stages/train/gemm"
 // The sum over tiles is 16 products dY_ξ [OutC × tiles] · X_ξᵀ [tiles × InC],
 // accumulated over the batch.
 //
-// The transforms are done per plane straight from the NCHW tensors into the
-// [16][channels][tiles] operands (no im2col-sized buffer); the batch is
-// processed in chunks of images so that an operand stays near
-// winoChunkFloats floats. The chunking depends only on the shapes and the
-// transforms write disjoint outputs, so results are bit-identical for any
-// thread count.
+// The batch is processed in chunks of a few images, each chunk entirely on
+// one of the pool's goroutines (transform, 16 products with
+// gemm.SgemmSerial, inverse transform), so that its operands stay in that
+// core's L2 cache: an operand ([16][channels][tiles]) is about
+// winoChunkFloats floats. The transforms read the NCHW tensors through
+// small per-goroutine scratch planes (no im2col-sized buffer). The chunks
+// are dealt to the goroutines in fixed contiguous ranges; the weight
+// gradient is summed per goroutine and the sums added in goroutine order,
+// so results are bit-identical from run to run for a fixed thread count
+// (outputs and input gradients for any thread count).
 
 // winoMinC is the fewest input channels for which a 3×3 stride-1 pad-1
 // convolution uses Winograd (the first layer, with 1 or 3 channels, stays on
@@ -53,15 +57,20 @@ import "github.com/contrastream/contrastream/stages/train/gemm"
 const winoMinC = 16
 
 // winoChunkFloats is the target size of one transformed operand
-// ([16][channels][tiles] floats) per chunk of images.
-const winoChunkFloats = 1 << 20
+// ([16][channels][tiles] floats) per chunk of images: 256 KiB, so a chunk's
+// two operands stay in a 1 MiB L2 beside the packing buffers.
+const winoChunkFloats = 1 << 16
+
+// winoMinTiles is the fewest tiles per chunk: the products' inner dimension
+// for the weight gradient, and the column count of the others.
+const winoMinTiles = 64
 
 // winograd is the state of a Conv2D that runs the Winograd algorithm.
 type winograd struct {
 	th, tw int // tile rows and columns per image
 	tiles  int // th·tw
 	chunk  int // images per chunk
-	t      int // tiles in the current chunk
+	chunks int // chunks per batch
 	pw     int // row stride of a zero-padded input plane (2·tw+2)
 	psz    int // floats of a padded input plane ((2·th+2)·pw)
 	osz    int // floats of a tile-aligned output plane (2·th · 2·tw)
@@ -70,12 +79,19 @@ type winograd struct {
 	// its 4×4 input patch, b·psz + 2ty·pw + 2tx, and of its 2×2 output
 	// block, b·osz + 2ty·2tw + 2tx.
 	iidx, oidx []int32
-	// Per Pool range (slot): the chunk's padded input planes of one
-	// channel, its tile-aligned output planes, and its tile-aligned dY
-	// planes (whose zero borders must survive, so not shared with out).
-	pad, out, gpad [][]float32
-	u, ur, mw      []float32 // [16][OutC][InC], [16][InC][OutC], [16][OutC][InC]
-	v, m           []float32 // [16] matrices of up to max(InC, OutC) × chunk tiles, winoStride apart
+	u, ur      []float32 // [16][OutC][InC] and [16][InC][OutC] transformed weights
+	slots      []winoSlot
+	used       int // slots that took chunks in the last Backward
+}
+
+// winoSlot is one pool goroutine's working set.
+type winoSlot struct {
+	v, m []float32 // [16] matrices of up to max(InC, OutC) × chunk tiles, winoStride apart
+	mw   []float32 // [16][OutC][InC] weight-gradient sums of this slot's chunks
+	// Scratch for one channel of a chunk: its padded input planes, its
+	// tile-aligned output planes, and its tile-aligned dY planes (whose
+	// zero borders must survive, so not shared with out).
+	pad, out, gpad []float32
 }
 
 // useWinograd reports whether c runs Winograd F(2×2, 3×3).
@@ -102,21 +118,16 @@ func (c *Conv2D) setupWinograd() {
 	g.th, g.tw = (c.h+1)/2, (c.w+1)/2
 	g.tiles = g.th * g.tw
 	maxC := max(c.InC, c.OutC)
-	g.chunk = max(1, winoChunkFloats/(16*maxC*g.tiles))
+	g.chunk = max(1, winoChunkFloats/(16*maxC*g.tiles), winoMinTiles/g.tiles)
 	if c.cols > 0 {
 		g.chunk = max(1, c.cols/g.tiles)
 	}
 	g.chunk = min(g.chunk, c.n)
+	g.chunks = (c.n + g.chunk - 1) / g.chunk
 	oc := c.OutC * c.InC
 	if len(g.u) != 16*oc {
 		g.u = make([]float32, 16*oc)
 		g.ur = make([]float32, 16*oc)
-		g.mw = make([]float32, 16*oc)
-	}
-	need := 16 * winoStride(maxC*g.chunk*g.tiles)
-	if len(g.v) != need {
-		g.v = make([]float32, need)
-		g.m = make([]float32, need)
 	}
 	g.pw = 2*g.tw + 2
 	g.psz = (2*g.th + 2) * g.pw
@@ -129,12 +140,15 @@ func (c *Conv2D) setupWinograd() {
 		g.iidx[t] = int32(b*g.psz + 2*ty*g.pw + 2*tx)
 		g.oidx[t] = int32(b*g.osz + 2*ty*2*g.tw + 2*tx)
 	}
-	slots := c.pool.Threads()
-	g.pad, g.out, g.gpad = make([][]float32, slots), make([][]float32, slots), make([][]float32, slots)
-	for i := range slots {
-		g.pad[i] = make([]float32, g.chunk*g.psz) // borders stay zero
-		g.out[i] = make([]float32, g.chunk*g.osz)
-		g.gpad[i] = make([]float32, g.chunk*g.osz) // borders stay zero
+	g.slots = make([]winoSlot, c.pool.Threads())
+	for i := range g.slots {
+		sl := &g.slots[i]
+		sl.v = make([]float32, 16*winoStride(maxC*T))
+		sl.m = make([]float32, 16*winoStride(maxC*T))
+		sl.mw = make([]float32, 16*oc)
+		sl.pad = make([]float32, g.chunk*g.psz) // borders stay zero
+		sl.out = make([]float32, g.chunk*g.osz)
+		sl.gpad = make([]float32, g.chunk*g.osz) // borders stay zero
 	}
 }
 
@@ -149,36 +163,23 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 const (
 	convWinoU = iota + convCol2im + 1
 	convWinoUR
-	convWinoIn
-	convWinoOut
-	convWinoInDY
-	convWinoOutDX
-	convWinoGradIn
+	convWinoFwd
+	convWinoBwd
 	convWinoDW
-	convWinoGemm
-	convWinoGemmDX
-	convWinoGemmDW
 )
 
 // winoForward computes y from c.xd (setup done).
 func (c *Conv2D) winoForward() {
-	g := c.wg
 	c.pool.For(c.OutC, c, convWinoU)
-	for c.cur = 0; c.cur < c.n; c.cur += c.nb {
-		c.nb = min(g.chunk, c.n-c.cur)
-		g.t = c.nb * g.tiles
-		c.pool.For(c.InC, c, convWinoIn)
-		c.pool.For(16, c, convWinoGemm)
-		c.pool.For(c.OutC, c, convWinoOut)
-	}
+	c.pool.For(c.wg.chunks, c, convWinoFwd)
 }
 
 // winoBackward adds dW (and db) and, unless NoInputGrad, writes dx.
 func (c *Conv2D) winoBackward() {
 	g := c.wg
-	O, C := c.OutC, c.InC
+	O := c.OutC
 	if !c.NoInputGrad {
-		c.pool.For(C, c, convWinoUR)
+		c.pool.For(c.InC, c, convWinoUR)
 	}
 	if c.Bias != nil {
 		db := c.Bias.GradData()
@@ -192,17 +193,8 @@ func (c *Conv2D) winoBackward() {
 			db[o] += s
 		}
 	}
-	for c.cur = 0; c.cur < c.n; c.cur += c.nb {
-		c.nb = min(g.chunk, c.n-c.cur)
-		g.t = c.nb * g.tiles
-		if !c.NoInputGrad {
-			c.pool.For(O, c, convWinoInDY)
-			c.pool.For(16, c, convWinoGemmDX)
-			c.pool.For(C, c, convWinoOutDX)
-		}
-		c.pool.For(O+C, c, convWinoGradIn)
-		c.pool.For(16, c, convWinoGemmDW)
-	}
+	g.used = min(c.pool.Threads(), g.chunks)
+	c.pool.For(g.chunks, c, convWinoBwd)
 	c.pool.For(O, c, convWinoDW)
 }
 
@@ -210,7 +202,6 @@ func (c *Conv2D) winoBackward() {
 func (c *Conv2D) runWino(phase, lo, hi int) {
 	g := c.wg
 	O, C := c.OutC, c.InC
-	T := g.t
 	var u [16]float32
 	switch phase {
 	case convWinoU:
@@ -233,63 +224,27 @@ func (c *Conv2D) runWino(phase, lo, hi int) {
 				}
 			}
 		}
-	case convWinoIn:
-		s := c.pool.slot(C, lo)
-		for ci := lo; ci < hi; ci++ {
-			c.winoIn(g.v, C, ci, c.xd, g.pad[s])
+	case convWinoFwd:
+		sl := &g.slots[c.pool.slot(g.chunks, lo)]
+		for k := lo; k < hi; k++ {
+			c.winoForwardChunk(sl, k)
 		}
-	case convWinoOut:
-		s := c.pool.slot(O, lo)
-		for o := lo; o < hi; o++ {
-			var bias float32
-			if c.Bias != nil {
-				bias = c.Bias.Data()[o]
-			}
-			c.winoOut(c.y.d, O, o, g.m, bias, g.out[s])
-		}
-	case convWinoInDY:
-		s := c.pool.slot(O, lo)
-		for o := lo; o < hi; o++ {
-			c.winoIn(g.v, O, o, c.dyd, g.pad[s])
-		}
-	case convWinoOutDX:
-		s := c.pool.slot(C, lo)
-		for ci := lo; ci < hi; ci++ {
-			c.winoOut(c.dx.d, C, ci, g.m, 0, g.out[s])
-		}
-	case convWinoGradIn:
-		// Tasks [0, O) transform dY's 2×2 tiles of one channel, the rest
-		// x's 4×4 patches.
-		s := c.pool.slot(O+C, lo)
-		for p := lo; p < hi; p++ {
-			if p < O {
-				c.winoDY(p, g.gpad[s])
-			} else {
-				c.winoIn(g.m, C, p-O, c.xd, g.pad[s])
-			}
-		}
-	case convWinoGemm:
-		for xi := lo; xi < hi; xi++ {
-			gemm.SgemmSerial(false, false, O, T, C, 1, g.u[xi*O*C:], C, g.v[xi*winoStride(C*T):], T, 0, g.m[xi*winoStride(O*T):], T)
-		}
-	case convWinoGemmDX:
-		for xi := lo; xi < hi; xi++ {
-			gemm.SgemmSerial(false, false, C, T, O, 1, g.ur[xi*C*O:], O, g.v[xi*winoStride(O*T):], T, 0, g.m[xi*winoStride(C*T):], T)
-		}
-	case convWinoGemmDW:
-		var beta float32
-		if c.cur > 0 {
-			beta = 1
-		}
-		for xi := lo; xi < hi; xi++ {
-			gemm.SgemmSerial(false, true, O, C, T, 1, g.v[xi*winoStride(O*T):], T, g.m[xi*winoStride(C*T):], T, beta, g.mw[xi*O*C:], C)
+	case convWinoBwd:
+		sl := &g.slots[c.pool.slot(g.chunks, lo)]
+		for k := lo; k < hi; k++ {
+			c.winoBackwardChunk(sl, k, k == lo)
 		}
 	case convWinoDW:
 		dw := c.Weight.GradData()
 		for o := lo; o < hi; o++ {
 			for ci := 0; ci < C; ci++ {
 				for xi := range u {
-					u[xi] = g.mw[xi*O*C+o*C+ci]
+					e := xi*O*C + o*C + ci
+					v := g.slots[0].mw[e]
+					for s := 1; s < g.used; s++ {
+						v += g.slots[s].mw[e]
+					}
+					u[xi] = v
 				}
 				winoWeightGrad(dw[(o*C+ci)*9:(o*C+ci+1)*9], &u)
 			}
@@ -297,32 +252,91 @@ func (c *Conv2D) runWino(phase, lo, hi int) {
 	}
 }
 
-// winoIn transforms the 4×4 patches of channel ch (of chans) of the
-// current chunk of src into row ch of the 16 matrices of dst, through the
+// winoForwardChunk computes the outputs of chunk k in slot sl.
+func (c *Conv2D) winoForwardChunk(sl *winoSlot, k int) {
+	g := c.wg
+	O, C := c.OutC, c.InC
+	cur := k * g.chunk
+	nb := min(g.chunk, c.n-cur)
+	T := nb * g.tiles
+	for ci := 0; ci < C; ci++ {
+		c.winoIn(sl.v, C, ci, c.xd, sl.pad, cur, nb)
+	}
+	for xi := 0; xi < 16; xi++ {
+		gemm.SgemmSerial(false, false, O, T, C, 1, g.u[xi*O*C:], C, sl.v[xi*winoStride(C*T):], T, 0, sl.m[xi*winoStride(O*T):], T)
+	}
+	for o := 0; o < O; o++ {
+		var bias float32
+		if c.Bias != nil {
+			bias = c.Bias.Data()[o]
+		}
+		c.winoOut(c.y.d, O, o, sl.m, bias, sl.out, cur, nb)
+	}
+}
+
+// winoBackwardChunk computes the input gradient of chunk k (unless
+// NoInputGrad) and adds its weight-gradient sums to sl.mw (overwriting them
+// when first).
+func (c *Conv2D) winoBackwardChunk(sl *winoSlot, k int, first bool) {
+	g := c.wg
+	O, C := c.OutC, c.InC
+	cur := k * g.chunk
+	nb := min(g.chunk, c.n-cur)
+	T := nb * g.tiles
+	if !c.NoInputGrad {
+		for o := 0; o < O; o++ {
+			c.winoIn(sl.v, O, o, c.dyd, sl.pad, cur, nb)
+		}
+		for xi := 0; xi < 16; xi++ {
+			gemm.SgemmSerial(false, false, C, T, O, 1, g.ur[xi*C*O:], O, sl.v[xi*winoStride(O*T):], T, 0, sl.m[xi*winoStride(C*T):], T)
+		}
+		for ci := 0; ci < C; ci++ {
+			c.winoOut(c.dx.d, C, ci, sl.m, 0, sl.out, cur, nb)
+		}
+	}
+	for o := 0; o < O; o++ {
+		c.winoDY(sl.v, o, sl.gpad, cur, nb)
+	}
+	for ci := 0; ci < C; ci++ {
+		c.winoIn(sl.m, C, ci, c.xd, sl.pad, cur, nb)
+	}
+	var beta float32 = 1
+	if first {
+		beta = 0
+	}
+	for xi := 0; xi < 16; xi++ {
+		gemm.SgemmSerial(false, true, O, C, T, 1, sl.v[xi*winoStride(O*T):], T, sl.m[xi*winoStride(C*T):], T, beta, sl.mw[xi*O*C:], C)
+	}
+}
+
+// winoIn transforms the 4×4 patches of channel ch (of chans) of images
+// [cur, cur+nb) of src into row ch of the 16 matrices of dst, through the
 // padded scratch planes pad.
-func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32) {
+func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32, cur, nb int) {
 	g := c.wg
 	plane := c.h * c.w
-	for b := 0; b < c.nb; b++ {
-		q := (c.cur+b)*chans + ch
+	T := nb * g.tiles
+	for b := 0; b < nb; b++ {
+		q := (cur+b)*chans + ch
 		p := pad[b*g.psz+g.pw+1:]
 		for r := 0; r < c.h; r++ {
 			copy(p[r*g.pw:r*g.pw+c.w], src[q*plane+r*c.w:q*plane+(r+1)*c.w])
 		}
 	}
-	winoInput(dst[ch*g.t:], winoStride(chans*g.t), pad, g.pw, g.iidx[:g.t])
+	winoInput(dst[ch*T:], winoStride(chans*T), pad, g.pw, g.iidx[:T])
 }
 
 // winoOut inverse-transforms row ch of the 16 matrices of src into channel
-// ch (of chans) of the current chunk of dst, through the tile-aligned
+// ch (of chans) of images [cur, cur+nb) of dst, through the tile-aligned
 // scratch planes out.
-func (c *Conv2D) winoOut(dst []float32, chans, ch int, src []float32, bias float32, out []float32) {
+func (c *Conv2D) winoOut(dst []float32, chans, ch int, src []float32, bias float32, out []float32, cur, nb int) {
 	g := c.wg
-	winoOutput(out, 2*g.tw, src[ch*g.t:], winoStride(chans*g.t), g.oidx[:g.t], bias)
+	T := nb * g.tiles
+	winoOutput(out, 2*g.tw, src[ch*T:], winoStride(chans*T), g.oidx[:T], bias)
 	plane := c.h * c.w
 	w2 := 2 * g.tw
-	for b := 0; b < c.nb; b++ {
-		q := (c.cur+b)*chans + ch
+	for b := 0; b < nb; b++ {
+		q := (cur+b)*chans + ch
 		d := dst[q*plane : (q+1)*plane]
 		o := out[b*g.osz:]
 		if w2 == c.w {
@@ -335,15 +349,16 @@ func (c *Conv2D) winoOut(dst []float32, chans, ch int, src []float32, bias float
 	}
 }
 
-// winoDY transforms the 2×2 tiles of dY's channel o of the current chunk
-// into row o of the 16 matrices of g.v, through the tile-aligned scratch
-// planes gpad (zero past the plane's odd side).
-func (c *Conv2D) winoDY(o int, gpad []float32) {
+// winoDY transforms the 2×2 tiles of dY's channel o of images [cur,
+// cur+nb) into row o of the 16 matrices of dst, through the tile-aligned
+// scratch planes gpad (zero past the plane's odd side).
+func (c *Conv2D) winoDY(dst []float32, o int, gpad []float32, cur, nb int) {
 	g := c.wg
 	plane := c.h * c.w
 	w2 := 2 * g.tw
-	for b := 0; b < c.nb; b++ {
-		q := (c.cur+b)*c.OutC + o
+	T := nb * g.tiles
+	for b := 0; b < nb; b++ {
+		q := (cur+b)*c.OutC + o
 		s := c.dyd[q*plane : (q+1)*plane]
 		p := gpad[b*g.osz:]
 		if w2 == c.w {
@@ -354,7 +369,7 @@ func (c *Conv2D) winoDY(o int, gpad []float32) {
 			copy(p[r*w2:r*w2+c.w], s[r*c.w:(r+1)*c.w])
 		}
 	}
-	winoGrad(g.v[o*g.t:], winoStride(c.OutC*g.t), gpad, w2, g.oidx[:g.t])
+	winoGrad(dst[o*T:], winoStride(c.OutC*T), gpad, w2, g.oidx[:T])
 }
 
 // winoWeight writes U = G g Gᵀ for the 3×3 kernel g (row-major), or for g

@@ -126,8 +126,8 @@ DATA chwIdx<>+184(SB)/8, $0x0000000000000000
 GLOBL chwIdx<>(SB), RODATA|NOPTR, $192
 
 // func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
-// hue3AVX2 for blocks×16 RGB pixels, 16 per step: the same gathers and the
-// same float32 and float64 arithmetic (hi, hf and fs computed as there),
+// hue3AVX2 for blocks×16 RGB pixels, 16 per step: the same gathers, hi, hf
+// and fs computed as there, and t in float32 (equal to its float64 form),
 // with the sector's channel order applied by one VPSHUFB on v | t<<8 |
 // p<<16. Reads 16 bytes past the last block's 48 and writes only the
 // blocks' bytes. dst may be src.
@@ -233,35 +233,20 @@ h5loop:
 	VDIVPS    Z19, Z14, Z14 // fs
 	VMULPS    Z6, Z14, Z8 // fs·f in float32
 
-	// t = int(v·(1 − u) + 0.5), u = double(fs·f) in odd sectors and
-	// double(fs)·(1 − double(f)) in even ones
-	VPTESTMD Z29, Z4, K1
-	KSHIFTRW $8, K1, K2
-	VCVTPS2PD  Y6, Z9
-	VSUBPD     Z9, Z18, Z9
-	VCVTPS2PD  Y14, Z10
-	VMULPD     Z9, Z10, Z9
-	VCVTPS2PD  Y8, K1, Z9
-	VSUBPD     Z9, Z18, Z9
-	VCVTDQ2PD  Y5, Z10
-	VMULPD     Z10, Z9, Z9
-	VADDPD     Z17, Z9, Z9
-	VCVTTPD2DQ Z9, Y9 // t, low 8 lanes
-	VEXTRACTF64X4 $1, Z6, Y0
-	VCVTPS2PD     Y0, Z0
-	VSUBPD        Z0, Z18, Z0
-	VEXTRACTF64X4 $1, Z14, Y1
-	VCVTPS2PD     Y1, Z1
-	VMULPD        Z0, Z1, Z0
-	VEXTRACTF64X4 $1, Z8, Y1
-	VCVTPS2PD     Y1, K2, Z0
-	VSUBPD        Z0, Z18, Z0
-	VEXTRACTI64X4 $1, Z5, Y1
-	VCVTDQ2PD     Y1, Z1
-	VMULPD        Z1, Z0, Z0
-	VADDPD        Z17, Z0, Z0
-	VCVTTPD2DQ    Z0, Y0 // t, high 8 lanes
-	VINSERTI64X4  $1, Y0, Z9, Z9
+	// t = trunc(float32(v)·(1 − u) + 0.5), u = fs·f in odd sectors and
+	// fs·(1 − f) in even ones, all in float32: for every (v, sat, h') this
+	// equals hsvToRGBFast's float64 form (TestHueTInFloat32)
+	VPTESTMD     Z29, Z4, K1 // odd sector
+	VBROADCASTSS h5F1<>(SB), Z0
+	VSUBPS       Z6, Z0, Z9
+	VMULPS       Z9, Z14, Z9 // fs·(1 − f)
+	VMOVAPS      Z8, K1, Z9 // odd: fs·f
+	VSUBPS       Z9, Z0, Z9
+	VCVTDQ2PS    Z5, Z1
+	VMULPS       Z1, Z9, Z9
+	VBROADCASTSS h5FHalf<>(SB), Z1
+	VADDPS       Z1, Z9, Z9
+	VCVTTPS2DQ   Z9, Z9 // t
 
 	// gray: t = p = v; then v | t<<8 | p<<16 reordered per sector
 	VMOVDQA32 Z5, K7, Z9
@@ -529,3 +514,7 @@ DATA flipIdx<>+40(SB)/8, $0x0201000504030807
 DATA flipIdx<>+48(SB)/8, $0x0000000000000000
 DATA flipIdx<>+56(SB)/8, $0x0000000000000000
 GLOBL flipIdx<>(SB), RODATA|NOPTR, $64
+DATA h5F1<>+0(SB)/4, $0x3f800000
+GLOBL h5F1<>(SB), RODATA|NOPTR, $4
+DATA h5FHalf<>+0(SB)/4, $0x3f000000
+GLOBL h5FHalf<>(SB), RODATA|NOPTR, $4

@@ -185,3 +185,33 @@ func TestHueTablesAreArithmetic(t *testing.T) {
 		}
 	}
 }
+
+// TestHueTInFloat32 checks, for every (v, sat, h'), that hue3VBMI's float32
+// form of t equals hsvToRGBFast's float64 one: odd sectors
+// int(v·(1 − double(fs·f)) + 0.5), even ones int(v·(1 − fs·(1 − f)) + 0.5)
+// with fs·(1 − f) in float64.
+func TestHueTInFloat32(t *testing.T) {
+	tb := tables()
+	for h := range 256 {
+		f := tb.hf[h]
+		odd := tb.hi[h]&1 == 1
+		for s := range 256 {
+			fs := tb.fs[s]
+			var kk float64
+			u := fs * (1 - f)
+			if odd {
+				kk = 1.0 - float64(fs*f)
+				u = fs * f
+			} else {
+				kk = 1.0 - float64(fs)*(1.0-float64(f))
+			}
+			for v := range 256 {
+				want := int(float64(v)*kk + 0.5)
+				got := int(float32(float32(v)*(1-u)) + 0.5)
+				if got != want {
+					t.Fatalf("h'=%d sat=%d v=%d: float32 %d, float64 %d", h, s, v, got, want)
+				}
+			}
+		}
+	}
+}

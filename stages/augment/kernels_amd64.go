@@ -86,7 +86,7 @@ func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32)
 // may be src.
 //
 //go:noescape
-func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
+func hue3VBMI(dst, src []uint8, blocks int, shift int, satp *uint32)
 
 // sat3VBMI is sat3AVX2 for blocks×16 RGB pixels with AVX-512: it reads 16
 // bytes past the last block's 48 (and writes only the blocks' bytes). dst

@@ -125,19 +125,19 @@ DATA chwIdx<>+176(SB)/8, $0x0000000000000000
 DATA chwIdx<>+184(SB)/8, $0x0000000000000000
 GLOBL chwIdx<>(SB), RODATA|NOPTR, $192
 
-// func hue3VBMI(dst, src []uint8, blocks int, shift int, hue *uint8, satp *uint32)
-// hue3AVX2 for blocks×16 RGB pixels, 16 per step: the same gathers, hi, hf
-// and fs computed as there, and t in float32 (equal to its float64 form),
+// func hue3VBMI(dst, src []uint8, blocks int, shift int, satp *uint32)
+// hue3AVX2 for blocks×16 RGB pixels, 16 per step: the satp gather, the hue
+// byte computed in float32 (see below), hi, hf and fs computed as there,
+// and t in float32 (equal to its float64 form),
 // with the sector's channel order applied by one VPSHUFB on v | t<<8 |
 // p<<16. Reads 16 bytes past the last block's 48 and writes only the
 // blocks' bytes. dst may be src.
-TEXT ·hue3VBMI(SB), NOSPLIT, $0-80
+TEXT ·hue3VBMI(SB), NOSPLIT, $0-72
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ blocks+48(FP), DX
 	MOVQ shift+56(FP), AX
-	MOVQ hue+64(FP), R8
-	MOVQ satp+72(FP), R9
+	MOVQ satp+64(FP), R9
 	MOVQ $0xffffffffffff, R11 // the 48 bytes of a block
 	MOVD AX, X0
 	VPBROADCASTD X0, Z31          // shift
@@ -195,14 +195,33 @@ h5loop:
 	VMOVDQA32 Z10, K4, Z12
 	VMOVDQA32 Z9, K3, Z12 // k
 
-	// hue byte: hue[k<<16 | cr<<8 | n]
-	VPSLLD     $16, Z12, Z12
-	VPSLLD     $8, Z7, Z9
-	VPORD      Z9, Z12, Z12
-	VPORD      Z8, Z12, Z12
-	KXNORW     K5, K5, K5
-	VPGATHERDD (R8)(Z12*1), K5, Z10
-	VPANDD     Z30, Z10, Z10 // hue byte
+	// hue byte, computed rather than gathered from hsvTables.hue: q =
+	// n/cr, h = a_k + s_k·q (the table's float h), x = h/6, hf = x + 1
+	// where x < 0, byte = floor(hf·255): the truncated float32 product,
+	// less one where FMA shows the exact product below it. Equal to the
+	// table for every (k, cr, n) (TestHueByteFloat32). Gray lanes (cr = 0)
+	// compute garbage, replaced below.
+	VPSLLD       $8, Z7, Z9 // cr<<8, for satp
+	VCVTDQ2PS    Z8, Z1
+	VCVTDQ2PS    Z7, Z2
+	VDIVPS       Z2, Z1, Z1 // q
+	VPERMD       h5A<>(SB), Z12, Z3
+	VPERMD       h5S<>(SB), Z12, Z2
+	VPXORD       Z2, Z1, Z1
+	VADDPS       Z3, Z1, Z1 // h
+	VBROADCASTSS h5F6<>(SB), Z2
+	VDIVPS       Z2, Z1, Z1 // x
+	VBROADCASTSS h5F1<>(SB), Z2
+	VPXORD       Z3, Z3, Z3
+	VCMPPS       $1, Z3, Z1, K5
+	VADDPS       Z2, Z1, K5, Z1 // hf
+	VMULPS       Z19, Z1, Z3
+	VCVTTPS2DQ   Z3, Z10
+	VCVTDQ2PS    Z10, Z3
+	VFMSUB231PS  Z19, Z1, Z3 // hf·255 − byte, rounded once
+	VPXORD       Z2, Z2, Z2
+	VCMPPS       $1, Z2, Z3, K5
+	VPSUBD       Z29, Z10, K5, Z10 // hue byte
 
 	// sat | p<<8: satp[cr<<8 | maxc]
 	VPORD      Z5, Z9, Z9
@@ -518,3 +537,39 @@ DATA h5F1<>+0(SB)/4, $0x3f800000
 GLOBL h5F1<>(SB), RODATA|NOPTR, $4
 DATA h5FHalf<>+0(SB)/4, $0x3f000000
 GLOBL h5FHalf<>(SB), RODATA|NOPTR, $4
+DATA h5A<>+0(SB)/4, $0x3f800000
+DATA h5A<>+4(SB)/4, $0xbf800000
+DATA h5A<>+8(SB)/4, $0x3f800000
+DATA h5A<>+12(SB)/4, $0x40400000
+DATA h5A<>+16(SB)/4, $0x40a00000
+DATA h5A<>+20(SB)/4, $0x40400000
+DATA h5A<>+24(SB)/4, $0x00000000
+DATA h5A<>+28(SB)/4, $0x00000000
+DATA h5A<>+32(SB)/4, $0x00000000
+DATA h5A<>+36(SB)/4, $0x00000000
+DATA h5A<>+40(SB)/4, $0x00000000
+DATA h5A<>+44(SB)/4, $0x00000000
+DATA h5A<>+48(SB)/4, $0x00000000
+DATA h5A<>+52(SB)/4, $0x00000000
+DATA h5A<>+56(SB)/4, $0x00000000
+DATA h5A<>+60(SB)/4, $0x00000000
+GLOBL h5A<>(SB), RODATA|NOPTR, $64
+DATA h5S<>+0(SB)/4, $0x80000000
+DATA h5S<>+4(SB)/4, $0x00000000
+DATA h5S<>+8(SB)/4, $0x00000000
+DATA h5S<>+12(SB)/4, $0x80000000
+DATA h5S<>+16(SB)/4, $0x80000000
+DATA h5S<>+20(SB)/4, $0x00000000
+DATA h5S<>+24(SB)/4, $0x00000000
+DATA h5S<>+28(SB)/4, $0x00000000
+DATA h5S<>+32(SB)/4, $0x00000000
+DATA h5S<>+36(SB)/4, $0x00000000
+DATA h5S<>+40(SB)/4, $0x00000000
+DATA h5S<>+44(SB)/4, $0x00000000
+DATA h5S<>+48(SB)/4, $0x00000000
+DATA h5S<>+52(SB)/4, $0x00000000
+DATA h5S<>+56(SB)/4, $0x00000000
+DATA h5S<>+60(SB)/4, $0x00000000
+GLOBL h5S<>(SB), RODATA|NOPTR, $64
+DATA h5F6<>+0(SB)/4, $0x40c00000
+GLOBL h5F6<>(SB), RODATA|NOPTR, $4

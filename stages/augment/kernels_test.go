@@ -2,6 +2,7 @@ package augment
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/contrastream/contrastream/stages/image"
@@ -210,6 +211,33 @@ func TestHueTInFloat32(t *testing.T) {
 				got := int(float32(float32(v)*(1-u)) + 0.5)
 				if got != want {
 					t.Fatalf("h'=%d sat=%d v=%d: float32 %d, float64 %d", h, s, v, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestHueByteFloat32 checks, for every class k and every (cr, n) with
+// 0 <= n <= cr, the float32 arithmetic hue3VBMI uses in place of the hue
+// table: h = a_k + s_k·(n/cr), x = h/6, hf = x + 1 where x < 0, byte =
+// floor(hf·255) (the kernel takes the floor of the exact product, which
+// float64 holds exactly).
+func TestHueByteFloat32(t *testing.T) {
+	tb := tables()
+	a := [6]float32{1, -1, 1, 3, 5, 3}
+	sg := [6]float32{-1, 1, 1, -1, -1, 1}
+	for k := range 6 {
+		for cr := 1; cr < 256; cr++ {
+			for n := 0; n <= cr; n++ {
+				q := float32(n) / float32(cr)
+				h := a[k] + sg[k]*q
+				x := h / 6
+				if x < 0 {
+					x++
+				}
+				v := uint8(math.Floor(float64(x) * 255))
+				if want := tb.hue[k][cr<<8|n]; v != want {
+					t.Fatalf("k=%d cr=%d n=%d: computed %d, table %d", k, cr, n, v, want)
 				}
 			}
 		}

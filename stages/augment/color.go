@@ -111,7 +111,7 @@ func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 		n := 3 * src.W * src.H
 		blocks := (n - 16) / 48
 		d, s := dst.Pix[:n], src.Pix[:n]
-		hue3VBMI(d, s, blocks, int(shift), &t.satp[0])
+		hue3VBMI(d, s, blocks, int(shift))
 		id := identityLUT()
 		hue3Row(t, d[48*blocks:], s[48*blocks:], &id, shift)
 		return

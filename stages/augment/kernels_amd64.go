@@ -81,12 +81,13 @@ func lutVBMI(dst, src []uint8, n int, t *lut)
 //go:noescape
 func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32)
 
-// hue3VBMI is hue3AVX2 for blocks×16 RGB pixels with AVX-512: it reads 16
-// bytes past the last block's 48 (and writes only the blocks' bytes). dst
-// may be src.
+// hue3VBMI is hue3AVX2 for blocks×16 RGB pixels with AVX-512 and no table
+// lookups (the tables' entries are computed in float32; the tests check
+// every one): it reads 16 bytes past the last block's 48 (and writes only
+// the blocks' bytes). dst may be src.
 //
 //go:noescape
-func hue3VBMI(dst, src []uint8, blocks int, shift int, satp *uint32)
+func hue3VBMI(dst, src []uint8, blocks int, shift int)
 
 // sat3VBMI is sat3AVX2 for blocks×16 RGB pixels with AVX-512: it reads 16
 // bytes past the last block's 48 (and writes only the blocks' bytes). dst

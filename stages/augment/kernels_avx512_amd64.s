@@ -125,19 +125,18 @@ DATA chwIdx<>+176(SB)/8, $0x0000000000000000
 DATA chwIdx<>+184(SB)/8, $0x0000000000000000
 GLOBL chwIdx<>(SB), RODATA|NOPTR, $192
 
-// func hue3VBMI(dst, src []uint8, blocks int, shift int, satp *uint32)
-// hue3AVX2 for blocks×16 RGB pixels, 16 per step: the satp gather, the hue
-// byte computed in float32 (see below), hi, hf and fs computed as there,
-// and t in float32 (equal to its float64 form),
+// func hue3VBMI(dst, src []uint8, blocks int, shift int)
+// hue3AVX2 for blocks×16 RGB pixels, 16 per step and with no table: the
+// hue byte, sat and p computed in float32 (see below), hi, hf and fs
+// computed as there, and t in float32 (equal to its float64 form),
 // with the sector's channel order applied by one VPSHUFB on v | t<<8 |
 // p<<16. Reads 16 bytes past the last block's 48 and writes only the
 // blocks' bytes. dst may be src.
-TEXT ·hue3VBMI(SB), NOSPLIT, $0-72
+TEXT ·hue3VBMI(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ blocks+48(FP), DX
 	MOVQ shift+56(FP), AX
-	MOVQ satp+64(FP), R9
 	MOVQ $0xffffffffffff, R11 // the 48 bytes of a block
 	MOVD AX, X0
 	VPBROADCASTD X0, Z31          // shift
@@ -201,7 +200,6 @@ h5loop:
 	// less one where FMA shows the exact product below it. Equal to the
 	// table for every (k, cr, n) (TestHueByteFloat32). Gray lanes (cr = 0)
 	// compute garbage, replaced below.
-	VPSLLD       $8, Z7, Z9 // cr<<8, for satp
 	VCVTDQ2PS    Z8, Z1
 	VCVTDQ2PS    Z7, Z2
 	VDIVPS       Z2, Z1, Z1 // q
@@ -223,12 +221,19 @@ h5loop:
 	VCMPPS       $1, Z2, Z3, K5
 	VPSUBD       Z29, Z10, K5, Z10 // hue byte
 
-	// sat | p<<8: satp[cr<<8 | maxc]
-	VPORD      Z5, Z9, Z9
-	KXNORW     K6, K6, K6
-	VPGATHERDD (R9)(Z9*4), K6, Z13
-	VPANDD     Z30, Z13, Z14 // sat
-	VPSRLD     $8, Z13, Z13 // p
+	// sat = floor(float32(cr)/float32(maxc)·255), the product's floor
+	// taken exactly as for the hue byte (TestSatAndPFloat32); garbage in
+	// gray lanes
+	VCVTDQ2PS   Z7, Z1
+	VCVTDQ2PS   Z5, Z2
+	VDIVPS      Z2, Z1, Z1
+	VMULPS      Z19, Z1, Z3
+	VCVTTPS2DQ  Z3, Z14
+	VCVTDQ2PS   Z14, Z3
+	VFMSUB231PS Z19, Z1, Z3
+	VPXORD      Z2, Z2, Z2
+	VCMPPS      $1, Z2, Z3, K6
+	VPSUBD      Z29, Z14, K6, Z14 // sat
 
 	// gray: cr == 0 or sat == 0
 	VPTESTNMD Z7, Z7, K7
@@ -266,6 +271,15 @@ h5loop:
 	VBROADCASTSS h5FHalf<>(SB), Z1
 	VADDPS       Z1, Z9, Z9
 	VCVTTPS2DQ   Z9, Z9 // t
+
+	// p = min(255, trunc(float32(v)·(1 − fs) + 0.5)) in float32, equal to
+	// hsvTables.p for every (sat, v) (TestSatAndPFloat32)
+	VSUBPS       Z14, Z0, Z13 // Z0 = 1
+	VCVTDQ2PS    Z5, Z2
+	VMULPS       Z2, Z13, Z13
+	VADDPS       Z1, Z13, Z13 // Z1 = 0.5
+	VCVTTPS2DQ   Z13, Z13
+	VPMINSD      Z30, Z13, Z13 // p
 
 	// gray: t = p = v; then v | t<<8 | p<<16 reordered per sector
 	VMOVDQA32 Z5, K7, Z9

@@ -37,7 +37,7 @@ func chwVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std *[3]float32)
 	panic("unreachable")
 }
 
-func hue3VBMI(dst, src []uint8, blocks int, shift int, satp *uint32) {
+func hue3VBMI(dst, src []uint8, blocks int, shift int) {
 	panic("unreachable")
 }
 

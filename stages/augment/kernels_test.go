@@ -243,3 +243,27 @@ func TestHueByteFloat32(t *testing.T) {
 		}
 	}
 }
+
+// TestSatAndPFloat32 checks the float32 arithmetic hue3VBMI uses in place
+// of the sat and p tables, for every entry: sat = floor(cr/maxc·255) of the
+// float32 quotient, p = min(255, trunc(float32(v)·(1 − fs) + 0.5)).
+func TestSatAndPFloat32(t *testing.T) {
+	tb := tables()
+	for cr := 1; cr < 256; cr++ {
+		for m := cr; m < 256; m++ {
+			q := float32(cr) / float32(m)
+			if s := uint8(math.Floor(float64(q) * 255)); s != tb.sat[cr<<8|m] {
+				t.Fatalf("sat cr=%d maxc=%d: computed %d, table %d", cr, m, s, tb.sat[cr<<8|m])
+			}
+		}
+	}
+	for s := range 256 {
+		fs := float32(s) / 255
+		for v := range 256 {
+			p := min(255, int(float32(float32(v)*(1-fs))+0.5))
+			if want := tb.p[s<<8|v]; uint8(p) != want {
+				t.Fatalf("p sat=%d v=%d: computed %d, table %d", s, v, p, want)
+			}
+		}
+	}
+}

@@ -309,3 +309,167 @@ loop:
 	JNZ  loop
 	VZEROUPPER
 	RET
+
+// func winoInputRowsAVX512(dst *float32, ld int, pad *float32, pw, psz, th, tw, nb int, perm *int32)
+//
+// The input transform for planes at most 8 tiles wide, without gathers:
+// each tile row's four input rows are loaded whole (32 floats from each row
+// start; the caller leaves that much readable) and deinterleaved into the
+// tiles' columns j = 0…3 with VPERMT2PS (perm: four 16-lane index vectors,
+// lane x of vector j picks float 2x+j). Lanes ≥ tw are masked off the
+// stores. Tile (b, ty, tx) reads pad[b·psz + 2ty·pw + 2tx …] and goes to
+// dst[ξ·ld + (b·th + ty)·tw + tx].
+TEXT ·winoInputRowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), DX
+	SHLQ $2, DX
+	MOVQ pad+16(FP), SI
+	MOVQ pw+24(FP), R8
+	SHLQ $2, R8
+	MOVQ psz+32(FP), R13
+	SHLQ $2, R13
+	MOVQ th+40(FP), R14
+	MOVQ tw+48(FP), R12
+	MOVQ nb+56(FP), R15
+	MOVQ perm+64(FP), AX
+	VMOVDQU32 0(AX), Z24
+	VMOVDQU32 64(AX), Z25
+	VMOVDQU32 128(AX), Z26
+	VMOVDQU32 192(AX), Z27
+	MOVQ $1, AX
+	MOVQ R12, CX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	SHLQ $2, R12 // tw in bytes: the step between tile rows in dst
+
+plane:
+	MOVQ SI, R9  // row 2ty of this plane
+	MOVQ R14, BX // tile rows left
+
+row:
+	MOVQ R9, R10
+	// Row i: load r[0…31], deinterleave d_i0…d_i3 into Z(4i)…Z(4i+3).
+	VMOVUPS 0(R10), Z28
+	VMOVUPS 64(R10), Z29
+	VMOVAPS Z28, Z0
+	VPERMT2PS Z29, Z24, Z0
+	VMOVAPS Z28, Z1
+	VPERMT2PS Z29, Z25, Z1
+	VMOVAPS Z28, Z2
+	VPERMT2PS Z29, Z26, Z2
+	VMOVAPS Z28, Z3
+	VPERMT2PS Z29, Z27, Z3
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z28
+	VMOVUPS 64(R10), Z29
+	VMOVAPS Z28, Z4
+	VPERMT2PS Z29, Z24, Z4
+	VMOVAPS Z28, Z5
+	VPERMT2PS Z29, Z25, Z5
+	VMOVAPS Z28, Z6
+	VPERMT2PS Z29, Z26, Z6
+	VMOVAPS Z28, Z7
+	VPERMT2PS Z29, Z27, Z7
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z28
+	VMOVUPS 64(R10), Z29
+	VMOVAPS Z28, Z8
+	VPERMT2PS Z29, Z24, Z8
+	VMOVAPS Z28, Z9
+	VPERMT2PS Z29, Z25, Z9
+	VMOVAPS Z28, Z10
+	VPERMT2PS Z29, Z26, Z10
+	VMOVAPS Z28, Z11
+	VPERMT2PS Z29, Z27, Z11
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z28
+	VMOVUPS 64(R10), Z29
+	VMOVAPS Z28, Z12
+	VPERMT2PS Z29, Z24, Z12
+	VMOVAPS Z28, Z13
+	VPERMT2PS Z29, Z25, Z13
+	VMOVAPS Z28, Z14
+	VPERMT2PS Z29, Z26, Z14
+	VMOVAPS Z28, Z15
+	VPERMT2PS Z29, Z27, Z15
+
+	// Bᵀ d, as in winoInputAVX512.
+	VSUBPS Z8, Z0, Z0
+	VSUBPS Z9, Z1, Z1
+	VSUBPS Z10, Z2, Z2
+	VSUBPS Z11, Z3, Z3
+	VADDPS Z8, Z4, Z16
+	VADDPS Z9, Z5, Z17
+	VADDPS Z10, Z6, Z18
+	VADDPS Z11, Z7, Z19
+	VSUBPS Z4, Z8, Z8
+	VSUBPS Z5, Z9, Z9
+	VSUBPS Z6, Z10, Z10
+	VSUBPS Z7, Z11, Z11
+	VSUBPS Z12, Z4, Z12
+	VSUBPS Z13, Z5, Z13
+	VSUBPS Z14, Z6, Z14
+	VSUBPS Z15, Z7, Z15
+
+	// · B, masked stores to ξ = 0 … 15.
+	MOVQ DI, AX
+	VSUBPS Z2, Z0, Z20
+	VADDPS Z2, Z1, Z21
+	VSUBPS Z1, Z2, Z22
+	VSUBPS Z3, Z1, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+	ADDQ DX, AX
+	VSUBPS Z18, Z16, Z20
+	VADDPS Z18, Z17, Z21
+	VSUBPS Z17, Z18, Z22
+	VSUBPS Z19, Z17, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+	ADDQ DX, AX
+	VSUBPS Z10, Z8, Z20
+	VADDPS Z10, Z9, Z21
+	VSUBPS Z9, Z10, Z22
+	VSUBPS Z11, Z9, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+	ADDQ DX, AX
+	VSUBPS Z14, Z12, Z20
+	VADDPS Z14, Z13, Z21
+	VSUBPS Z13, Z14, Z22
+	VSUBPS Z15, Z13, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+
+	ADDQ R12, DI    // next tile row in dst
+	ADDQ R8, R9     // two input rows down
+	ADDQ R8, R9
+	DECQ BX
+	JNZ  row
+
+	ADDQ R13, SI    // next plane
+	DECQ R15
+	JNZ  plane
+	VZEROUPPER
+	RET

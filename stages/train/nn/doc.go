@@ -7,7 +7,10 @@
 // Storage is gorgonia.org/tensor: parameters, gradients, activations and
 // batches are *tensor.Dense of float32 in NCHW (images) or NC (vectors)
 // layout; kernels work on the backing slices. Every matrix product goes
-// through stages/train/gemm.Sgemm.
+// through stages/train/gemm (Sgemm, or SgemmSerial where the layer splits a
+// batch of products over its pool itself). The 3×3 stride-1 convolutions
+// with 16 or more input channels use Winograd F(2×2, 3×3) (forward, input
+// and weight gradients), the others im2col.
 //
 // Buffers: a layer allocates its output, input-gradient and scratch buffers on
 // the first Forward/Backward for a given input shape and reuses them after, so
@@ -26,8 +29,9 @@
 //
 // Kernels: the element-wise loops (batch-norm statistics and normalisation,
 // ReLU masks, residual adds, col2im adds, 2×2 max pooling with arg-max) run
-// in AVX2+FMA assembly on amd64 when the CPU has it (checked at run time),
-// and in portable Go elsewhere or with the purego build tag. Both paths are
+// in AVX2+FMA assembly on amd64 when the CPU has it, and the Winograd
+// transforms in AVX-512 assembly when the CPU has AVX-512F (both checked at
+// run time); in portable Go elsewhere or with the purego build tag. Both paths are
 // tested: go test ./stages/train/nn and go test -tags purego ./stages/train/nn.
 //
 // Modules are not safe for concurrent use: one goroutine drives a model

@@ -316,6 +316,9 @@ func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32, cur, n
 	g := c.wg
 	plane := c.h * c.w
 	T := nb * g.tiles
+	if winoInputDirect(dst[ch*T:], winoStride(chans*T), src[(cur*chans+ch)*plane:], c.w, c.h, g.th, g.tw, nb, chans*plane) {
+		return
+	}
 	for b := 0; b < nb; b++ {
 		q := (cur+b)*chans + ch
 		p := pad[b*g.psz+g.pw+1:]

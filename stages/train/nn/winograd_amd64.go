@@ -14,6 +14,24 @@ func winoInputAVX512(dst *float32, ld int, pad *float32, pw int, idx *int32, n i
 //go:noescape
 func winoInputRowsAVX512(dst *float32, ld int, pad *float32, pw, psz, th, tw, nb int, perm *int32)
 
+//go:noescape
+func winoInputDirectAVX512(dst *float32, ld int, src *float32, w, h, th, tw, nb, pstride int, perm *int32)
+
+// winoInputDirect is the input transform of nb h×w planes of src
+// (pstride floats apart) read in place, with the zero padding made by
+// masked loads; it reports false, doing nothing, where it has no kernel
+// (no AVX-512, or planes wider than 16).
+func winoInputDirect(dst []float32, ld int, src []float32, w, h, th, tw, nb, pstride int) bool {
+	if !useAVX512 || w > 16 || tw > 8 {
+		return false
+	}
+	n := nb * th * tw
+	_ = dst[15*ld+n-1]
+	_ = src[(nb-1)*pstride+h*w-1]
+	winoInputDirectAVX512(&dst[0], ld, &src[0], w, h, th, tw, nb, pstride, &winoPerm[0])
+	return true
+}
+
 // winoPerm holds winoInputRowsAVX512's four VPERMT2PS index vectors: lane
 // x of vector j selects float 2x+j of a 32-float row (lanes ≥ 8, which it
 // masks off, wrap within the 32).

@@ -473,3 +473,217 @@ row:
 	JNZ  plane
 	VZEROUPPER
 	RET
+
+// func winoInputDirectAVX512(dst *float32, ld int, src *float32, w, h, th, tw, nb, pstride int, perm *int32)
+//
+// winoInputRowsAVX512 reading the planes themselves instead of padded
+// copies: input row r of a plane (w ≤ 16 floats) is loaded with masked,
+// zeroing loads from one float before the row (lanes 1…w hold the row,
+// lane 0 and lanes past w are zero: the padding), and rows outside [0, h)
+// are zero vectors. nb planes, pstride floats apart, tiles numbered plane
+// by plane. Masked-off lanes are never read, so nothing outside the rows is
+// touched.
+TEXT ·winoInputDirectAVX512(SB), NOSPLIT, $0-80
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), DX
+	SHLQ $2, DX
+	MOVQ src+16(FP), SI
+	MOVQ w+24(FP), R8
+	MOVQ h+32(FP), R14
+	MOVQ tw+48(FP), R12
+	MOVQ perm+72(FP), AX
+	VMOVDQU32 0(AX), Z24
+	VMOVDQU32 64(AX), Z25
+	VMOVDQU32 128(AX), Z26
+	VMOVDQU32 192(AX), Z27
+	// K1: tw store lanes. K2/K3: row lanes 1…w of r[0…15] / r[16…31].
+	MOVQ $1, AX
+	MOVQ R12, CX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	MOVQ $2, AX
+	MOVQ R8, CX
+	SHLQ CX, AX
+	SUBQ $2, AX   // bits 1…w
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K3
+	SHLQ $2, R8   // w in bytes: the row stride
+	SHLQ $2, R12  // tw in bytes: the step between tile rows in dst
+	MOVQ nb+56(FP), R15
+
+plane:
+	MOVQ $0, R9   // 2ty
+	MOVQ th+40(FP), BX
+
+row:
+	// Row 2ty−1+0: zero outside the plane.
+	LEAQ -1(R9), AX
+	CMPQ AX, R14
+	JAE  zero0
+	MOVQ AX, CX
+	IMULQ R8, CX
+	ADDQ SI, CX
+	VMOVUPS.Z -4(CX), K2, Z28
+	VMOVUPS.Z 60(CX), K3, Z29
+	JMP  have0
+zero0:
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+have0:
+	VMOVAPS Z28, Z0
+	VPERMT2PS Z29, Z24, Z0
+	VMOVAPS Z28, Z1
+	VPERMT2PS Z29, Z25, Z1
+	VMOVAPS Z28, Z2
+	VPERMT2PS Z29, Z26, Z2
+	VMOVAPS Z28, Z3
+	VPERMT2PS Z29, Z27, Z3
+	// Row 2ty−1+1: zero outside the plane.
+	LEAQ 0(R9), AX
+	CMPQ AX, R14
+	JAE  zero1
+	MOVQ AX, CX
+	IMULQ R8, CX
+	ADDQ SI, CX
+	VMOVUPS.Z -4(CX), K2, Z28
+	VMOVUPS.Z 60(CX), K3, Z29
+	JMP  have1
+zero1:
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+have1:
+	VMOVAPS Z28, Z4
+	VPERMT2PS Z29, Z24, Z4
+	VMOVAPS Z28, Z5
+	VPERMT2PS Z29, Z25, Z5
+	VMOVAPS Z28, Z6
+	VPERMT2PS Z29, Z26, Z6
+	VMOVAPS Z28, Z7
+	VPERMT2PS Z29, Z27, Z7
+	// Row 2ty−1+2: zero outside the plane.
+	LEAQ 1(R9), AX
+	CMPQ AX, R14
+	JAE  zero2
+	MOVQ AX, CX
+	IMULQ R8, CX
+	ADDQ SI, CX
+	VMOVUPS.Z -4(CX), K2, Z28
+	VMOVUPS.Z 60(CX), K3, Z29
+	JMP  have2
+zero2:
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+have2:
+	VMOVAPS Z28, Z8
+	VPERMT2PS Z29, Z24, Z8
+	VMOVAPS Z28, Z9
+	VPERMT2PS Z29, Z25, Z9
+	VMOVAPS Z28, Z10
+	VPERMT2PS Z29, Z26, Z10
+	VMOVAPS Z28, Z11
+	VPERMT2PS Z29, Z27, Z11
+	// Row 2ty−1+3: zero outside the plane.
+	LEAQ 2(R9), AX
+	CMPQ AX, R14
+	JAE  zero3
+	MOVQ AX, CX
+	IMULQ R8, CX
+	ADDQ SI, CX
+	VMOVUPS.Z -4(CX), K2, Z28
+	VMOVUPS.Z 60(CX), K3, Z29
+	JMP  have3
+zero3:
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+have3:
+	VMOVAPS Z28, Z12
+	VPERMT2PS Z29, Z24, Z12
+	VMOVAPS Z28, Z13
+	VPERMT2PS Z29, Z25, Z13
+	VMOVAPS Z28, Z14
+	VPERMT2PS Z29, Z26, Z14
+	VMOVAPS Z28, Z15
+	VPERMT2PS Z29, Z27, Z15
+
+	// Bᵀ d, as in winoInputAVX512.
+	VSUBPS Z8, Z0, Z0
+	VSUBPS Z9, Z1, Z1
+	VSUBPS Z10, Z2, Z2
+	VSUBPS Z11, Z3, Z3
+	VADDPS Z8, Z4, Z16
+	VADDPS Z9, Z5, Z17
+	VADDPS Z10, Z6, Z18
+	VADDPS Z11, Z7, Z19
+	VSUBPS Z4, Z8, Z8
+	VSUBPS Z5, Z9, Z9
+	VSUBPS Z6, Z10, Z10
+	VSUBPS Z7, Z11, Z11
+	VSUBPS Z12, Z4, Z12
+	VSUBPS Z13, Z5, Z13
+	VSUBPS Z14, Z6, Z14
+	VSUBPS Z15, Z7, Z15
+
+	// · B, masked stores to ξ = 0 … 15.
+	MOVQ DI, AX
+	VSUBPS Z2, Z0, Z20
+	VADDPS Z2, Z1, Z21
+	VSUBPS Z1, Z2, Z22
+	VSUBPS Z3, Z1, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+	ADDQ DX, AX
+	VSUBPS Z18, Z16, Z20
+	VADDPS Z18, Z17, Z21
+	VSUBPS Z17, Z18, Z22
+	VSUBPS Z19, Z17, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+	ADDQ DX, AX
+	VSUBPS Z10, Z8, Z20
+	VADDPS Z10, Z9, Z21
+	VSUBPS Z9, Z10, Z22
+	VSUBPS Z11, Z9, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+	ADDQ DX, AX
+	VSUBPS Z14, Z12, Z20
+	VADDPS Z14, Z13, Z21
+	VSUBPS Z13, Z14, Z22
+	VSUBPS Z15, Z13, Z23
+	VMOVUPS Z20, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ DX, AX
+	VMOVUPS Z23, K1, (AX)
+
+
+	ADDQ R12, DI    // next tile row in dst
+	ADDQ $2, R9
+	DECQ BX
+	JNZ  row
+
+	MOVQ pstride+64(FP), AX
+	LEAQ (SI)(AX*4), SI  // next plane
+	DECQ R15
+	JNZ  plane
+	VZEROUPPER
+	RET

@@ -251,3 +251,46 @@ func FuzzWinogradKernels(f *testing.F) {
 		checkWinoKernels(t, seed, int(nb), int(th), int(tw))
 	})
 }
+
+// TestWinogradInputDirect compares the in-place input transform (masked
+// loads from the planes themselves, where the CPU has it) with the Go
+// transform of zero-padded copies, bit for bit, on even, odd and one-wide
+// planes.
+func TestWinogradInputDirect(t *testing.T) {
+	for i, c := range []struct{ nb, h, w int }{
+		{2, 16, 16}, {3, 7, 7}, {1, 1, 1}, {4, 4, 4}, {2, 2, 2}, {3, 14, 14}, {2, 5, 16}, {2, 9, 3}, {1, 16, 1},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(i), 5))
+		th, tw := (c.h+1)/2, (c.w+1)/2
+		plane := c.h * c.w
+		pstride := plane + 3 // planes of one channel lie apart in a tensor
+		src := make([]float32, c.nb*pstride)
+		for j := range src {
+			src[j] = float32(rng.NormFloat64())
+		}
+		pw, psz := 2*tw+2, (2*th+2)*(2*tw+2)
+		pad := make([]float32, c.nb*psz)
+		var idx []int32
+		for b := 0; b < c.nb; b++ {
+			for r := 0; r < c.h; r++ {
+				copy(pad[b*psz+(r+1)*pw+1:], src[b*pstride+r*c.w:b*pstride+(r+1)*c.w])
+			}
+			for ty := 0; ty < th; ty++ {
+				for tx := 0; tx < tw; tx++ {
+					idx = append(idx, int32(b*psz+2*ty*pw+2*tx))
+				}
+			}
+		}
+		ld := len(idx) + 7
+		got, want := make([]float32, 16*ld), make([]float32, 16*ld)
+		winoInputGo(want, ld, pad, pw, idx)
+		if !winoInputDirect(got, ld, src, c.w, c.h, th, tw, c.nb, pstride) {
+			t.Skip("no in-place input transform on this CPU or build")
+		}
+		for j := range got {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("%+v: element %d: %v, Go %v", c, j, got[j], want[j])
+			}
+		}
+	}
+}

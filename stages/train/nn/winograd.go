@@ -146,7 +146,7 @@ func (c *Conv2D) setupWinograd() {
 		sl.v = make([]float32, 16*winoStride(maxC*T))
 		sl.m = make([]float32, 16*winoStride(maxC*T))
 		sl.mw = make([]float32, 16*oc)
-		sl.pad = make([]float32, g.chunk*g.psz+32) // borders stay zero; 32 floats of slack for winoInputRows
+		sl.pad = make([]float32, g.chunk*g.psz) // borders stay zero
 		sl.out = make([]float32, g.chunk*g.osz)
 		sl.gpad = make([]float32, g.chunk*g.osz) // borders stay zero
 	}
@@ -326,7 +326,7 @@ func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32, cur, n
 			copy(p[r*g.pw:r*g.pw+c.w], src[q*plane+r*c.w:q*plane+(r+1)*c.w])
 		}
 	}
-	winoInputRows(dst[ch*T:], winoStride(chans*T), pad, g.pw, g.psz, g.th, g.tw, nb, g.iidx[:T])
+	winoInput(dst[ch*T:], winoStride(chans*T), pad, g.pw, g.iidx[:T])
 }
 
 // winoOut inverse-transforms row ch of the 16 matrices of src into channel

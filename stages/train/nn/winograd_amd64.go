@@ -12,9 +12,6 @@ var useAVX512 = cpu.X86.HasAVX512F
 func winoInputAVX512(dst *float32, ld int, pad *float32, pw int, idx *int32, n int)
 
 //go:noescape
-func winoInputRowsAVX512(dst *float32, ld int, pad *float32, pw, psz, th, tw, nb int, perm *int32)
-
-//go:noescape
 func winoInputDirectAVX512(dst *float32, ld int, src *float32, w, h, th, tw, nb, pstride int, perm *int32)
 
 // winoInputDirect is the input transform of nb h×w planes of src
@@ -32,7 +29,7 @@ func winoInputDirect(dst []float32, ld int, src []float32, w, h, th, tw, nb, pst
 	return true
 }
 
-// winoPerm holds winoInputRowsAVX512's four VPERMT2PS index vectors: lane
+// winoPerm holds winoInputDirectAVX512's four VPERMT2PS index vectors: lane
 // x of vector j selects float 2x+j of a 32-float row (lanes ≥ 8, which it
 // masks off, wrap within the 32).
 var winoPerm = func() (p [64]int32) {
@@ -64,20 +61,6 @@ func winoInput(dst []float32, ld int, pad []float32, pw int, idx []int32) {
 		n = 0
 	}
 	winoInputGo(dst[n:], ld, pad, pw, idx[n:])
-}
-
-// winoInputRows is winoInput for nb planes of th×tw tiles, psz floats
-// apart in pad, tiles numbered plane by plane. pad must have 32 readable
-// floats from every row start (setupWinograd allocates that slack).
-func winoInputRows(dst []float32, ld int, pad []float32, pw, psz, th, tw, nb int, idx []int32) {
-	if useAVX512 && tw <= 8 {
-		n := nb * th * tw
-		_ = dst[15*ld+n-1]
-		_ = pad[(nb-1)*psz+(2*th+1)*pw+31]
-		winoInputRowsAVX512(&dst[0], ld, &pad[0], pw, psz, th, tw, nb, &winoPerm[0])
-		return
-	}
-	winoInput(dst, ld, pad, pw, idx)
 }
 
 func winoOutput(out []float32, w2 int, src []float32, ld int, idx []int32, bias float32) {

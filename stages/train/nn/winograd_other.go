@@ -6,10 +6,6 @@ func winoInput(dst []float32, ld int, pad []float32, pw int, idx []int32) {
 	winoInputGo(dst, ld, pad, pw, idx)
 }
 
-func winoInputRows(dst []float32, ld int, pad []float32, pw, psz, th, tw, nb int, idx []int32) {
-	winoInputGo(dst, ld, pad, pw, idx)
-}
-
 func winoOutput(out []float32, w2 int, src []float32, ld int, idx []int32, bias float32) {
 	winoOutputGo(out, w2, src, ld, idx, bias)
 }

@@ -115,3 +115,79 @@ func FuzzResizedCrop(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSIMDMatchesPortable runs the pixel kernels that have SIMD forms
+// (ColorJitter with any order and factors, saturation, hue, grayscale,
+// flip, brightness tables) on arbitrary images with the AVX2/AVX-512 kernels
+// and with the portable Go code, in place and not, and requires the same
+// bytes: they compute the same integer and float32/float64 arithmetic. It
+// switches the package-level kernel selectors, so it must not run in
+// parallel with other tests.
+func FuzzSIMDMatchesPortable(f *testing.F) {
+	f.Add(uint8(40), uint8(30), uint8(3), uint8(0x1b), 1.3, 0.7, 1.2, 0.05, false, []byte("seed pixels"))
+	f.Add(uint8(17), uint8(1), uint8(3), uint8(0xe4), 0.0, 2.0, 0.0, -0.5, true, []byte{0, 255, 0, 255, 128})
+	f.Add(uint8(33), uint8(5), uint8(1), uint8(0x4e), 0.5, 0.5, 0.5, 0.5, false, []byte{9, 200})
+	f.Fuzz(func(t *testing.T, w, h, c, order uint8, fb, fc, fs, fh float64, inPlace bool, pix []byte) {
+		if !useAVX2 && !useVBMI {
+			t.Skip("no SIMD kernels in this build")
+		}
+		W, H := int(w)%70+1, int(h)%40+1
+		C := 1
+		if c%2 == 1 {
+			C = 3
+		}
+		src := &image.Image{}
+		src.Resize(W, H, C)
+		for i := range src.Pix {
+			if len(pix) > 0 {
+				src.Pix[i] = pix[i%len(pix)] ^ uint8(i*13)
+			}
+		}
+		clamp := func(x, lo, hi float64) float64 {
+			if !(x >= lo) { // NaN too
+				return lo
+			}
+			return min(x, hi)
+		}
+		p := jitterParams{on: [4]bool{true, true, true, true},
+			f: [4]float64{clamp(fb, 0, 3), clamp(fc, 0, 3), clamp(fs, 0, 3), clamp(fh, -0.5, 0.5)}}
+		perm := []int{0, 1, 2, 3}
+		for i := 3; i > 0; i-- { // a permutation from the order byte
+			j := int(order>>(2*(3-i))) % (i + 1)
+			perm[i], perm[j] = perm[j], perm[i]
+		}
+		copy(p.order[:], perm)
+		ops := []func(d, s *image.Image) error{
+			func(d, s *image.Image) error { jitter(d, s, p); return nil },
+			func(d, s *image.Image) error { return AdjustSaturation(d, s, p.f[2]) },
+			func(d, s *image.Image) error { return AdjustHue(d, s, p.f[3]) },
+			func(d, s *image.Image) error { return AdjustBrightness(d, s, p.f[0]) },
+			func(d, s *image.Image) error { return HFlip(d, s) },
+			func(d, s *image.Image) error {
+				if d == s && C == 1 {
+					return nil
+				}
+				return RGBToGrayscale(d, s, 3)
+			},
+		}
+		a0, v0 := useAVX2, useVBMI
+		defer func() { useAVX2, useVBMI = a0, v0 }()
+		for k, op := range ops {
+			var got, want image.Image
+			for pass, dst := range []*image.Image{&got, &want} {
+				useAVX2, useVBMI = pass == 0 && a0, pass == 0 && v0
+				s := src
+				if inPlace {
+					dst.CopyFrom(src)
+					s = dst
+				}
+				if err := op(dst, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got.W != want.W || got.H != want.H || got.C != want.C || string(got.Pix) != string(want.Pix) {
+				t.Fatalf("op %d on %dx%dx%d (in place %v, %+v): SIMD and portable differ", k, W, H, C, inPlace, p)
+			}
+		}
+	})
+}

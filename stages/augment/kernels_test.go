@@ -114,7 +114,7 @@ func TestHueAVX2Exhaustive(t *testing.T) {
 	id := identityLUT()
 	var src, dst image.Image
 	src.Resize(65536, 1, 3)
-	for _, shift := range []uint8{0, 77, 179} {
+	for _, shift := range []uint8{0, 179} {
 		for r := range 256 {
 			for i := range 65536 {
 				src.Pix[3*i], src.Pix[3*i+1], src.Pix[3*i+2] = uint8(r), uint8(i>>8), uint8(i)

@@ -79,9 +79,12 @@ type winograd struct {
 	// its 4×4 input patch, b·psz + 2ty·pw + 2tx, and of its 2×2 output
 	// block, b·osz + 2ty·2tw + 2tx.
 	iidx, oidx []int32
-	u, ur      []float32 // [16][OutC][InC] and [16][InC][OutC] transformed weights
-	slots      []winoSlot
-	used       int // slots that took chunks in the last Backward
+	// Transformed weights, stored transposed ([16][InC][OutC] and
+	// [16][OutC][InC]) so that gemm packs them by plain copies (op(A) is
+	// their transpose): U_ξ [OutC × InC] and the rotated Ũ_ξ [InC × OutC].
+	u, ur []float32
+	slots []winoSlot
+	used  int // slots that took chunks in the last Backward
 }
 
 // winoSlot is one pool goroutine's working set.
@@ -210,7 +213,7 @@ func (c *Conv2D) runWino(phase, lo, hi int) {
 			for ci := 0; ci < C; ci++ {
 				winoWeight(&u, wd[(o*C+ci)*9:(o*C+ci+1)*9], false)
 				for xi, v := range u {
-					g.u[xi*O*C+o*C+ci] = v
+					g.u[xi*O*C+ci*O+o] = v
 				}
 			}
 		}
@@ -220,7 +223,7 @@ func (c *Conv2D) runWino(phase, lo, hi int) {
 			for o := 0; o < O; o++ {
 				winoWeight(&u, wd[(o*C+ci)*9:(o*C+ci+1)*9], true)
 				for xi, v := range u {
-					g.ur[xi*C*O+ci*O+o] = v
+					g.ur[xi*C*O+o*C+ci] = v
 				}
 			}
 		}
@@ -263,7 +266,7 @@ func (c *Conv2D) winoForwardChunk(sl *winoSlot, k int) {
 		c.winoIn(sl.v, C, ci, c.xd, sl.pad, cur, nb)
 	}
 	for xi := 0; xi < 16; xi++ {
-		gemm.SgemmSerial(false, false, O, T, C, 1, g.u[xi*O*C:], C, sl.v[xi*winoStride(C*T):], T, 0, sl.m[xi*winoStride(O*T):], T)
+		gemm.SgemmSerial(true, false, O, T, C, 1, g.u[xi*O*C:], O, sl.v[xi*winoStride(C*T):], T, 0, sl.m[xi*winoStride(O*T):], T)
 	}
 	for o := 0; o < O; o++ {
 		var bias float32
@@ -288,7 +291,7 @@ func (c *Conv2D) winoBackwardChunk(sl *winoSlot, k int, first bool) {
 			c.winoIn(sl.v, O, o, c.dyd, sl.pad, cur, nb)
 		}
 		for xi := 0; xi < 16; xi++ {
-			gemm.SgemmSerial(false, false, C, T, O, 1, g.ur[xi*C*O:], O, sl.v[xi*winoStride(O*T):], T, 0, sl.m[xi*winoStride(C*T):], T)
+			gemm.SgemmSerial(true, false, C, T, O, 1, g.ur[xi*C*O:], C, sl.v[xi*winoStride(O*T):], T, 0, sl.m[xi*winoStride(C*T):], T)
 		}
 		for ci := 0; ci < C; ci++ {
 			c.winoOut(c.dx.d, C, ci, sl.m, 0, sl.out, cur, nb)

@@ -30,9 +30,14 @@
 //
 // The hot kernels (resampling, blur, saturation, hue, the contrast mean)
 // have AVX2 versions in kernels_amd64.s, chosen at run time when the CPU
-// has AVX2; elsewhere, or with the build tag purego, portable Go runs. Both
-// paths give the same bytes (the tests compare them). See
-// docs/benchmarks.md for the cost of each op next to torchvision.
+// has AVX2; where it also has AVX-512 F/BW/VBMI, kernels_avx512_amd64.s
+// takes over the brightness/contrast tables (VPERMI2B), saturation, hue
+// (16 pixels per step with no table lookups: its tables' entries are
+// computed in float32, checked entry by entry against the tables),
+// grayscale, flip and [Normalizer]. Elsewhere, or with the build tag
+// purego, portable Go runs. All paths give the same bytes (the tests and
+// FuzzSIMDMatchesPortable compare them). See docs/benchmarks.md for the
+// cost of each op next to torchvision.
 //
 // # Probabilities
 //

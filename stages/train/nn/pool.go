@@ -110,11 +110,20 @@ func split(n, parts, i int) (lo, hi int) {
 	return n * i / parts, n * (i + 1) / parts
 }
 
+// parts returns how many ranges For(n, …) cuts [0, n) into (n > 0): one
+// for a nil, one-thread or closed pool.
+func (p *Pool) parts(n int) int {
+	if p == nil || p.closed {
+		return 1
+	}
+	return max(min(p.n, n), 1)
+}
+
 // slot returns which of the ranges of For(n, …) starts at lo, in
-// [0, Threads()): a ranger can index per-goroutine scratch with it (no two
+// [0, parts(n)): a ranger can index per-goroutine scratch with it (no two
 // ranges of one For share a slot).
 func (p *Pool) slot(n, lo int) int {
-	parts := min(p.Threads(), n)
+	parts := p.parts(n)
 	if parts <= 1 {
 		return 0
 	}
@@ -129,11 +138,8 @@ func (p *Pool) For(n int, r ranger, phase int) {
 	if n <= 0 {
 		return
 	}
-	parts := p.Threads()
-	if parts > n {
-		parts = n
-	}
-	if parts == 1 || p.closed {
+	parts := p.parts(n)
+	if parts == 1 {
 		r.run(phase, 0, n)
 		return
 	}

@@ -196,7 +196,7 @@ func (c *Conv2D) winoBackward() {
 			db[o] += s
 		}
 	}
-	g.used = min(c.pool.Threads(), g.chunks)
+	g.used = c.pool.parts(g.chunks)
 	c.pool.For(g.chunks, c, convWinoBwd)
 	c.pool.For(O, c, convWinoDW)
 }

@@ -291,3 +291,42 @@ func TestWinogradInputDirect(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradPoolStates runs the Winograd path on a nil pool and on a
+// closed pool (everything on the caller) after a two-thread run, and checks
+// the weight gradient against the two-thread one (a slot left over from the
+// earlier run must not be added in).
+func TestWinogradPoolStates(t *testing.T) {
+	x := filled(5, 1, 6, 16, 8, 6)
+	dy := filled(6, 1, 6, 8, 8, 6)
+	grad := func(pool *Pool, closeFirst bool, m *Conv2D) []float32 {
+		if m == nil {
+			m = NewConv2D("c", 16, 8, 3, 1, 1, false, testRNG(), pool)
+			m.cols = 24 // one image per chunk
+		}
+		if closeFirst {
+			pool.Close()
+		}
+		m.Forward(x, true)
+		ZeroGrad(m.Params())
+		m.Backward(dy)
+		if m.wg == nil {
+			t.Fatal("Winograd path not taken")
+		}
+		return append([]float32(nil), m.Weight.GradData()...)
+	}
+	pool := NewPool(2)
+	m := NewConv2D("c", 16, 8, 3, 1, 1, false, testRNG(), pool)
+	m.cols = 24
+	want := grad(pool, false, m)
+	for name, got := range map[string][]float32{
+		"nil pool":    grad(nil, false, nil),
+		"closed pool": grad(pool, true, m),
+	} {
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: dW[%d] = %v, two threads %v", name, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -109,3 +109,10 @@ func gray3VBMI(dst, src []uint8, blocks int)
 //
 //go:noescape
 func flip3VBMI(d, s *uint8, w int) int
+
+// chwFMAVBMI is chwVBMI with each division replaced by a multiply by the
+// reciprocal and one FMA correction step; rstd holds float32(1/std[c]).
+// Exact only where checked (see Normalizer).
+//
+//go:noescape
+func chwFMAVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32)

@@ -45,3 +45,7 @@ func sat3VBMI(dst, src []uint8, blocks int, alpha float32) { panic("unreachable"
 func gray3VBMI(dst, src []uint8, blocks int)               { panic("unreachable") }
 
 func flip3VBMI(d, s *uint8, w int) int { panic("unreachable") }
+
+func chwFMAVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32) {
+	panic("unreachable")
+}

@@ -296,8 +296,14 @@ h5loop:
 	VPERMD       h5S<>(SB), Z12, Z2
 	VPXORD       Z2, Z1, Z1
 	VADDPS       Z3, Z1, Z1 // h
+	// x = h/6 as q0 = h·(1/6), x = q0 + (h − 6·q0)·(1/6) (FMA), equal to
+	// the division for every h (TestHueAVX2Exhaustive covers them all)
 	VBROADCASTSS h5F6<>(SB), Z2
-	VDIVPS       Z2, Z1, Z1 // x
+	VBROADCASTSS h5R6<>(SB), Z3
+	VMULPS       Z3, Z1, Z0
+	VFNMADD231PS Z2, Z0, Z1
+	VFMADD231PS  Z3, Z1, Z0
+	VMOVAPS      Z0, Z1 // x
 	VBROADCASTSS h5F1<>(SB), Z2
 	VPXORD       Z3, Z3, Z3
 	VCMPPS       $1, Z3, Z1, K5
@@ -341,9 +347,18 @@ h5loop:
 	VPCMPEQD  Z24, Z4, K1
 	VMOVDQA32 Z15, K1, Z4 // i
 	VCVTDQ2PS Z6, Z6
-	VDIVPS    Z19, Z6, Z6 // f
+	// f = m/255 and fs = sat/255 the same way (every m and sat occurs in
+	// TestHueAVX2Exhaustive, which compares with PIL's arithmetic)
+	VBROADCASTSS chwR255<>(SB), Z2
+	VMULPS       Z2, Z6, Z0
+	VFNMADD231PS Z19, Z0, Z6
+	VFMADD231PS  Z2, Z6, Z0
+	VMOVAPS      Z0, Z6 // f
 	VCVTDQ2PS Z14, Z14
-	VDIVPS    Z19, Z14, Z14 // fs
+	VMULPS       Z2, Z14, Z0
+	VFNMADD231PS Z19, Z0, Z14
+	VFMADD231PS  Z2, Z14, Z0
+	VMOVAPS      Z0, Z14 // fs
 	VMULPS    Z6, Z14, Z8 // fs·f in float32
 
 	// t = trunc(float32(v)·(1 − u) + 0.5), u = fs·f in odd sectors and
@@ -678,3 +693,5 @@ DATA h5F6<>+0(SB)/4, $0x40c00000
 GLOBL h5F6<>(SB), RODATA|NOPTR, $4
 DATA chwR255<>+0(SB)/4, $0x3b808081
 GLOBL chwR255<>(SB), RODATA|NOPTR, $4
+DATA h5R6<>+0(SB)/4, $0x3e2aaaab
+GLOBL h5R6<>(SB), RODATA|NOPTR, $4

@@ -471,7 +471,10 @@ func TestDecodeReusesBuffer(t *testing.T) {
 		if &dst.Pix[0] != p {
 			t.Errorf("%v: buffer was replaced", be)
 		}
-		if be == BackendTurbo {
+		// under -race, sync.Pool drops puts at random, so the pooled
+		// TurboJPEG handle is sometimes remade: count allocations only
+		// without it
+		if be == BackendTurbo && !raceEnabled {
 			allocs := testing.AllocsPerRun(20, func() {
 				if err := Decode(&dst, data, DecodeOptions{Backend: be}); err != nil {
 					t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/contrastream/contrastream/internal/cputime"
 	"github.com/contrastream/contrastream/pipeline"
 )
 
@@ -109,7 +109,7 @@ func BenchmarkParquetSource(b *testing.B) {
 			b.SetBytes(int64(c.imageSize))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Now()
 			var n int
 			count := func(s *Sample) error {
 				if len(s.Bytes) != c.imageSize {
@@ -148,7 +148,7 @@ func BenchmarkParquetSource(b *testing.B) {
 			if n < b.N {
 				b.Fatalf("%d samples, want %d", n, b.N)
 			}
-			reportCPU(b, cpuTime()-cpu0, int64(c.imageSize)*int64(b.N))
+			reportCPU(b, cputime.Now()-cpu0, int64(c.imageSize)*int64(b.N))
 		})
 	}
 }
@@ -168,7 +168,7 @@ func BenchmarkPqarrowBaseline(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Now()
 			n := 0
 			for n < b.N {
 				for _, path := range files {
@@ -178,7 +178,7 @@ func BenchmarkPqarrowBaseline(b *testing.B) {
 					n += pqarrowReadFile(b, path, b.N-n, size)
 				}
 			}
-			reportCPU(b, cpuTime()-cpu0, int64(size)*int64(b.N))
+			reportCPU(b, cputime.Now()-cpu0, int64(size)*int64(b.N))
 		})
 	}
 }
@@ -216,17 +216,6 @@ func pqarrowReadFile(b *testing.B, path string, limit, size int) int {
 		tbl.Release()
 	}
 	return n
-}
-
-// cpuTime returns the CPU time (user + system) used by the process so far:
-// on a loaded machine it is a steadier measure of the work done than wall
-// time, which includes the time spent waiting for a core.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reportCPU reports CPU nanoseconds per op and bytes per CPU-second (all

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/contrastream/contrastream/internal/cputime"
 )
 
 // BenchmarkBench runs the whole view pipeline of `contrastream bench`
@@ -25,7 +27,7 @@ func BenchmarkBench(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	c0 := cpuTime()
+	c0 := cputime.Now()
 	rep, err := Bench(b.Context(), BenchConfig{Glob: glob, Size: size, Seconds: float64(b.N), Warmup: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -36,7 +38,7 @@ func BenchmarkBench(b *testing.B) {
 		// longer than the measured window, so this slightly overstates it)
 		for _, s := range n {
 			if s.Name == "views" && s.Out > 0 {
-				b.ReportMetric(float64((cpuTime()-c0).Microseconds())/float64(s.Out), "cpu-µs/pair")
+				b.ReportMetric(float64((cputime.Now()-c0).Microseconds())/float64(s.Out), "cpu-µs/pair")
 			}
 		}
 	}

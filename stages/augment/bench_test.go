@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contrastream/contrastream/internal/cputime"
 	"github.com/contrastream/contrastream/stages/image"
 )
 
@@ -29,7 +30,7 @@ func benchSource(tb testing.TB, w, h int) *image.Image {
 
 // reportCPU adds the CPU time per op since c0 as the cpu-ns/op metric.
 func reportCPU(b *testing.B, c0 time.Duration) {
-	if c := cpuTime() - c0; c > 0 && b.N > 0 {
+	if c := cputime.Now() - c0; c > 0 && b.N > 0 {
 		b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
@@ -74,7 +75,7 @@ func BenchmarkOp(b *testing.B) {
 			rng := rand.New(rand.NewPCG(7, 7))
 			b.SetBytes(int64(224 * 224 * 3))
 			b.ReportAllocs()
-			c0 := cpuTime()
+			c0 := cputime.Now()
 			for b.Loop() {
 				if err := op.aug.Augment(&dst, op.in, rng); err != nil {
 					b.Fatal(err)
@@ -97,7 +98,7 @@ func BenchmarkView(b *testing.B) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			b.SetBytes(int64(c.size * c.size * 3))
 			b.ReportAllocs()
-			c0 := cpuTime()
+			c0 := cputime.Now()
 			for b.Loop() {
 				if err := aug.Augment(&dst, src, rng); err != nil {
 					b.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/contrastream/contrastream/internal/cputime"
 )
 
 // benchSet loads the image set made by ../shared/bench/make_data.py from
@@ -85,9 +87,9 @@ func BenchmarkDecode(b *testing.B) {
 					b.SetBytes(int64(total / len(blobs)))
 					b.ReportAllocs()
 					b.ResetTimer()
-					cpu0 := cpuNanos()
+					cpu0 := int64(cputime.Now())
 					defer func() {
-						if cpu := cpuNanos() - cpu0; cpu > 0 {
+						if cpu := int64(cputime.Now()) - cpu0; cpu > 0 {
 							b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-us/op")
 						}
 					}()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/contrastream/contrastream/internal/cputime"
 )
 
 type benchShape struct {
@@ -85,11 +87,11 @@ func BenchmarkSgemm(b *testing.B) {
 			b.SetBytes(int64(4 * (len(a) + len(bb) + len(c))))
 			Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
 			b.ResetTimer()
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Now().Seconds()
 			for i := 0; i < b.N; i++ {
 				Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
 			}
-			cpu := cpuSeconds() - cpu0
+			cpu := cputime.Now().Seconds() - cpu0
 			flop := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
 			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			if cpu > 0 {
@@ -113,11 +115,11 @@ func BenchmarkKernels(b *testing.B) {
 				b.SetBytes(int64(4 * (len(a) + len(bb) + len(c))))
 				native(kern, 1, p)
 				b.ResetTimer()
-				cpu0 := cpuSeconds()
+				cpu0 := cputime.Now().Seconds()
 				for i := 0; i < b.N; i++ {
 					native(kern, 1, p)
 				}
-				cpu := cpuSeconds() - cpu0
+				cpu := cputime.Now().Seconds() - cpu0
 				flop := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
 				b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				if cpu > 0 {

@@ -3,6 +3,7 @@ package gemm
 import (
 	"testing"
 
+	"github.com/contrastream/contrastream/internal/cputime"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -27,11 +28,11 @@ func BenchmarkGonum(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(4 * (len(a) + len(bb) + len(c))))
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Now().Seconds()
 			for i := 0; i < b.N; i++ {
 				impl.Sgemm(tA, tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, ldc)
 			}
-			cpu := cpuSeconds() - cpu0
+			cpu := cputime.Now().Seconds() - cpu0
 			flop := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
 			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			if cpu > 0 {

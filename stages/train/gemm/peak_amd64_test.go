@@ -2,7 +2,11 @@
 
 package gemm
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/contrastream/contrastream/internal/cputime"
+)
 
 // BenchmarkFMAPeak measures one core's float32 FMA throughput with 512-bit
 // and 256-bit vectors (12 independent accumulators, no memory traffic).
@@ -18,13 +22,13 @@ func BenchmarkFMAPeak(b *testing.B) {
 				b.Skip("not supported by this CPU")
 			}
 			const iters = 1 << 20
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Now().Seconds()
 			for i := 0; i < b.N; i++ {
 				v.f(iters)
 			}
 			flop := float64(b.N) * iters * 12 * 2 * float64(v.lanes)
 			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+			if cpu := cputime.Now().Seconds() - cpu0; cpu > 0 {
 				b.ReportMetric(flop/cpu/1e9, "GFLOP/cpu-s")
 			}
 		})

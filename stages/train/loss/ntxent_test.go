@@ -13,6 +13,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/contrastream/contrastream/internal/cputime"
 	"github.com/contrastream/contrastream/stages/train/gemm"
 )
 
@@ -704,7 +705,7 @@ func benchNTXent(b *testing.B, n, d, threads int) {
 	b.ReportAllocs()
 	b.SetBytes(int64(4 * len(z)))
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Now()
 	for i := 0; i < b.N; i++ {
 		if _, err := l.Forward(z, m, d); err != nil {
 			b.Fatal(err)
@@ -713,7 +714,7 @@ func benchNTXent(b *testing.B, n, d, threads int) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Now()-cpu0)/float64(b.N), "cpu-ns/op")
 	// Two M×M×D GEMMs, each 2·M²·D flops.
 	b.ReportMetric(4*float64(m)*float64(m)*float64(d)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GEMM-GFLOP/s")
 }

@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"testing"
+
+	"github.com/contrastream/contrastream/internal/cputime"
 )
 
 // BenchmarkConv2D3x3 times one forward and backward (weight and input
@@ -34,14 +36,14 @@ func BenchmarkConv2D3x3(b *testing.B) {
 				c.Backward(dy)
 				b.ReportAllocs()
 				b.SetBytes(int64(4 * s.n * s.ci * s.side * s.side))
-				cpu0 := cpuSeconds()
+				cpu0 := cputime.Now().Seconds()
 				b.ResetTimer()
 				for range b.N {
 					c.Forward(x, true)
 					c.Backward(dy)
 				}
 				b.StopTimer()
-				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N)*1e3, "cpu-ms/op")
+				b.ReportMetric((cputime.Now().Seconds()-cpu0)/float64(b.N)*1e3, "cpu-ms/op")
 			})
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/contrastream/contrastream/internal/cputime"
 	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
@@ -526,13 +527,13 @@ func BenchmarkStep(b *testing.B) {
 			b.SetBytes(int64(4 * n))
 			b.ReportMetric(float64(n), "params")
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Now()
 			for i := 0; i < b.N; i++ {
 				if err := opt.Step(1e-3, ps); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Now()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

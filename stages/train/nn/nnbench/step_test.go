@@ -5,11 +5,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 
 	"gorgonia.org/tensor"
 
+	"github.com/contrastream/contrastream/internal/cputime"
 	"github.com/contrastream/contrastream/stages/train/loss"
 	"github.com/contrastream/contrastream/stages/train/nn"
 	"github.com/contrastream/contrastream/stages/train/optim"
@@ -105,7 +105,7 @@ func BenchmarkSimCLRStep(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(t.x.Float32s()) * 4))
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Now().Seconds()
 			b.ResetTimer()
 			var l float64
 			for i := 0; i < b.N; i++ {
@@ -116,7 +116,7 @@ func BenchmarkSimCLRStep(b *testing.B) {
 			b.StopTimer()
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(sec, "s/step")
-			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/step")
+			b.ReportMetric((cputime.Now().Seconds()-cpu0)/float64(b.N), "cpu-s/step")
 			b.ReportMetric(stepGFLOP[model]*float64(pairs)/256/sec, "GFLOP/s")
 			b.ReportMetric(0, "ns/op")
 			_ = l
@@ -146,13 +146,4 @@ func TestStepLossDecreases(t *testing.T) {
 		t.Errorf("loss %v after 16 steps, first %v", last, first)
 	}
 	fmt.Fprintf(os.Stderr, "loss %.4f -> %.4f\n", first, last)
-}
-
-// cpuSeconds returns the user+system CPU time of this process.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -1,6 +1,0 @@
-//go:build !unix
-
-package gemm
-
-// cpuSeconds is not measured on this OS.
-func cpuSeconds() float64 { return 0 }

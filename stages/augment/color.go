@@ -101,26 +101,14 @@ func buildHSVTables() *hsvTables {
 // hsvToRGBFast written out in one loop (the tests check it against them).
 func hue3(dst, src *image.Image, pre *lut, shift uint8) {
 	t := tables()
-	if useVBMI && src.Stride == 3*src.W && dst.Stride == src.Stride && src.W*src.H >= 16 {
-		if *pre != identityLUT() {
-			applyLUT(dst, src, pre) // then rotate dst in place
-			src = dst
-		}
-		// dense rows: one run of pixels, 16 per step; block k reads bytes
-		// [48k, 48k+64), so the kernel stops 16 bytes short of the end
-		n := 3 * src.W * src.H
-		blocks := (n - 16) / 48
-		d, s := dst.Pix[:n], src.Pix[:n]
+	if d, s, blocks, ok := denseRGB16(dst, src, pre); ok {
 		hue3VBMI(d, s, blocks, int(shift))
 		id := identityLUT()
 		hue3Row(t, d[48*blocks:], s[48*blocks:], &id, shift)
 		return
 	}
 	if useAVX2 && src.W >= 8 {
-		if *pre != identityLUT() {
-			applyLUT(dst, src, pre) // then rotate dst in place
-			src = dst
-		}
+		src = applyPending(dst, src, pre)
 		id := identityLUT()
 		n8 := src.W &^ 7
 		for y := 0; y < src.H; y++ {

@@ -196,19 +196,36 @@ func (st *satTable) satInt(fl *[511]int16) bool {
 	return true
 }
 
+// applyPending applies the pending table pre from src into dst, when it is
+// not the identity, and returns the image the next op should read: dst
+// (so that op then works in place) or src unchanged.
+func applyPending(dst, src *image.Image, pre *lut) *image.Image {
+	if *pre != identityLUT() {
+		applyLUT(dst, src, pre)
+		return dst
+	}
+	return src
+}
+
+// denseRGB16 reports whether the 16-pixel AVX-512 RGB kernels can run over
+// dst and src as one run of pixels (rows without padding, ≥ 16 pixels, a
+// CPU with VBMI). Then it applies the pending table pre first (see
+// applyPending) and returns the two pixel runs and the number of 48-byte
+// blocks for the kernel: block k reads bytes [48k, 48k+64), so the kernel
+// stops 16 bytes short of the end and the caller finishes the tail.
+func denseRGB16(dst, src *image.Image, pre *lut) (d, s []byte, blocks int, ok bool) {
+	if !useVBMI || src.Stride != 3*src.W || dst.Stride != src.Stride || src.W*src.H < 16 {
+		return nil, nil, 0, false
+	}
+	src = applyPending(dst, src, pre)
+	n := 3 * src.W * src.H
+	return dst.Pix[:n], src.Pix[:n], (n - 16) / 48, true
+}
+
 // saturate3 applies the pending table pre, then PIL's ImageEnhance.Color
 // blend toward the pixel's luma, to RGB rows.
 func saturate3(dst, src *image.Image, pre *lut, alpha float32) {
-	if useVBMI && src.Stride == 3*src.W && dst.Stride == src.Stride && src.W*src.H >= 16 {
-		if *pre != identityLUT() {
-			applyLUT(dst, src, pre) // then blend dst in place
-			src = dst
-		}
-		// dense rows: one run of pixels, 16 per step; block k reads bytes
-		// [48k, 48k+64), so the kernel stops 16 bytes short of the end
-		n := 3 * src.W * src.H
-		blocks := (n - 16) / 48
-		d, s := dst.Pix[:n], src.Pix[:n]
+	if d, s, blocks, ok := denseRGB16(dst, src, pre); ok {
 		sat3VBMI(d, s, blocks, alpha)
 		st := newSatTable(alpha)
 		id := identityLUT()
@@ -216,10 +233,7 @@ func saturate3(dst, src *image.Image, pre *lut, alpha float32) {
 		return
 	}
 	if useAVX2 && src.W >= 8 {
-		if *pre != identityLUT() {
-			applyLUT(dst, src, pre) // then blend dst in place
-			src = dst
-		}
+		src = applyPending(dst, src, pre)
 		for y := 0; y < src.H; y++ {
 			s := src.Row(y)
 			d := dst.Row(y)

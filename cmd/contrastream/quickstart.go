@@ -76,7 +76,7 @@ func runQuickstart(ctx context.Context, args []string) error {
 
 	// 3. The random encoder, measured with the same kNN as after training.
 	cfg := trainConfig{
-		Data: trainDir, Out: filepath.Join(out, "run"), Model: "small", Epochs: 5, Minutes: minutes + 0.5, Batch: 256,
+		Data: trainDir, Out: filepath.Join(out, "run"), Model: "small", Epochs: 8, Minutes: minutes + 0.5, Batch: 256,
 		LR: 0.5, LRScaling: "linear", Optimizer: "sgd", Momentum: 0.9, WeightDecay: 5e-4, Temperature: 0.2,
 		WarmupEpochs: 1, Size: 32, Channels: 3, MinScale: 0.2, ColorStrength: 0.5, HeadDepth: 2, HeadBN: true,
 		Seed: 1, ShuffleBuffer: 2048, Keep: 3, EvalEvery: 0, EvalTest: testDir, KNNK: 200,

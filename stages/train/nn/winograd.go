@@ -324,10 +324,7 @@ func (c *Conv2D) winoIn(dst []float32, chans, ch int, src, pad []float32, cur, n
 	}
 	for b := 0; b < nb; b++ {
 		q := (cur+b)*chans + ch
-		p := pad[b*g.psz+g.pw+1:]
-		for r := 0; r < c.h; r++ {
-			copy(p[r*g.pw:r*g.pw+c.w], src[q*plane+r*c.w:q*plane+(r+1)*c.w])
-		}
+		copyRows(pad[b*g.psz+g.pw+1:], g.pw, src[q*plane:(q+1)*plane], c.w, c.w, c.h)
 	}
 	winoInput(dst[ch*T:], winoStride(chans*T), pad, g.pw, g.iidx[:T])
 }
@@ -343,15 +340,7 @@ func (c *Conv2D) winoOut(dst []float32, chans, ch int, src []float32, bias float
 	w2 := 2 * g.tw
 	for b := 0; b < nb; b++ {
 		q := (cur+b)*chans + ch
-		d := dst[q*plane : (q+1)*plane]
-		o := out[b*g.osz:]
-		if w2 == c.w {
-			copy(d, o[:plane])
-			continue
-		}
-		for r := 0; r < c.h; r++ {
-			copy(d[r*c.w:(r+1)*c.w], o[r*w2:r*w2+c.w])
-		}
+		copyRows(dst[q*plane:(q+1)*plane], c.w, out[b*g.osz:], w2, c.w, c.h)
 	}
 }
 
@@ -365,17 +354,21 @@ func (c *Conv2D) winoDY(dst []float32, o int, gpad []float32, cur, nb int) {
 	T := nb * g.tiles
 	for b := 0; b < nb; b++ {
 		q := (cur+b)*c.OutC + o
-		s := c.dyd[q*plane : (q+1)*plane]
-		p := gpad[b*g.osz:]
-		if w2 == c.w {
-			copy(p[:plane], s)
-			continue
-		}
-		for r := 0; r < c.h; r++ {
-			copy(p[r*w2:r*w2+c.w], s[r*c.w:(r+1)*c.w])
-		}
+		copyRows(gpad[b*g.osz:], w2, c.dyd[q*plane:(q+1)*plane], c.w, c.w, c.h)
 	}
 	winoGrad(dst[o*T:], winoStride(c.OutC*T), gpad, w2, g.oidx[:T])
+}
+
+// copyRows copies h rows of w floats from src (rows srcStride apart) to dst
+// (rows dstStride apart); one copy when both are dense.
+func copyRows(dst []float32, dstStride int, src []float32, srcStride, w, h int) {
+	if dstStride == w && srcStride == w {
+		copy(dst[:w*h], src[:w*h])
+		return
+	}
+	for r := 0; r < h; r++ {
+		copy(dst[r*dstStride:r*dstStride+w], src[r*srcStride:r*srcStride+w])
+	}
 }
 
 // winoWeight writes U = G g Gᵀ for the 3×3 kernel g (row-major), or for g

@@ -209,15 +209,18 @@ func applyPending(dst, src *image.Image, pre *lut) *image.Image {
 
 // denseRGB16 reports whether the 16-pixel AVX-512 RGB kernels can run over
 // dst and src as one run of pixels (rows without padding, ≥ 16 pixels, a
-// CPU with VBMI). Then it applies the pending table pre first (see
-// applyPending) and returns the two pixel runs and the number of 48-byte
-// blocks for the kernel: block k reads bytes [48k, 48k+64), so the kernel
-// stops 16 bytes short of the end and the caller finishes the tail.
+// CPU with VBMI). Then it applies the pending table pre first, unless pre
+// is nil (see applyPending), and returns the two pixel runs and the number
+// of 48-byte blocks for the kernel: block k reads bytes [48k, 48k+64), so
+// the kernel stops 16 bytes short of the end and the caller finishes the
+// tail.
 func denseRGB16(dst, src *image.Image, pre *lut) (d, s []byte, blocks int, ok bool) {
 	if !useVBMI || src.Stride != 3*src.W || dst.Stride != src.Stride || src.W*src.H < 16 {
 		return nil, nil, 0, false
 	}
-	src = applyPending(dst, src, pre)
+	if pre != nil {
+		src = applyPending(dst, src, pre)
+	}
 	n := 3 * src.W * src.H
 	return dst.Pix[:n], src.Pix[:n], (n - 16) / 48, true
 }
@@ -376,13 +379,9 @@ func RGBToGrayscale(dst, src *image.Image, channels int) error {
 	if dst != src {
 		dst.Resize(src.W, src.H, channels)
 	}
-	if useVBMI && channels == 3 && src.Stride == 3*src.W && dst.Stride == src.Stride && src.W*src.H >= 16 {
-		// dense rows: one run of pixels, 16 per step (see saturate3)
-		n := 3 * src.W * src.H
-		blocks := (n - 16) / 48
-		d, s := dst.Pix[:n], src.Pix[:n]
+	if d, s, blocks, ok := denseRGB16(dst, src, nil); ok && channels == 3 {
 		gray3VBMI(d, s, blocks)
-		for x := 48 * blocks; x+2 < n; x += 3 {
+		for x := 48 * blocks; x+2 < len(s); x += 3 {
 			l := luma(s[x], s[x+1], s[x+2])
 			d[x], d[x+1], d[x+2] = l, l, l
 		}

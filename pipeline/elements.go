@@ -145,15 +145,33 @@ func (s *stageElem[In, Out]) process(v any, emit func(Out), blocked *time.Durati
 		r.fail(s.n.name, fmt.Errorf("pipeline: got a %T, want %T", v, want))
 		return
 	}
+	key := keyOf(x) // before Process: a stage that releases its input may clear it
 	b0 := *blocked
 	t := time.Now()
 	err := call(s.n.name, func() error { return s.st.Process(r.ctx, x, emit) })
 	st.busy.Add(int64(time.Since(t) - (*blocked - b0)))
 	st.waitOut.Add(int64(*blocked - b0))
-	s.route(x, err)
+	s.route(key, err)
 }
 
-func (s *stageElem[In, Out]) route(x any, err error) {
+// keyOf returns the Key of a Keyed record (the zero Key otherwise). It is
+// taken before the record goes into Process or Consume, because a stage that
+// releases (recycles) its input may clear what Key reads; a Key method that
+// panics on such a record gives the zero Key, not a crash.
+func keyOf(v any) (k Key) {
+	kd, ok := v.(Keyed)
+	if !ok {
+		return Key{}
+	}
+	defer func() {
+		if recover() != nil {
+			k = Key{}
+		}
+	}()
+	return kd.Key()
+}
+
+func (s *stageElem[In, Out]) route(key Key, err error) {
 	if err == nil {
 		return
 	}
@@ -164,7 +182,7 @@ func (s *stageElem[In, Out]) route(x any, err error) {
 	if s.r.ctx.Err() != nil {
 		return // errors after cancellation are its echoes
 	}
-	s.r.recordError(s.n, x, err)
+	s.r.recordError(s.n, key, err)
 }
 
 // receive waits for the next input, accounting the wait.
@@ -230,6 +248,7 @@ func (s *stageElem[In, Out]) flush() {
 type job[In, Out any] struct {
 	seq  int64
 	in   any
+	key  Key // of in, taken before Process
 	outs []Out
 	err  error
 }
@@ -281,6 +300,7 @@ func (s *stageElem[In, Out]) startOrdered() {
 					var want In
 					r.fail(s.n.name, fmt.Errorf("pipeline: got a %T, want %T", j.in, want))
 				} else if r.ctx.Err() == nil {
+					j.key = keyOf(x)
 					t := time.Now()
 					j.err = call(s.n.name, func() error { return s.st.Process(r.ctx, x, collect) })
 					s.n.stats.busy.Add(int64(time.Since(t) - blocked))
@@ -313,9 +333,9 @@ func (s *stageElem[In, Out]) startOrdered() {
 					emit(o)
 				}
 				s.n.stats.waitOut.Add(int64(blocked - b0))
-				s.route(jj.in, jj.err)
+				s.route(jj.key, jj.err)
 				clear(jj.outs)
-				jj.in = nil
+				jj.in, jj.key = nil, Key{}
 				pool.Put(jj)
 				<-slots
 			}
@@ -394,13 +414,14 @@ func (s *sinkElem[T]) start() {
 					r.fail(s.n.name, fmt.Errorf("pipeline: got a %T, want %T", v, want))
 					continue
 				}
+				key := keyOf(x)
 				t := time.Now()
 				err := call(s.n.name, func() error { return s.c.Consume(r.ctx, x) })
 				st.busy.Add(int64(time.Since(t)))
 				if err == nil {
 					st.out.Add(1)
 				}
-				stage.route(x, err)
+				stage.route(key, err)
 			}
 		})
 	}

@@ -213,12 +213,10 @@ func (r *run) fail(stage string, err error) {
 }
 
 // recordError routes one bad record: count, dead letter, budget.
-func (r *run) recordError(n *node, rec any, err error) {
+// key is the record's Key, taken before the stage saw the record.
+func (r *run) recordError(n *node, key Key, err error) {
 	n.stats.errors.Add(1)
-	re := &RecordError{Stage: n.name, Err: err}
-	if k, ok := rec.(Keyed); ok {
-		re.Key = k.Key()
-	}
+	re := &RecordError{Stage: n.name, Key: key, Err: err}
 	bad := r.bad.Add(1)
 	if w := r.p.deadLetter; w != nil {
 		r.mu.Lock()

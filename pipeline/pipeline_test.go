@@ -426,3 +426,63 @@ func TestRNGIsKeyedAndStable(t *testing.T) {
 		t.Errorf("RNG(1, 2, 3).Uint64() = %#x, want %#x", got, rngGolden)
 	}
 }
+
+// pooled is a keyed record that a stage recycles: release clears what Key
+// reads, as stages.Decoded and stages.ViewSet do.
+type pooled struct{ src *rec }
+
+func (p *pooled) Key() pipeline.Key { return p.src.Key() } // panics once released
+func (p *pooled) release()          { p.src = nil }
+
+// releaseThenFail releases its input, as a consuming stage does, and then
+// fails every odd record.
+type releaseThenFail struct{}
+
+func (releaseThenFail) Process(_ context.Context, in *pooled, emit func(int)) error {
+	defer in.release()
+	if in.src.V%2 == 1 {
+		return fmt.Errorf("odd value %d", in.src.V)
+	}
+	emit(in.src.V)
+	return nil
+}
+
+func (releaseThenFail) Consume(_ context.Context, in *pooled) error {
+	return releaseThenFail{}.Process(context.Background(), in, func(int) {})
+}
+
+// TestRecordErrorKeepsKeyOfReleasedInput: a stage that releases its input
+// before its error is routed still gets the record's key into the dead
+// letter (the pipeline takes the key before Process), for plain, parallel
+// and ordered stages and for sinks, instead of a nil-pointer panic.
+func TestRecordErrorKeepsKeyOfReleasedInput(t *testing.T) {
+	mk := func() []*pooled {
+		var in []*pooled
+		for _, r := range recs(10) {
+			in = append(in, &pooled{src: &r})
+		}
+		return in
+	}
+	check := func(t *testing.T, err error, dls []pipeline.DeadLetter) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dls) != 5 {
+			t.Fatalf("got %d dead letters, want 5", len(dls))
+		}
+		for _, d := range dls {
+			if d.Key.Shard != "s.parquet" || d.Key.Row%2 != 1 || d.Reason != fmt.Sprintf("odd value %d", d.Key.Row) {
+				t.Errorf("dead letter %+v lost its key", d)
+			}
+		}
+	}
+	for _, opts := range [][]pipeline.StageOption{nil, {pipeline.Workers(4)}, {pipeline.Workers(4), pipeline.Ordered()}} {
+		res := pipelinetest.RunStage[*pooled, int](t, releaseThenFail{}, mk(), opts...)
+		check(t, res.Err, res.DeadLetters)
+	}
+	dl := &pipelinetest.DeadLetters{}
+	p := pipeline.New("sink", pipeline.WithDeadLetter(dl))
+	pipeline.Sink(p, "sink", pipelinetest.Slice(p, "input", mk()), releaseThenFail{})
+	check(t, p.Run(t.Context()), dl.All())
+}

@@ -103,6 +103,11 @@ type Checkpoint struct {
 	CheckpointState
 	Path     string
 	Checksum string
+	// Skipped lists, newest first, what LoadCheckpoint passed over in a run
+	// folder before it found this valid checkpoint: damaged or missing
+	// checkpoints and an unusable `latest` pointer, each error naming its
+	// file. Empty when the latest checkpoint loaded.
+	Skipped []error
 }
 
 // Encoder returns the model tensors that are not part of the projection head
@@ -412,8 +417,10 @@ func syncDir(dir string) error {
 
 // LatestCheckpoint returns the path of the checkpoint that path means: path
 // itself when it is a file; for a folder, the file named by its `latest`
-// pointer, looking in path/checkpoints and then in path; without a pointer,
-// the checkpoint with the highest step there.
+// pointer, looking in path/checkpoints and then in path; without a usable
+// pointer (none, malformed, or naming a file that is not there), the
+// checkpoint with the highest step there. It does not read the checkpoint:
+// LoadCheckpoint also passes over damaged ones.
 func LatestCheckpoint(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -422,30 +429,65 @@ func LatestCheckpoint(path string) (string, error) {
 	if !fi.IsDir() {
 		return path, nil
 	}
+	files, _, err := checkpointCandidates(path)
+	if err != nil {
+		return "", err
+	}
+	return files[0], nil
+}
+
+// checkpointCandidates returns the checkpoint files of the run folder path,
+// newest first: the one the `latest` pointer names, then every other
+// checkpoint file by decreasing step. It looks in path/checkpoints, then in
+// path itself. problems lists a pointer that could not be followed (it is
+// malformed or names a missing file): such a pointer is passed over, as if
+// there were none.
+func checkpointCandidates(path string) (files []string, problems []error, err error) {
 	for _, dir := range []string{filepath.Join(path, "checkpoints"), path} {
-		b, err := os.ReadFile(filepath.Join(dir, "latest"))
-		if err == nil {
+		var pointed string
+		ptr := filepath.Join(dir, "latest")
+		if b, err := os.ReadFile(ptr); err == nil {
 			name := strings.TrimSpace(string(b))
-			if _, ok := parseCheckpointName(name); !ok || filepath.Base(name) != name {
-				return "", fmt.Errorf("%w: %s: latest pointer names %q, not a checkpoint file", ErrCheckpoint, filepath.Join(dir, "latest"), name)
+			switch _, ok := parseCheckpointName(name); {
+			case !ok || filepath.Base(name) != name:
+				problems = append(problems, fmt.Errorf("%w: %s names %q, not a checkpoint file", ErrCheckpoint, ptr, name))
+			default:
+				if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.IsDir() {
+					problems = append(problems, fmt.Errorf("%w: %s names %s, which is missing", ErrCheckpoint, ptr, name))
+				} else {
+					pointed = name
+				}
 			}
-			return filepath.Join(dir, name), nil
 		}
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			continue
 		}
-		best, bestStep := "", int64(-1)
+		type ck struct {
+			name string
+			step int64
+		}
+		var cks []ck
 		for _, e := range ents {
-			if st, ok := parseCheckpointName(e.Name()); ok && st > bestStep {
-				best, bestStep = e.Name(), st
+			if st, ok := parseCheckpointName(e.Name()); ok && !e.IsDir() && e.Name() != pointed {
+				cks = append(cks, ck{e.Name(), st})
 			}
 		}
-		if best != "" {
-			return filepath.Join(dir, best), nil
+		sort.Slice(cks, func(a, b int) bool { return cks[a].step > cks[b].step })
+		if pointed != "" {
+			files = append(files, filepath.Join(dir, pointed))
+		}
+		for _, c := range cks {
+			files = append(files, filepath.Join(dir, c.name))
+		}
+		if len(files) > 0 {
+			return files, problems, nil
 		}
 	}
-	return "", fmt.Errorf("sinks: checkpoint: no checkpoint in %s", path)
+	if len(problems) > 0 {
+		return nil, problems, fmt.Errorf("sinks: checkpoint: no checkpoint in %s (%w)", path, errors.Join(problems...))
+	}
+	return nil, nil, fmt.Errorf("sinks: checkpoint: no checkpoint in %s", path)
 }
 
 // LoadCheckpoint reads and verifies a checkpoint: path is a checkpoint file,
@@ -455,11 +497,39 @@ func LatestCheckpoint(path string) (string, error) {
 // is not well-formed safetensors, lacks the metadata, or whose content does
 // not match its checksum. It never panics. It allocates the file, its
 // decompressed bytes and a copy of every tensor.
+//
+// For a folder it falls back: when the latest checkpoint is damaged or
+// missing (or the `latest` pointer is unusable), it loads the newest valid
+// one and lists what it passed over in Checkpoint.Skipped, each error naming
+// its file, for the caller to warn about. Only when no checkpoint there is
+// valid does it fail, with every file's error. A file named directly gets
+// no fallback.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	file, err := LatestCheckpoint(path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: checkpoint: %w", err)
+	}
+	if !fi.IsDir() {
+		return loadCheckpointFile(path)
+	}
+	files, skipped, err := checkpointCandidates(path)
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range files {
+		ck, err := loadCheckpointFile(f)
+		if err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		ck.Skipped = skipped
+		return ck, nil
+	}
+	return nil, fmt.Errorf("%w: no valid checkpoint in %s: %w", ErrCheckpoint, path, errors.Join(skipped...))
+}
+
+// loadCheckpointFile reads and verifies the checkpoint file at path.
+func loadCheckpointFile(file string) (*Checkpoint, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("sinks: checkpoint: %w", err)

@@ -290,12 +290,109 @@ func TestLoadCheckpointRefusesDamage(t *testing.T) {
 	if _, err := LoadCheckpoint(filepath.Join(dir, "nope")); err == nil {
 		t.Error("missing file loads")
 	}
-	if err := os.WriteFile(filepath.Join(dir, "checkpoints", "latest"), []byte("../../etc/passwd\n"), 0o644); err != nil {
+	// A hostile pointer is not followed: the folder falls back to its
+	// newest checkpoint, and says so.
+	ptr := filepath.Join(dir, "checkpoints", "latest")
+	if err := os.WriteFile(ptr, []byte("../../etc/passwd\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCheckpoint(dir); !errors.Is(err, ErrCheckpoint) {
-		t.Errorf("bad latest pointer: %v", err)
+	ck, err := LoadCheckpoint(dir)
+	if err != nil || ck.Step != 7 || len(ck.Skipped) != 1 || !errors.Is(ck.Skipped[0], ErrCheckpoint) ||
+		!strings.Contains(ck.Skipped[0].Error(), ptr) || !strings.Contains(ck.Skipped[0].Error(), "etc/passwd") {
+		t.Errorf("bad latest pointer: %+v, %v; want step 7 with the pointer named in Skipped", ck, err)
 	}
+}
+
+// TestLoadCheckpointFallsBackToNewestValid: in a run folder whose latest
+// checkpoint is damaged (or whose pointer names a missing file), Load gives
+// the newest valid one and names each thing it passed over; the damaged
+// file stays where it was. A file named directly, or a folder with no valid
+// checkpoint, is an error naming every file.
+func TestLoadCheckpointFallsBackToNewestValid(t *testing.T) {
+	save := func(t *testing.T, steps ...int64) string {
+		dir := t.TempDir()
+		c := &Checkpointer{Dir: dir, Keep: -1}
+		for _, s := range steps {
+			if err := c.Save(t.Context(), ckState(s, 3, 8)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	ckDir := func(dir string) string { return filepath.Join(dir, "checkpoints") }
+	damage := func(t *testing.T, path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := slices.Clone(b[:len(b)/2])
+		if err := os.WriteFile(path, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return bad
+	}
+	t.Run("corrupt latest", func(t *testing.T) {
+		dir := save(t, 10, 20, 30)
+		bad30 := damage(t, filepath.Join(ckDir(dir), CheckpointName(30)))
+		damage(t, filepath.Join(ckDir(dir), CheckpointName(20)))
+		ck, err := LoadCheckpoint(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ck.Step != 10 || ck.Path != filepath.Join(ckDir(dir), CheckpointName(10)) || len(ck.Skipped) != 2 {
+			t.Fatalf("loaded step %d from %s, skipped %v; want step 10 after two skipped", ck.Step, ck.Path, ck.Skipped)
+		}
+		for i, step := range []int64{30, 20} {
+			if e := ck.Skipped[i]; !errors.Is(e, ErrCheckpoint) || !strings.Contains(e.Error(), CheckpointName(step)) {
+				t.Errorf("skipped[%d] = %v, want it to name %s", i, e, CheckpointName(step))
+			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(ckDir(dir), CheckpointName(30))); !bytes.Equal(b, bad30) {
+			t.Error("loading touched the damaged checkpoint")
+		}
+		if p, err := LatestCheckpoint(dir); err != nil || p != filepath.Join(ckDir(dir), CheckpointName(30)) {
+			t.Errorf("LatestCheckpoint = %q, %v; want the pointer's file", p, err)
+		}
+		// Named directly, a damaged file is an error, not a fallback.
+		if _, err := LoadCheckpoint(filepath.Join(ckDir(dir), CheckpointName(30))); !errors.Is(err, ErrCheckpoint) {
+			t.Errorf("damaged file named directly: %v", err)
+		}
+	})
+	t.Run("latest names a missing file", func(t *testing.T) {
+		dir := save(t, 10, 20)
+		if err := os.Remove(filepath.Join(ckDir(dir), CheckpointName(20))); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := LoadCheckpoint(dir)
+		if err != nil || ck.Step != 10 || len(ck.Skipped) != 1 || !strings.Contains(ck.Skipped[0].Error(), "missing") {
+			t.Fatalf("got %+v, %v; want step 10 and the pointer named as pointing at a missing file", ck, err)
+		}
+		if p, err := LatestCheckpoint(dir); err != nil || p != filepath.Join(ckDir(dir), CheckpointName(10)) {
+			t.Errorf("LatestCheckpoint = %q, %v; want step 10, as with no pointer", p, err)
+		}
+	})
+	t.Run("nothing valid", func(t *testing.T) {
+		dir := save(t, 10, 20)
+		damage(t, filepath.Join(ckDir(dir), CheckpointName(10)))
+		damage(t, filepath.Join(ckDir(dir), CheckpointName(20)))
+		_, err := LoadCheckpoint(dir)
+		if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), CheckpointName(10)) ||
+			!strings.Contains(err.Error(), CheckpointName(20)) || !strings.Contains(err.Error(), "no valid checkpoint") {
+			t.Errorf("err %v, want one naming both damaged files", err)
+		}
+	})
+	t.Run("pointer to nothing, no checkpoint", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(ckDir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ckDir(dir), "latest"), []byte(CheckpointName(5)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCheckpoint(dir); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+			t.Errorf("err %v", err)
+		}
+	})
 }
 
 // TestLoadCheckpointEveryFlippedByte flips each byte of a small checkpoint:

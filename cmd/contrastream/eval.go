@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-
-	"github.com/contrastream/contrastream/sinks"
 )
 
 var evalCommand = command{
@@ -39,7 +37,7 @@ func runEval(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--checkpoint, --train and --test are required")
 	}
-	ck, err := sinks.LoadCheckpoint(ckPath)
+	ck, err := loadCheckpoint(ckPath)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/contrastream/contrastream/sinks"
@@ -116,4 +117,21 @@ func modelFromCheckpoint(ck *sinks.Checkpoint) (*nn.SimCLR, trainConfig, error) 
 		return nil, cfg, fmt.Errorf("%s: %w", ck.Path, err)
 	}
 	return m, cfg, nil
+}
+
+// loadCheckpoint loads the checkpoint path means (a file, or a run folder's
+// newest valid checkpoint) and warns on stderr about each damaged or missing
+// one it passed over.
+func loadCheckpoint(path string) (*sinks.Checkpoint, error) {
+	ck, err := sinks.LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ck.Skipped {
+		fmt.Fprintf(os.Stderr, "contrastream: warning: passed over %v\n", e)
+	}
+	if len(ck.Skipped) > 0 {
+		fmt.Fprintf(os.Stderr, "contrastream: warning: using %s (step %d), the newest valid checkpoint\n", ck.Path, ck.Step)
+	}
+	return ck, nil
 }

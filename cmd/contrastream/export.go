@@ -31,7 +31,7 @@ func runExport(_ context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--checkpoint and --out are required")
 	}
-	ck, err := sinks.LoadCheckpoint(ckPath)
+	ck, err := loadCheckpoint(ckPath)
 	if err != nil {
 		return err
 	}

@@ -280,12 +280,9 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 	var ck *sinks.Checkpoint
 	var cursor sources.Cursor
 	if cfg.Resume {
-		path, err := sinks.LatestCheckpoint(cfg.Out)
-		if err != nil {
+		var err error
+		if ck, err = loadCheckpoint(cfg.Out); err != nil {
 			return res, fmt.Errorf("--resume: %w", err)
-		}
-		if ck, err = sinks.LoadCheckpoint(path); err != nil {
-			return res, err
 		}
 		cursor = ck.Cursor
 	} else if _, err := sinks.LatestCheckpoint(cfg.Out); err == nil {

@@ -81,14 +81,20 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 		return BenchReport{}, fmt.Errorf("stages: bench: bad configuration %+v", cfg)
 	}
 
+	out := Float32
+	if cfg.Uint8 {
+		out = Uint8
+	}
+	vs, err := NewViewStream(ViewStreamConfig{
+		Source: sources.ParquetConfig{Glob: cfg.Glob, Seed: cfg.Seed},
+		Recipe: Recipe{Size: cfg.Size}, Aug: cfg.Aug, Views: cfg.Views, Batch: cfg.Batch,
+		Backend: cfg.Backend, Workers: cfg.Workers, Output: out,
+	})
+	if err != nil {
+		return BenchReport{}, err
+	}
 	p := pipeline.New("bench")
-	rows := sources.Parquet(p, sources.ParquetConfig{Glob: cfg.Glob, Seed: cfg.Seed})
-	batches := ViewPipeline{
-		Decode:    &Decode{Channels: 3, Backend: cfg.Backend},
-		Views:     &Views{N: cfg.Views, Aug: cfg.Aug, Seed: cfg.Seed},
-		Tensorize: &Tensorize{BatchSize: cfg.Batch, Uint8: cfg.Uint8},
-		Workers:   cfg.Workers,
-	}.Add(p, rows)
+	batches := vs.Add(p)
 	pipeline.Sink(p, "discard", batches, pipeline.ConsumerFunc[*Batch](func(_ context.Context, b *Batch) error {
 		b.Release()
 		return nil

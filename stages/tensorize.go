@@ -18,12 +18,22 @@ import (
 type Batch struct {
 	// Views holds one tensor per view: float32 [B,C,H,W], normalized, or
 	// with Tensorize.Uint8, uint8 [B,H,W,C] as decoded. Its backing array is
-	// reused after Release.
+	// reused after Release. It is nil with Tensorize.Packed.
 	Views []*tensor.Dense
+	// Pixels, with Tensorize.Packed, holds all views of the batch in one
+	// contiguous uint8 array in [B,V,H,W,C] order (sample-major: sample i's
+	// V views are adjacent); Shape gives the dimensions. It is reused after
+	// Release.
+	Pixels []uint8
+	// Shape is [B,V,H,W,C] of Pixels (B = Size()) with Tensorize.Packed.
+	Shape [5]int
 	// IDs, Keys and Labels are per sample, in batch order (-1: no label).
 	IDs    []uint64
 	Keys   []pipeline.Key
 	Labels []int
+	// Positions are the samples' positions in the rank's epoch (see
+	// sources.Sample.Position): consecutive unless a record failed between.
+	Positions []int64
 	// Epoch is the epoch of the batch's samples (a batch never spans two).
 	Epoch int
 	// Cursor resumes the source just after the batch's last sample.
@@ -31,6 +41,7 @@ type Batch struct {
 
 	pool chan *Batch
 	full []*tensor.Dense // the pooled full-size tensors
+	pix  []uint8         // the pooled full-size packed array
 }
 
 // Size returns the number of samples in the batch.
@@ -54,7 +65,9 @@ func (b *Batch) Float32s(v int) []float32 { return b.Views[v].Data().([]float32)
 
 // Tensorize groups view sets into batches of BatchSize samples and converts
 // each view into a tensor: float32 [B,C,H,W] normalized with Mean and Std
-// (the default), or uint8 [B,H,W,C] with Uint8 set.
+// (the default), or uint8 [B,H,W,C] with Uint8 set, or all views of the
+// batch in one uint8 [B,V,H,W,C] array (Batch.Pixels) with Packed set, the
+// layout `contrastream stream` sends to external trainers.
 //
 // It takes *ViewSet (and releases each) and gives *Batch. It holds the
 // partial batch, so it runs with one worker and keeps input order. A batch
@@ -72,6 +85,7 @@ type Tensorize struct {
 	BatchSize int               // samples per batch; required
 	DropLast  bool              // drop a partial batch instead of emitting it
 	Uint8     bool              // emit uint8 [B,H,W,C] instead of normalized float32 [B,C,H,W]
+	Packed    bool              // emit one uint8 [B,V,H,W,C] array per batch (Batch.Pixels); every view must have the same shape
 	Normalize augment.Normalize // per-channel mean and std; zero means ImageNet's (gray views use channel 0)
 	InFlight  int               // batch buffers in the pool; 0 means 4
 
@@ -106,7 +120,8 @@ func (t *Tensorize) newBatch() *Batch {
 	k := len(t.shapes)
 	b := &Batch{
 		IDs: make([]uint64, 0, t.BatchSize), Keys: make([]pipeline.Key, 0, t.BatchSize),
-		Labels: make([]int, 0, t.BatchSize), pool: t.pool, Views: make([]*tensor.Dense, k),
+		Labels: make([]int, 0, t.BatchSize), Positions: make([]int64, 0, t.BatchSize),
+		pool: t.pool, Views: make([]*tensor.Dense, k),
 	}
 	for v := range k {
 		c, h, w := t.shapes[v][0], t.shapes[v][1], t.shapes[v][2]
@@ -115,6 +130,13 @@ func (t *Tensorize) newBatch() *Batch {
 		} else {
 			b.Views[v] = tensor.New(tensor.WithShape(t.BatchSize, c, h, w), tensor.WithBacking(make([]float32, t.BatchSize*h*w*c)))
 		}
+	}
+	if t.Packed {
+		c, h, w := t.shapes[0][0], t.shapes[0][1], t.shapes[0][2]
+		b.Views, b.full = nil, nil
+		b.pix = make([]uint8, t.BatchSize*k*h*w*c)
+		b.Shape = [5]int{t.BatchSize, k, h, w, c}
+		return b
 	}
 	b.full = append([]*tensor.Dense(nil), b.Views...)
 	return b
@@ -155,6 +177,10 @@ func (t *Tensorize) Process(ctx context.Context, in *ViewSet, emit func(*Batch))
 			return fmt.Errorf("stages: tensorize: view %d is %dx%dx%d, want %dx%dx%d like the first view set",
 				i, v.W, v.H, v.C, s[2], s[1], s[0])
 		}
+		if s := t.shapes[0]; t.Packed && (v.C != s[0] || v.H != s[1] || v.W != s[2]) {
+			return pipeline.Fatal(fmt.Errorf("stages: tensorize: Packed needs views of one shape; view %d is %dx%dx%d, view 0 %dx%dx%d",
+				i, v.W, v.H, v.C, s[2], s[1], s[0]))
+		}
 	}
 	if t.cur != nil && t.cur.Epoch != in.Sample.Epoch {
 		t.finish(emit)
@@ -164,32 +190,48 @@ func (t *Tensorize) Process(ctx context.Context, in *ViewSet, emit func(*Batch))
 		if err != nil {
 			return pipeline.Fatal(err)
 		}
-		b.IDs, b.Keys, b.Labels = b.IDs[:0], b.Keys[:0], b.Labels[:0]
+		b.IDs, b.Keys, b.Labels, b.Positions = b.IDs[:0], b.Keys[:0], b.Labels[:0], b.Positions[:0]
 		copy(b.Views, b.full)
+		if t.Packed {
+			b.Pixels, b.Shape[0] = b.pix, t.BatchSize
+		}
 		b.Epoch = in.Sample.Epoch
 		t.cur = b
 	}
 	b, i := t.cur, len(t.cur.IDs)
+	k := len(in.Views)
 	for v, m := range in.Views {
-		if t.Uint8 {
+		switch {
+		case t.Packed:
 			n := m.W * m.H * m.C
-			dst := b.Views[v].Data().([]uint8)[i*n : (i+1)*n]
-			for y := range m.H {
-				copy(dst[y*m.W*m.C:(y+1)*m.W*m.C], m.Row(y))
+			t.copyRows(b.Pixels[(i*k+v)*n:(i*k+v+1)*n], m)
+		case t.Uint8:
+			n := m.W * m.H * m.C
+			t.copyRows(b.Views[v].Data().([]uint8)[i*n:(i+1)*n], m)
+		default:
+			if err := t.toFloat(b.Views[v].Data().([]float32), i, m); err != nil {
+				return pipeline.Fatal(err) // sizes were checked: a broken invariant
 			}
-		} else if err := t.toFloat(b.Views[v].Data().([]float32), i, m); err != nil {
-			return pipeline.Fatal(err) // sizes were checked: a broken invariant
 		}
 	}
 	b.IDs = append(b.IDs, in.Sample.ID)
 	b.Keys = append(b.Keys, in.Sample.Key())
 	b.Labels = append(b.Labels, in.Sample.Label)
+	b.Positions = append(b.Positions, in.Sample.Position)
 	b.Cursor = in.Sample.Cursor()
 	if len(b.IDs) == t.BatchSize {
 		t.cur = nil
 		emit(b)
 	}
 	return nil
+}
+
+// copyRows copies view m's rows into dst (H·W·C bytes, rows adjacent).
+func (t *Tensorize) copyRows(dst []uint8, m *image.Image) {
+	row := m.W * m.C
+	for y := range m.H {
+		copy(dst[y*row:(y+1)*row], m.Row(y))
+	}
 }
 
 // toFloat writes view m as sample i of a [B,C,H,W] float32 batch through the
@@ -224,6 +266,10 @@ func (t *Tensorize) finish(emit func(*Batch)) {
 	// A partial batch's tensors cover its first Size() samples: new headers
 	// over the same pooled arrays (a small allocation, once per epoch).
 	n := len(b.IDs)
+	if t.Packed {
+		b.Pixels = b.pix[:n*(len(b.pix)/t.BatchSize)]
+		b.Shape[0] = n
+	}
 	for v, full := range b.full {
 		shape := append([]int(nil), full.Shape()...)
 		per := full.DataSize() / shape[0]

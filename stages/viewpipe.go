@@ -1,16 +1,21 @@
 package stages
 
 import (
+	"fmt"
 	"runtime"
+	"strconv"
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/augment"
+	"github.com/contrastream/contrastream/stages/image"
 )
 
 // ViewPipeline is the view-making half of a training pipeline:
 // decode → views → tensorize, with decode and views run on Workers
 // goroutines each, in input order, so batches are bit-identical for any
-// worker count.
+// worker count. `train`, `bench` and `stream` all build their batches with
+// it (NewViewStream adds the source in front).
 type ViewPipeline struct {
 	Decode    *Decode    // nil means &Decode{Channels: 3}
 	Views     *Views     // required
@@ -34,4 +39,211 @@ func (v ViewPipeline) Add(p *pipeline.Pipeline, rows pipeline.Stream[*sources.Sa
 	imgs := pipeline.Apply(p, "decode", rows, dec, pipeline.Workers(w), pipeline.Ordered())
 	views := pipeline.Apply(p, "views", imgs, v.Views, pipeline.Workers(w), pipeline.Ordered())
 	return pipeline.Apply(p, "tensorize", views, v.Tensorize)
+}
+
+// Recipe names a view recipe and its settings, as the command line's recipe
+// flags give them. The zero value (with Size) is the SimCLR recipe of
+// shared/bench/aug_bench.py: colour strength 0.5, crop area 0.08–1, blur at
+// 224 px and above.
+type Recipe struct {
+	// Name is "simclr" (the default, see augment.SimCLR); it is the only one.
+	Name string
+	// Size is the view side in pixels (required).
+	Size int
+	// MinScale is the smallest crop area of RandomResizedCrop (0: 0.08).
+	MinScale float64
+	// ColorStrength is SimCLR's colour-jitter strength s (0: 0.5).
+	ColorStrength float64
+	// Blur is "auto" or "" (Gaussian blur p=0.5 at 224 px and above), "on"
+	// or "off".
+	Blur string
+}
+
+// resolved returns r with its defaults filled in, or an error naming the
+// setting that is wrong.
+func (r Recipe) resolved() (Recipe, error) {
+	if r.Name == "" {
+		r.Name = "simclr"
+	}
+	if r.MinScale == 0 {
+		r.MinScale = 0.08
+	}
+	if r.ColorStrength == 0 {
+		r.ColorStrength = 0.5
+	}
+	switch r.Blur {
+	case "", "auto":
+		r.Blur = "off"
+		if r.Size >= 224 {
+			r.Blur = "on"
+		}
+	case "on", "off":
+	default:
+		return r, fmt.Errorf("stages: recipe blur %q: want auto, on or off", r.Blur)
+	}
+	switch {
+	case r.Name != "simclr":
+		return r, fmt.Errorf("stages: recipe %q: the recipes are: simclr", r.Name)
+	case r.Size < 1:
+		return r, fmt.Errorf("stages: recipe size %d: want >= 1", r.Size)
+	case r.MinScale <= 0 || r.MinScale > 1:
+		return r, fmt.Errorf("stages: recipe min scale %v: want 0 < s <= 1", r.MinScale)
+	case r.ColorStrength < 0:
+		return r, fmt.Errorf("stages: recipe colour strength %v: want >= 0", r.ColorStrength)
+	}
+	return r, nil
+}
+
+// Augmentation returns the recipe's augmentation (safe for concurrent use).
+func (r Recipe) Augmentation() (augment.Augmentation, error) {
+	r, err := r.resolved()
+	if err != nil {
+		return nil, err
+	}
+	s := r.ColorStrength
+	ops := []augment.Augmentation{
+		augment.RandomResizedCrop{Size: r.Size, Scale: [2]float32{float32(r.MinScale), 1}, Ratio: [2]float32{3.0 / 4, 4.0 / 3}},
+		augment.HorizontalFlip{P: 0.5},
+		augment.RandomApply{Aug: augment.ColorJitter{Brightness: 0.8 * s, Contrast: 0.8 * s, Saturation: 0.8 * s, Hue: 0.2 * s}, P: 0.8},
+		augment.RandomGrayscale{P: 0.2},
+	}
+	if r.Blur == "on" {
+		ops = append(ops, augment.RandomApply{Aug: augment.GaussianBlur{Kernel: r.Size/10/2*2 + 1, Sigma: [2]float32{0.1, 2}}, P: 0.5})
+	}
+	return augment.Chain(ops...), nil
+}
+
+// String returns the recipe with its defaults filled in, in one canonical
+// form ("simclr size=96 min_scale=0.08 color_strength=0.5 blur=off"): two
+// recipes with the same string make the same views.
+func (r Recipe) String() string {
+	if rr, err := r.resolved(); err == nil {
+		r = rr
+	}
+	return r.Name + " size=" + strconv.Itoa(r.Size) +
+		" min_scale=" + strconv.FormatFloat(r.MinScale, 'g', -1, 64) +
+		" color_strength=" + strconv.FormatFloat(r.ColorStrength, 'g', -1, 64) +
+		" blur=" + r.Blur
+}
+
+// Output chooses what a view stream's batches hold.
+type Output int
+
+// The outputs of a view stream.
+const (
+	// Float32 batches: one normalized float32 [B,C,H,W] tensor per view.
+	Float32 Output = iota
+	// Uint8 batches: one uint8 [B,H,W,C] tensor per view.
+	Uint8
+	// Packed batches: all views in one uint8 [B,V,H,W,C] array
+	// (Batch.Pixels), what `contrastream stream` sends.
+	Packed
+)
+
+// ViewStreamConfig configures a view stream: one rank's shards, read from a
+// cursor, made into batches of views.
+type ViewStreamConfig struct {
+	// Source selects the shards, the rank and world, the seed (which keys
+	// the views too), the cursor to start from and the epochs to emit.
+	Source sources.ParquetConfig
+	// Recipe makes the views unless Aug is set; its Size is the view side.
+	Recipe Recipe
+	// Aug, if set, makes every view instead of Recipe (Recipe.Size must
+	// still give the view side for the stream's description).
+	Aug augment.Augmentation
+	// Views per image (0: 2); Batch samples per batch (required).
+	Views, Batch int
+	// Channels of the decoded images: 3 (the default) or 1.
+	Channels int
+	// Backend is the JPEG decoder.
+	Backend image.Backend
+	// Workers for decode and for views (0: GOMAXPROCS).
+	Workers int
+	// Output is what the batches hold (default Float32).
+	Output Output
+	// DropLast drops each epoch's partial last batch, so every rank emits
+	// BatchesPerEpoch batches per epoch (unless records fail).
+	DropLast bool
+	// InFlight batch buffers (0: 4; see Tensorize).
+	InFlight int
+}
+
+// ViewStream is a source with its view pipeline, built by NewViewStream.
+type ViewStream struct {
+	// Source is the opened source (its plan, shards and fingerprint).
+	Source *sources.Source
+	// Pipeline is the view pipeline behind it.
+	Pipeline ViewPipeline
+
+	cfg ViewStreamConfig
+}
+
+// NewViewStream validates cfg, opens the shards (metadata only) and builds
+// the view pipeline. Nothing runs until Add's pipeline runs.
+func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
+	if cfg.Views == 0 {
+		cfg.Views = 2
+	}
+	if cfg.Channels == 0 {
+		cfg.Channels = 3
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case cfg.Views < 1:
+		return nil, fmt.Errorf("stages: view stream: %d views per image: want >= 1", cfg.Views)
+	case cfg.Batch < 1:
+		return nil, fmt.Errorf("stages: view stream: batch of %d: want >= 1", cfg.Batch)
+	case cfg.Channels != 1 && cfg.Channels != 3:
+		return nil, fmt.Errorf("stages: view stream: %d channels: want 1 or 3", cfg.Channels)
+	case cfg.Workers < 1:
+		return nil, fmt.Errorf("stages: view stream: %d workers: want >= 1", cfg.Workers)
+	case cfg.Output < Float32 || cfg.Output > Packed:
+		return nil, fmt.Errorf("stages: view stream: unknown output %d", cfg.Output)
+	}
+	rec, err := cfg.Recipe.resolved()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Recipe = rec
+	aug := cfg.Aug
+	if aug == nil {
+		if aug, err = rec.Augmentation(); err != nil {
+			return nil, err
+		}
+	}
+	src, err := sources.NewSource(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	s := &ViewStream{Source: src, cfg: cfg}
+	s.Pipeline = ViewPipeline{
+		Decode: &Decode{Channels: cfg.Channels, Backend: cfg.Backend},
+		Views:  &Views{N: cfg.Views, Aug: aug, Seed: cfg.Source.Seed},
+		Tensorize: &Tensorize{BatchSize: cfg.Batch, DropLast: cfg.DropLast, InFlight: cfg.InFlight,
+			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed},
+		Workers: cfg.Workers,
+	}
+	return s, nil
+}
+
+// Config returns the configuration with its defaults filled in.
+func (s *ViewStream) Config() ViewStreamConfig { return s.cfg }
+
+// BatchesPerEpoch is the number of full batches every rank's epoch holds
+// (⌊Plan.EpochSize / Batch⌋): with DropLast and no failed record, what each
+// rank emits per epoch.
+func (s *ViewStream) BatchesPerEpoch() int { return int(s.Source.Plan().EpochSize()) / s.cfg.Batch }
+
+// Add adds the source stage (named by Source.Name, default "parquet") and
+// the view pipeline to p and returns the batches. Release each batch once
+// done with it.
+func (s *ViewStream) Add(p *pipeline.Pipeline) pipeline.Stream[*Batch] {
+	name := s.cfg.Source.Name
+	if name == "" {
+		name = "parquet"
+	}
+	rows := pipeline.Source[*sources.Sample](p, name, s.Source)
+	return s.Pipeline.Add(p, rows)
 }

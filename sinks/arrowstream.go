@@ -1,0 +1,273 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/stages"
+)
+
+// StreamFormatVersion is the version of the view-batch stream format that
+// ArrowStream writes (schema metadata "contrastream.format"). Readers refuse
+// a version they do not know.
+const StreamFormatVersion = 1
+
+// ErrReaderGone is returned (wrapped) by ArrowStream when the reader of the
+// stream has gone away: a broken pipe, a closed or reset socket.
+var ErrReaderGone = errors.New("sinks: the stream's reader went away")
+
+// The columns of a view-batch stream, in order. The pixels come first, so
+// they start the body of every record batch (offset 0, 8-byte aligned).
+const (
+	ColViews    = "views"    // fixed_size_list<uint8>[V·H·W·C], extension arrow.fixed_shape_tensor [V,H,W,C]
+	ColLabel    = "label"    // int64, null where the shard has no label
+	ColID       = "id"       // uint64 stable sample id (sources.SampleID)
+	ColShard    = "shard"    // utf8 shard path, as discovered
+	ColRow      = "row"      // int64 row in the shard
+	ColEpoch    = "epoch"    // int32 epoch of the sample
+	ColPosition = "position" // int64 samples the rank emitted in the epoch before this one
+)
+
+// StreamMeta describes a view-batch stream; it is written as the schema's
+// metadata (keys "contrastream.<name>") so a reader can check what it gets
+// and what a saved cursor belongs to.
+type StreamMeta struct {
+	Recipe          string // stages.Recipe.String()
+	Size            int    // view side
+	Views           int    // views per sample
+	Channels        int    // 1 or 3
+	Batch           int    // samples per full batch
+	Seed            uint64 // keys the plan and the views
+	Rank, World     int
+	Fingerprint     string // sources.Source.Fingerprint()
+	EpochSize       int64  // samples per rank per epoch
+	BatchesPerEpoch int    // full batches per rank per epoch
+	Epochs          int    // epochs the stream emits (0: until stopped)
+	Cursor          string // where the stream starts ("epoch:position")
+	ShuffleBuffer   int
+}
+
+// Metadata returns the schema metadata of m.
+func (m StreamMeta) Metadata() arrow.Metadata {
+	kv := [][2]string{
+		{"format", strconv.Itoa(StreamFormatVersion)},
+		{"layout", "BVHWC"},
+		{"recipe", m.Recipe},
+		{"size", strconv.Itoa(m.Size)},
+		{"views", strconv.Itoa(m.Views)},
+		{"channels", strconv.Itoa(m.Channels)},
+		{"batch", strconv.Itoa(m.Batch)},
+		{"seed", strconv.FormatUint(m.Seed, 10)},
+		{"rank", strconv.Itoa(m.Rank)},
+		{"world", strconv.Itoa(m.World)},
+		{"fingerprint", m.Fingerprint},
+		{"epoch_size", strconv.FormatInt(m.EpochSize, 10)},
+		{"batches_per_epoch", strconv.Itoa(m.BatchesPerEpoch)},
+		{"epochs", strconv.Itoa(m.Epochs)},
+		{"cursor", m.Cursor},
+		{"shuffle_buffer", strconv.Itoa(m.ShuffleBuffer)},
+	}
+	keys := make([]string, len(kv))
+	vals := make([]string, len(kv))
+	for i, e := range kv {
+		keys[i], vals[i] = "contrastream."+e[0], e[1]
+	}
+	return arrow.NewMetadata(keys, vals)
+}
+
+// StreamSchema returns the schema of a view-batch stream of views views of
+// h×w×c pixels per sample, with meta as its metadata.
+func StreamSchema(views, h, w, c int, meta arrow.Metadata) *arrow.Schema {
+	shape := fmt.Sprintf(`{"shape":[%d,%d,%d,%d],"dim_names":["view","height","width","channel"]}`, views, h, w, c)
+	tensorMeta := arrow.NewMetadata(
+		[]string{"ARROW:extension:name", "ARROW:extension:metadata"},
+		[]string{"arrow.fixed_shape_tensor", shape})
+	fields := []arrow.Field{
+		{Name: ColViews, Type: arrow.FixedSizeListOfNonNullable(int32(views*h*w*c), arrow.PrimitiveTypes.Uint8), Metadata: tensorMeta},
+		{Name: ColLabel, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: ColID, Type: arrow.PrimitiveTypes.Uint64},
+		{Name: ColShard, Type: arrow.BinaryTypes.String},
+		{Name: ColRow, Type: arrow.PrimitiveTypes.Int64},
+		{Name: ColEpoch, Type: arrow.PrimitiveTypes.Int32},
+		{Name: ColPosition, Type: arrow.PrimitiveTypes.Int64},
+	}
+	return arrow.NewSchema(fields, &meta)
+}
+
+// ArrowStream writes packed batches (stages.Tensorize with Packed) to W as
+// an Arrow IPC stream (arrow/go/v15 ipc.Writer): the schema (StreamSchema,
+// with Meta) before the first batch, then one record batch per training
+// batch, flushed at once. The pixels of a batch travel as one contiguous
+// uint8 buffer in [B,V,H,W,C] order (a reader maps it without copying),
+// beside the label (null for none), the stable sample id, its key (shard,
+// row), and the epoch and position of each sample: the cursor after a batch
+// is (epoch, position of its last sample + 1).
+//
+// It is a pipeline.Consumer[*stages.Batch] for one goroutine; it releases
+// every batch it consumes. The pixels are not copied (the IPC writer writes
+// them from the batch's buffer). A write error ends the run (a fatal error);
+// one that says the reader went away (broken pipe, connection reset or
+// closed) wraps ErrReaderGone. Finish writes the end-of-stream marker; a
+// stream that ends without it was cut short.
+type ArrowStream struct {
+	W    io.Writer
+	Meta StreamMeta
+	// Digests, if set, receives one JSON object per batch (see BatchDigest):
+	// SHA-256 of the pixels, the ids, labels and cursor, as the batch was
+	// written. Tests and tools compare readers' results against it.
+	Digests io.Writer
+
+	bw      *bufio.Writer
+	w       *ipc.Writer
+	schema  *arrow.Schema
+	shape   [4]int
+	batches int
+	rows    int64
+}
+
+// BatchDigest is what ArrowStream.Digests receives per batch.
+type BatchDigest struct {
+	Batch  int      `json:"batch"` // 0-based in this stream
+	Epoch  int      `json:"epoch"`
+	Cursor string   `json:"cursor"` // after the batch
+	Shape  [5]int   `json:"shape"`  // [B,V,H,W,C]
+	Pixels string   `json:"pixels_sha256"`
+	IDs    []uint64 `json:"ids"`
+	Labels []int    `json:"labels"` // -1: none
+}
+
+// Batches returns the number of batches written so far.
+func (a *ArrowStream) Batches() int { return a.batches }
+
+// Samples returns the number of samples written so far.
+func (a *ArrowStream) Samples() int64 { return a.rows }
+
+// Consume writes one batch as a record batch and releases it.
+func (a *ArrowStream) Consume(_ context.Context, b *stages.Batch) error {
+	defer b.Release()
+	if b.Pixels == nil {
+		return pipeline.Fatal(errors.New("sinks: arrow stream: the batch is not packed (use stages.Tensorize with Packed)"))
+	}
+	if a.w == nil {
+		a.shape = [4]int{b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]}
+		a.schema = StreamSchema(a.shape[0], a.shape[1], a.shape[2], a.shape[3], a.Meta.Metadata())
+		a.bw = bufio.NewWriterSize(a.W, 64<<10)
+		a.w = ipc.NewWriter(a.bw, ipc.WithSchema(a.schema))
+	}
+	if s := [4]int{b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]}; s != a.shape {
+		return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: batch of shape %v after batches of %v", s, a.shape))
+	}
+	rec := a.record(b)
+	err := a.w.Write(rec)
+	rec.Release()
+	if err == nil {
+		err = a.bw.Flush()
+	}
+	if err != nil {
+		return pipeline.Fatal(a.writeErr(err))
+	}
+	if a.Digests != nil {
+		if err := a.digest(b); err != nil {
+			return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: digests: %w", err))
+		}
+	}
+	a.batches++
+	a.rows += int64(b.Size())
+	return nil
+}
+
+// Finish writes the end-of-stream marker (and the schema, for a stream
+// without batches, which then needs the shape: views, h, w, c).
+func (a *ArrowStream) Finish(views, h, w, c int) error {
+	if a.w == nil {
+		a.schema = StreamSchema(views, h, w, c, a.Meta.Metadata())
+		a.bw = bufio.NewWriterSize(a.W, 64<<10)
+		a.w = ipc.NewWriter(a.bw, ipc.WithSchema(a.schema))
+	}
+	err := a.w.Close()
+	if err == nil {
+		err = a.bw.Flush()
+	}
+	if err != nil {
+		return a.writeErr(err)
+	}
+	return nil
+}
+
+func (a *ArrowStream) writeErr(err error) error {
+	if readerGone(err) {
+		return fmt.Errorf("%w (%v)", ErrReaderGone, err)
+	}
+	return fmt.Errorf("sinks: arrow stream: %w", err)
+}
+
+// readerGone reports whether err says the other end of a pipe or socket
+// has gone away.
+func readerGone(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ENOTCONN) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed)
+}
+
+// record builds the record batch of b; the views column shares b.Pixels.
+func (a *ArrowStream) record(b *stages.Batch) arrow.Record {
+	n := b.Size()
+	mem := memory.DefaultAllocator
+	pix := array.NewData(arrow.PrimitiveTypes.Uint8, len(b.Pixels),
+		[]*memory.Buffer{nil, memory.NewBufferBytes(b.Pixels)}, nil, 0, 0)
+	viewsData := array.NewData(a.schema.Field(0).Type, n, []*memory.Buffer{nil}, []arrow.ArrayData{pix}, 0, 0)
+	views := array.MakeFromData(viewsData)
+	pix.Release()
+	viewsData.Release()
+
+	lb := array.NewInt64Builder(mem)
+	lb.Reserve(n)
+	ib := array.NewUint64Builder(mem)
+	ib.AppendValues(b.IDs, nil)
+	sb := array.NewStringBuilder(mem)
+	rb := array.NewInt64Builder(mem)
+	eb := array.NewInt32Builder(mem)
+	pb := array.NewInt64Builder(mem)
+	for i := range n {
+		if l := b.Labels[i]; l >= 0 {
+			lb.Append(int64(l))
+		} else {
+			lb.AppendNull()
+		}
+		sb.Append(b.Keys[i].Shard)
+		rb.Append(b.Keys[i].Row)
+		eb.Append(int32(b.Epoch))
+		pb.Append(b.Positions[i])
+	}
+	cols := []arrow.Array{views, lb.NewArray(), ib.NewArray(), sb.NewArray(), rb.NewArray(), eb.NewArray(), pb.NewArray()}
+	for _, bld := range []array.Builder{lb, ib, sb, rb, eb, pb} {
+		bld.Release()
+	}
+	rec := array.NewRecord(a.schema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+func (a *ArrowStream) digest(b *stages.Batch) error {
+	sum := sha256.Sum256(b.Pixels)
+	d := BatchDigest{Batch: a.batches, Epoch: b.Epoch, Cursor: b.Cursor.String(), Shape: b.Shape,
+		Pixels: hex.EncodeToString(sum[:]), IDs: b.IDs, Labels: b.Labels}
+	return json.NewEncoder(a.Digests).Encode(d)
+}

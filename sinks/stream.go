@@ -1,0 +1,232 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/stages"
+)
+
+// StreamConfig configures Stream.
+type StreamConfig struct {
+	// View is the view stream (shards, rank/world, seed, cursor, epochs,
+	// recipe, size, views, batch, workers). Stream sets Output to
+	// stages.Packed and DropLast, so every rank sends BatchesPerEpoch full
+	// batches per epoch.
+	View stages.ViewStreamConfig
+	// W receives the stream when Socket is empty.
+	W io.Writer
+	// Socket, if set, is the path of a Unix socket to listen on: Stream
+	// accepts one connection, removes the path, and writes the stream to it.
+	Socket string
+	// DeadLetters is the JSONL file for bad records (made only when one
+	// fails); "" means none (they are still counted).
+	DeadLetters string
+	// BadRecordBudget fails the run once more than this fraction of the
+	// records failed (see pipeline.WithBadRecordBudget); negative: no budget.
+	BadRecordBudget float64
+	// Digests, if set, receives ArrowStream's per-batch digests.
+	Digests io.Writer
+	// ParentPID: the stream stops when its parent process is no longer
+	// this one (checked at once and every 200 ms, plus PR_SET_PDEATHSIG on
+	// Linux). 0 means the parent at the start; negative turns the watch off.
+	ParentPID int
+	// ExpectFingerprint, if set, must equal the shards' fingerprint (the one
+	// saved with a cursor): a changed dataset is refused, not misread.
+	ExpectFingerprint string
+	// Listening, if set, is called once the socket listens (tests).
+	Listening func(path string)
+	// Logger for run-level messages (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// StreamReport says how a stream ended.
+type StreamReport struct {
+	Meta       StreamMeta
+	Batches    int
+	Samples    int64
+	BadRecords int64
+	// ReaderGone: the reader went away (broken pipe, closed socket) and the
+	// stream stopped; ParentGone: the parent process died.
+	ReaderGone, ParentGone bool
+}
+
+// Stream runs shards → decode → views → packed uint8 batches → ArrowStream:
+// what `contrastream stream` does. It writes the end-of-stream marker once
+// the configured epochs are done. A reader that goes away or a parent that
+// dies stops it cleanly (the report says which; the error is nil); a
+// cancelled ctx returns ctx's error; bad records beyond the budget fail it
+// with pipeline.ErrBadRecordBudget.
+func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
+	var rep StreamReport
+	vc := cfg.View
+	vc.Output, vc.DropLast = stages.Packed, true
+	vs, err := stages.NewViewStream(vc)
+	if err != nil {
+		return rep, err
+	}
+	vc = vs.Config()
+	plan := vs.Source.Plan()
+	pc := plan.Config()
+	start := vc.Source.Cursor
+	if start.Position == plan.EpochSize() {
+		start.Epoch, start.Position = start.Epoch+1, 0
+	}
+	rep.Meta = StreamMeta{
+		Recipe: vc.Recipe.String(), Size: vc.Recipe.Size, Views: vc.Views, Channels: vc.Channels, Batch: vc.Batch,
+		Seed: pc.Seed, Rank: pc.Rank, World: pc.World, Fingerprint: vs.Source.Fingerprint(),
+		EpochSize: plan.EpochSize(), BatchesPerEpoch: vs.BatchesPerEpoch(), Epochs: vc.Source.Epochs,
+		Cursor: start.String(), ShuffleBuffer: pc.ShuffleBuffer,
+	}
+	if cfg.ExpectFingerprint != "" && cfg.ExpectFingerprint != rep.Meta.Fingerprint {
+		return rep, fmt.Errorf("sinks: stream: the shards are not the dataset the cursor was saved on "+
+			"(fingerprint %s, saved %s): shards were added, removed, renamed or rewritten", rep.Meta.Fingerprint, cfg.ExpectFingerprint)
+	}
+	if rep.Meta.BatchesPerEpoch == 0 {
+		return rep, fmt.Errorf("sinks: stream: rank %d's %d samples per epoch make no batch of %d", pc.Rank, plan.EpochSize(), vc.Batch)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if cfg.ParentPID >= 0 {
+		if err := watchParent(ctx, cfg.ParentPID, cancel); err != nil {
+			return rep, err
+		}
+	}
+	w := cfg.W
+	if cfg.Socket != "" {
+		conn, err := acceptOne(ctx, cfg.Socket, cfg.Listening)
+		if err != nil {
+			if errors.Is(context.Cause(ctx), errParentGone) {
+				rep.ParentGone = true
+				return rep, nil
+			}
+			return rep, err
+		}
+		defer conn.Close()
+		w = conn
+		// A reader that closes the socket is seen at once, not at the next
+		// write: the reader never sends anything.
+		go func() {
+			var b [1]byte
+			if _, err := conn.Read(b[:]); err != nil {
+				cancel(ErrReaderGone)
+			}
+		}()
+	}
+	if w == nil {
+		return rep, errors.New("sinks: stream: no writer and no socket")
+	}
+
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	opts := []pipeline.Option{pipeline.WithLogger(log)}
+	var dl *DeadLetters
+	if cfg.DeadLetters != "" {
+		dl = JSONL(cfg.DeadLetters)
+		opts = append(opts, pipeline.WithDeadLetter(dl))
+	}
+	if cfg.BadRecordBudget >= 0 {
+		opts = append(opts, pipeline.WithBadRecordBudget(cfg.BadRecordBudget))
+	}
+	p := pipeline.New("stream", opts...)
+	out := &ArrowStream{W: w, Meta: rep.Meta, Digests: cfg.Digests}
+	pipeline.Sink(p, "arrow", vs.Add(p), out)
+	runErr := p.Run(ctx)
+	rep.Batches, rep.Samples = out.Batches(), out.Samples()
+	for _, s := range p.Stats().Stages {
+		rep.BadRecords += s.Errors
+	}
+	if dl != nil {
+		if err := dl.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(runErr, ErrReaderGone) || errors.Is(cause, ErrReaderGone):
+		rep.ReaderGone = true
+		return rep, nil
+	case errors.Is(cause, errParentGone):
+		rep.ParentGone = true
+		return rep, nil
+	case runErr != nil:
+		return rep, runErr
+	}
+	if err := out.Finish(vc.Views, vc.Recipe.Size, vc.Recipe.Size, vc.Channels); err != nil {
+		if errors.Is(err, ErrReaderGone) {
+			rep.ReaderGone = true
+			return rep, nil
+		}
+		return rep, err
+	}
+	return rep, nil
+}
+
+var errParentGone = errors.New("sinks: stream: the parent process died")
+
+// watchParent cancels ctx with errParentGone once the parent process is no
+// longer pid (0: the parent now).
+func watchParent(ctx context.Context, pid int, cancel context.CancelCauseFunc) error {
+	if pid == 0 {
+		pid = os.Getppid()
+	}
+	if err := dieWithParent(); err != nil {
+		return fmt.Errorf("sinks: stream: PR_SET_PDEATHSIG: %w", err)
+	}
+	if os.Getppid() != pid {
+		return fmt.Errorf("sinks: stream: parent process %d is gone (the parent is %d)", pid, os.Getppid())
+	}
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if os.Getppid() != pid {
+					cancel(errParentGone)
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// acceptOne listens on the Unix socket path, accepts one connection and
+// removes the path. ctx ends the wait.
+func acceptOne(ctx context.Context, path string, listening func(string)) (net.Conn, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("sinks: stream: socket %s already exists (another stream, or a stale one: remove it)", path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: stream: %w", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(true)
+	defer ln.Close()
+	if listening != nil {
+		listening(path)
+	}
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	conn, err := ln.Accept()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, fmt.Errorf("sinks: stream: accept on %s: %w", path, err)
+	}
+	return conn, nil
+}

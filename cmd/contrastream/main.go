@@ -29,6 +29,7 @@ type command struct {
 var commands = map[string]command{
 	// Each subcommand file adds its entry here.
 	"bench":      benchCommand,
+	"stream":     streamCommand,
 	"eval":       evalCommand,
 	"export":     exportCommand,
 	"import":     importCommand,

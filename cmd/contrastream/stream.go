@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/contrastream/contrastream/sinks"
+	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/image"
+)
+
+var streamCommand = command{
+	summary: "write uint8 view batches as an Arrow IPC stream (stdout or a Unix socket) for PyTorch",
+	run:     runStream,
+}
+
+func runStream(ctx context.Context, args []string) error {
+	fs := newDataFlagSet("stream", "usage: contrastream stream --data GLOB [--size S --views V --batch B --rank R --world W --cursor C] [--socket PATH]\n\n"+
+		"Runs source → decode → views → uint8 batches for one rank and writes them as an\n"+
+		"Arrow IPC stream: one record batch per training batch, the pixels of all views\n"+
+		"in one uint8 [B,V,H,W,C] buffer, with label, sample id, shard, row, epoch and\n"+
+		"position (the cursor after a batch is epoch:last position+1). Every rank sends\n"+
+		"the same number of full batches per epoch. The Python loader (python/,\n"+
+		"contrastream.torch.ViewLoader) runs this per rank. It exits when its reader\n"+
+		"goes away or its parent dies.")
+	var cfg sinks.StreamConfig
+	src := &cfg.View.Source
+	var cursor, backend, digests string
+	fs.StringVar(&src.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
+	fs.IntVar(&cfg.View.Recipe.Size, "size", 224, "view side in pixels")
+	fs.IntVar(&cfg.View.Views, "views", 2, "views per image")
+	fs.IntVar(&cfg.View.Batch, "batch", 256, "samples per batch (each rank)")
+	fs.Uint64Var(&src.Seed, "seed", 0, "seed: data order and views")
+	fs.IntVar(&src.Rank, "rank", 0, "this process's rank in [0, --world)")
+	fs.IntVar(&src.World, "world", 1, "number of ranks the epoch is split between")
+	fs.IntVar(&src.Epochs, "epochs", 1, "epochs to send, counted from epoch 0 (0: until stopped)")
+	fs.StringVar(&cursor, "cursor", "0:0", "start at `epoch:position` (the cursor after the last batch consumed)")
+	fs.IntVar(&src.ShuffleBuffer, "shuffle-buffer", 4096, "samples in the shuffle buffer (0: off)")
+	fs.StringVar(&cfg.View.Recipe.Name, "recipe", "simclr", "view recipe: simclr")
+	fs.Float64Var(&cfg.View.Recipe.MinScale, "min-scale", 0.08, "smallest crop area of RandomResizedCrop")
+	fs.Float64Var(&cfg.View.Recipe.ColorStrength, "color-strength", 0.5, "SimCLR colour-jitter strength s")
+	fs.StringVar(&cfg.View.Recipe.Blur, "blur", "auto", "Gaussian blur p=0.5: auto (at 224 px and above), on or off")
+	fs.IntVar(&cfg.View.Channels, "channels", 3, "channels of the views: 3 or 1")
+	fs.IntVar(&cfg.View.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU, i.e. GOMAXPROCS)")
+	fs.IntVar(&cfg.View.InFlight, "in-flight", 4, "batch buffers in flight (memory: this many batches)")
+	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")
+	fs.StringVar(&cfg.Socket, "socket", "", "listen on this Unix socket `path`, send the stream to the first reader (default: stdout)")
+	fs.StringVar(&cfg.DeadLetters, "dead-letters", "", "JSONL `file` for bad records (default bad-records-rank<R>.jsonl; made only when one fails)")
+	fs.Float64Var(&cfg.BadRecordBudget, "max-bad", 0.001, "fraction of records that may fail before the stream fails (negative: no limit)")
+	fs.StringVar(&cfg.ExpectFingerprint, "expect-fingerprint", "", "refuse shards whose fingerprint differs (the one saved with --cursor)")
+	fs.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when the parent process is no longer this pid (0: the parent at start; -1: never)")
+	fs.StringVar(&digests, "digests", "", "write one JSON line per batch (SHA-256 of the pixels, ids, labels, cursor) to this `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || src.Glob == "" {
+		fs.Usage()
+		return fmt.Errorf("--data is required and takes no positional arguments")
+	}
+	var err error
+	if src.Cursor, err = sources.ParseCursor(cursor); err != nil {
+		return fmt.Errorf("--cursor: %w", err)
+	}
+	switch backend {
+	case "auto":
+		cfg.View.Backend = image.BackendAuto
+	case "go":
+		cfg.View.Backend = image.BackendGo
+	case "turbo":
+		cfg.View.Backend = image.BackendTurbo
+	default:
+		return fmt.Errorf("--jpeg %q: want auto, go or turbo", backend)
+	}
+	if cfg.DeadLetters == "" {
+		cfg.DeadLetters = fmt.Sprintf("bad-records-rank%d.jsonl", src.Rank)
+	}
+	if digests != "" {
+		f, err := os.Create(digests)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cfg.Digests = f
+	}
+	if cfg.Socket == "" {
+		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return fmt.Errorf("stdout is a terminal: pipe the stream into a reader or give --socket")
+		}
+		cfg.W = os.Stdout
+	}
+	// A reader that goes away makes writes fail with EPIPE (reported, a
+	// clean exit) instead of killing the process with SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
+	rep, err := sinks.Stream(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rep.ReaderGone:
+		fmt.Fprintf(os.Stderr, "stream: the reader went away after %d batches; stopping\n", rep.Batches)
+	case rep.ParentGone:
+		fmt.Fprintf(os.Stderr, "stream: the parent process died after %d batches; stopping\n", rep.Batches)
+	}
+	if rep.BadRecords > 0 {
+		fmt.Fprintf(os.Stderr, "stream: %d bad records skipped (see %s)\n", rep.BadRecords, cfg.DeadLetters)
+	}
+	return nil
+}

@@ -52,6 +52,26 @@ type BenchReport struct {
 	Final      bool              `json:"final"`
 }
 
+// check names the first setting of a defaulted configuration that is out of
+// range (0 means the default, so only negatives and overlarge sizes remain).
+func (cfg *BenchConfig) check() error {
+	if err := CheckViewSide("bench: Size", cfg.Size); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"Views", cfg.Views}, {"Workers", cfg.Workers}, {"Batch", cfg.Batch}} {
+		if c.v < 1 {
+			return fmt.Errorf("stages: bench: %s %d: want >= 1 (0 means the default)", c.name, c.v)
+		}
+	}
+	if !(cfg.Seconds >= 0) {
+		return fmt.Errorf("stages: bench: Seconds %v: want >= 0", cfg.Seconds)
+	}
+	return nil
+}
+
 // Bench runs source → decode → views → tensorize → discard over the shards
 // for the configured time and reports the throughput and each stage's
 // busy/waiting breakdown. It is what `contrastream bench` prints.
@@ -77,8 +97,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	if cfg.Aug == nil {
 		cfg.Aug = augment.TorchvisionBench(cfg.Size)
 	}
-	if cfg.Size < 1 || cfg.Views < 1 || cfg.Workers < 1 || cfg.Batch < 1 || cfg.Seconds < 0 {
-		return BenchReport{}, fmt.Errorf("stages: bench: bad configuration %+v", cfg)
+	if err := cfg.check(); err != nil {
+		return BenchReport{}, err
 	}
 
 	out := Float32

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 
+	"github.com/contrastream/contrastream/internal/sysmem"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages/augment"
 	"github.com/contrastream/contrastream/stages/image"
@@ -47,8 +48,19 @@ func Preview(ctx context.Context, cfg PreviewConfig, w io.Writer) error {
 	if cfg.Aug == nil {
 		cfg.Aug = augment.SimCLR(cfg.Size, 1, cfg.Size >= 64)
 	}
-	if cfg.Rows < 1 || cfg.Size < 1 || cfg.Views < 1 {
-		return fmt.Errorf("stages: preview: bad configuration %+v", cfg)
+	if err := CheckViewSide("preview: Size", cfg.Size); err != nil {
+		return err
+	}
+	if cfg.Rows < 1 || cfg.Views < 1 {
+		return fmt.Errorf("stages: preview: Rows %d and Views %d: want >= 1 (0 means the default)", cfg.Rows, cfg.Views)
+	}
+	// The grid is (1+Views)×Rows cells of Size+4 pixels, RGBA.
+	const pad = 4
+	cell := cfg.Size + pad
+	need := sysmem.Product(pad+int64(cell)*int64(1+cfg.Views), pad+int64(cell)*int64(cfg.Rows), 4)
+	if limit, why := memoryLimit(0); limit > 0 && need > limit {
+		return fmt.Errorf("stages: preview: a grid of %d rows of %d views at %d px needs %s, over %s (%s): show fewer rows or views",
+			cfg.Rows, cfg.Views, cfg.Size, sysmem.Format(need), sysmem.Format(limit), why)
 	}
 	src, err := sources.NewSource(sources.ParquetConfig{Glob: cfg.Glob, InOrder: true, Epochs: 1})
 	if err != nil {
@@ -66,8 +78,6 @@ func Preview(ctx context.Context, cfg PreviewConfig, w io.Writer) error {
 		return err
 	}
 
-	const pad = 4
-	cell := cfg.Size + pad
 	grid := stdimage.NewRGBA(stdimage.Rect(0, 0, pad+cell*(1+cfg.Views), pad+cell*len(samples)))
 	draw.Draw(grid, grid.Bounds(), &stdimage.Uniform{C: color.RGBA{40, 40, 40, 255}}, stdimage.Point{}, draw.Src)
 	dec := &Decode{Channels: 3}

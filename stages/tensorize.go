@@ -88,6 +88,11 @@ type Tensorize struct {
 	Packed    bool              // emit one uint8 [B,V,H,W,C] array per batch (Batch.Pixels); every view must have the same shape
 	Normalize augment.Normalize // per-channel mean and std; zero means ImageNet's (gray views use channel 0)
 	InFlight  int               // batch buffers in the pool; 0 means 4
+	// MaxBytes bounds the memory of the pool's batches: before the first
+	// batch is allocated, a pool that would take more is a fatal error
+	// with the figures (see CheckMemory). 0 means MemoryShare of what the
+	// process may use; negative means no limit.
+	MaxBytes int64
 
 	pool      chan *Batch
 	allocated int // batches made so far, at most cap(pool)
@@ -146,6 +151,11 @@ func (t *Tensorize) newBatch() *Batch {
 // first time; it waits while all are in use.
 func (t *Tensorize) get(ctx context.Context) (*Batch, error) {
 	if len(t.pool) == 0 && t.allocated < cap(t.pool) {
+		if t.allocated == 0 {
+			if err := t.CheckMemory(t.shapes); err != nil {
+				return nil, err
+			}
+		}
 		t.allocated++
 		return t.newBatch(), nil
 	}

@@ -84,8 +84,8 @@ func (r Recipe) resolved() (Recipe, error) {
 	switch {
 	case r.Name != "simclr":
 		return r, fmt.Errorf("stages: recipe %q: the recipes are: simclr", r.Name)
-	case r.Size < 1:
-		return r, fmt.Errorf("stages: recipe size %d: want >= 1", r.Size)
+	case r.Size < 1 || r.Size > MaxViewSide:
+		return r, CheckViewSide("recipe size", r.Size)
 	case r.MinScale <= 0 || r.MinScale > 1:
 		return r, fmt.Errorf("stages: recipe min scale %v: want 0 < s <= 1", r.MinScale)
 	case r.ColorStrength < 0:
@@ -224,6 +224,15 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		Tensorize: &Tensorize{BatchSize: cfg.Batch, DropLast: cfg.DropLast, InFlight: cfg.InFlight,
 			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed},
 		Workers: cfg.Workers,
+	}
+	// The batches in flight, refused before anything is allocated when
+	// they would not fit (Tensorize checks again at its first batch).
+	shapes := make([][3]int, cfg.Views)
+	for v := range shapes {
+		shapes[v] = [3]int{cfg.Channels, rec.Size, rec.Size}
+	}
+	if err := s.Pipeline.Tensorize.CheckMemory(shapes); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -27,12 +27,12 @@ func runBench(ctx context.Context, args []string) error {
 	var jsonOut bool
 	var backend string
 	fs.StringVar(&cfg.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
-	fs.IntVar(&cfg.Size, "size", 224, "view side in pixels")
+	fs.IntVar(&cfg.Size, "size", 224, "view side in pixels (0: 224; at most 4096)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU)")
-	fs.IntVar(&cfg.Batch, "batch", 256, "samples per batch")
-	fs.IntVar(&cfg.Views, "views", 2, "views per image")
-	fs.Float64Var(&cfg.Seconds, "seconds", 10, "measured seconds (after the warm-up)")
-	fs.Float64Var(&cfg.Warmup, "warmup", 1, "seconds run before measuring (negative: none)")
+	fs.IntVar(&cfg.Batch, "batch", 256, "samples per batch (0: 256)")
+	fs.IntVar(&cfg.Views, "views", 2, "views per image (0: 2)")
+	fs.Float64Var(&cfg.Seconds, "seconds", 10, "measured seconds after the warm-up (0: 10)")
+	fs.Float64Var(&cfg.Warmup, "warmup", 1, "seconds run before measuring (0: 1; negative: none)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the views")
 	fs.BoolVar(&cfg.Uint8, "uint8", false, "emit uint8 [B,H,W,C] batches (skip the float conversion)")
 	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")

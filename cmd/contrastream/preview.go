@@ -23,9 +23,9 @@ func runPreview(ctx context.Context, args []string) error {
 	var out string
 	fs.StringVar(&cfg.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
 	fs.StringVar(&out, "out", "", "output PNG `file` (required)")
-	fs.IntVar(&cfg.Rows, "pairs", 8, "images to show (one row each)")
-	fs.IntVar(&cfg.Size, "size", 96, "view side in pixels")
-	fs.IntVar(&cfg.Views, "views", 2, "views per image")
+	fs.IntVar(&cfg.Rows, "pairs", 8, "images to show, one row each (0: 8)")
+	fs.IntVar(&cfg.Size, "size", 96, "view side in pixels (0: 96; at most 4096)")
+	fs.IntVar(&cfg.Views, "views", 2, "views per image (0: 2)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the views")
 	fs.IntVar(&cfg.Epoch, "epoch", 0, "epoch whose views to show")
 	if err := fs.Parse(args); err != nil {

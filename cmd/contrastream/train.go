@@ -251,9 +251,6 @@ func (r trainResult) print(w io.Writer) {
 //	parquet → decode → views → tensorize → train → {checkpoint, metrics, progress}
 func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResult, error) {
 	res := trainResult{Out: cfg.Out}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return res, err
-	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -276,6 +273,13 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 	if cfg.Size < 16 {
 		return res, fmt.Errorf("view size %d: the models need a side of at least 16", cfg.Size)
 	}
+	if err := stages.CheckViewSide("--size", cfg.Size); err != nil {
+		return res, err
+	}
+	tz := &stages.Tensorize{BatchSize: cfg.Batch, DropLast: true}
+	if err := tz.CheckMemory([][3]int{{cfg.Channels, cfg.Size, cfg.Size}, {cfg.Channels, cfg.Size, cfg.Size}}); err != nil {
+		return res, err
+	}
 
 	var ck *sinks.Checkpoint
 	var cursor sources.Cursor
@@ -291,14 +295,6 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return res, err
-	}
-	if !cfg.Resume {
-		if err := sinks.WriteFileAtomic(filepath.Join(cfg.Out, "config.json"), func(w io.Writer) error {
-			_, err := w.Write(append(cfgJSON, '\n'))
-			return err
-		}); err != nil {
-			return res, err
-		}
 	}
 
 	src, err := sources.NewSource(sources.ParquetConfig{
@@ -356,12 +352,25 @@ func trainRun(ctx context.Context, cfg trainConfig, hooks trainHooks) (trainResu
 		StartStep: startStep, SnapshotEvery: every, Eval: evalFn, EvalEvery: cfg.EvalEvery, Stop: hooks.stop,
 		MaxSteps: cfg.MaxSteps,
 	}
+	// Everything is checked: only now the run folder is made (a refused
+	// run leaves none behind).
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return res, err
+	}
+	if !cfg.Resume {
+		if err := sinks.WriteFileAtomic(filepath.Join(cfg.Out, "config.json"), func(w io.Writer) error {
+			_, err := w.Write(append(cfgJSON, '\n'))
+			return err
+		}); err != nil {
+			return res, err
+		}
+	}
 	p := pipeline.New("train")
 	rows := pipeline.Source[*sources.Sample](p, "parquet", src)
 	batches := stages.ViewPipeline{
 		Decode:    &stages.Decode{Channels: cfg.Channels},
 		Views:     &stages.Views{Aug: viewRecipe(cfg), Seed: cfg.Seed},
-		Tensorize: &stages.Tensorize{BatchSize: cfg.Batch, DropLast: true},
+		Tensorize: tz,
 		Workers:   cfg.Workers,
 	}.Add(p, rows)
 	steps := pipeline.Apply(p, "train", batches, trainer)
@@ -481,12 +490,19 @@ func peekImage(glob string) (side, channels int, err error) {
 		return 0, 0, err
 	}
 	h, err := image.DecodeHeader(first.Bytes)
+	if err == nil {
+		err = image.DecodeOptions{}.CheckPixels(h) // the limit Decode applies
+	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", first.Key(), err)
+		return 0, 0, fmt.Errorf("the first image, %s, gives no view side or channels (set --size and --channels): %w", first.Key(), err)
+	}
+	side = min(h.W, h.H)
+	if err := stages.CheckViewSide("the first image's side (set --size)", side); err != nil {
+		return 0, 0, fmt.Errorf("%s is %dx%d: %w", first.Key(), h.W, h.H, err)
 	}
 	c := 3
 	if h.Gray {
 		c = 1
 	}
-	return min(h.W, h.H), c, nil
+	return side, c, nil
 }

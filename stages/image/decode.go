@@ -125,6 +125,17 @@ func (o *DecodeOptions) maxPixels() int {
 	return o.MaxPixels
 }
 
+// CheckPixels is Decode's size check on its own: an error wrapping
+// ErrTooLarge when h declares more pixels than o.MaxPixels allows, else nil.
+// Code that takes a size from a header without decoding (a view side from
+// the first image) applies the decoder's limit through it.
+func (o DecodeOptions) CheckPixels(h Header) error {
+	if limit := o.maxPixels(); h.W > limit/max(h.H, 1) {
+		return fmt.Errorf("%w: %dx%d is over the limit of %d pixels", ErrTooLarge, h.W, h.H, limit)
+	}
+	return nil
+}
+
 // outChannels returns the channel count of the output for a source that is
 // gray or not.
 func (o *DecodeOptions) outChannels(gray bool) (int, error) {
@@ -333,8 +344,8 @@ func Decode(dst *Image, data []byte, opt DecodeOptions) error {
 	if err != nil {
 		return err
 	}
-	if max := opt.maxPixels(); h.W > max/h.H {
-		return fmt.Errorf("%w: %dx%d is over the limit of %d pixels", ErrTooLarge, h.W, h.H, max)
+	if err := opt.CheckPixels(h); err != nil {
+		return err
 	}
 	c, err := opt.outChannels(h.Gray)
 	if err != nil {

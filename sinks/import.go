@@ -15,6 +15,7 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
+	cimage "github.com/contrastream/contrastream/stages/image"
 )
 
 // ImportOptions are the run settings shared by the importers. The zero value
@@ -42,6 +43,12 @@ type ImportOptions struct {
 	// PNG is the PNG compression of importers that encode pixels (IDX,
 	// synth). PNGAuto picks PNGSpeed for IDX and PNGStore for synth.
 	PNG PNGLevel
+	// HeaderOnly makes ImportImages check only each file's header (format,
+	// size, the decoder's pixel limit) instead of decoding it fully. By
+	// default every image is decoded as training will decode it, so a
+	// truncated or corrupt file is rejected at import rather than found,
+	// epoch after epoch, during training.
+	HeaderOnly bool
 }
 
 // PNGLevel selects the PNG compression of the importers that encode pixels.
@@ -157,7 +164,7 @@ func ImportImages(ctx context.Context, src sources.Folder, out ShardsConfig, opt
 			func(ctx context.Context, emit func(sources.ImageFile) error) error {
 				return src.ProduceListing(ctx, listing, emit)
 			}))
-		return pipeline.Apply(p, "check", files, pipeline.Stage[sources.ImageFile, ImageRow](checkImage{}), workers(opt)...)
+		return pipeline.Apply(p, "check", files, pipeline.Stage[sources.ImageFile, ImageRow](&checkImage{headerOnly: opt.HeaderOnly}), workers(opt)...)
 	})
 	sum.Classes = listing.Classes
 	return sum, err
@@ -399,13 +406,29 @@ func (st *synthStage) Process(_ context.Context, i int64, emit func(ImageRow)) e
 }
 
 // checkImage is the check stage of ImportImages: ImageFile → ImageRow after
-// decoding the image header. Safe for concurrent use; allocates only what
-// the header decoders do.
-type checkImage struct{}
+// decoding the image with the training decoder (stages/image, its pixel
+// limit included), or with headerOnly only its header. Safe for concurrent
+// use; the pixel buffers are pooled, so it allocates what the decoder does.
+type checkImage struct {
+	headerOnly bool
+	pool       sync.Pool // *cimage.Image
+}
 
-func (checkImage) Process(_ context.Context, f sources.ImageFile, emit func(ImageRow)) error {
-	if _, err := ImageConfig(f.Data); err != nil {
-		return err
+func (c *checkImage) Process(_ context.Context, f sources.ImageFile, emit func(ImageRow)) error {
+	h, err := cimage.DecodeHeader(f.Data)
+	if err == nil {
+		err = cimage.DecodeOptions{}.CheckPixels(h)
+	}
+	if err == nil && !c.headerOnly {
+		m, _ := c.pool.Get().(*cimage.Image)
+		if m == nil {
+			m = new(cimage.Image)
+		}
+		err = cimage.Decode(m, f.Data, cimage.DecodeOptions{})
+		c.pool.Put(m)
+	}
+	if err != nil {
+		return fmt.Errorf("sinks: %w", err)
 	}
 	emit(ImageRow{Image: f.Data, Label: f.Label, Path: f.Path})
 	return nil

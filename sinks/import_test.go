@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -337,4 +338,60 @@ func BenchmarkWriteSynth(b *testing.B) {
 		b.SetBytes(sum.Bytes) // shard bytes per run
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// TestImportImagesVerifiesByDecoding: by default every file is decoded as
+// training will decode it, so a PNG cut inside its pixel data (its header
+// intact) and a tiny PNG declaring 20000×20000 are rejected, each with its
+// reason, and the good files are still written. HeaderOnly lets the
+// truncated one in, but never the one over the pixel limit.
+func TestImportImagesVerifiesByDecoding(t *testing.T) {
+	src := t.TempDir()
+	whole := encodeTestImage(t, "png", 64, 64)
+	bomb := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x4e\x20\x00\x00\x4e\x20\x08\x02\x00\x00\x00")
+	bomb = append(bomb, 0, 0, 0, 0) // CRC not checked by the header reader
+	files := map[string][]byte{
+		"a/good.png":  whole,
+		"a/good2.jpg": encodeTestImage(t, "jpg", 16, 16),
+		"a/cut.png":   whole[:len(whole)-40],
+		"a/bomb.png":  bomb,
+	}
+	for p, b := range files {
+		os.MkdirAll(filepath.Join(src, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(src, p), b, 0o644)
+	}
+	for _, c := range []struct {
+		headerOnly bool
+		rows       int64
+		bad        string
+	}{
+		{false, 2, "[a/bomb.png:too many pixels a/cut.png:corrupt]"},
+		{true, 3, "[a/bomb.png:too many pixels]"},
+	} {
+		out := t.TempDir()
+		dl := filepath.Join(out, "bad.jsonl")
+		sum, err := ImportImages(t.Context(), sources.Folder{Dir: src}, ShardsConfig{Dir: out},
+			ImportOptions{DeadLetters: dl, Workers: 2, HeaderOnly: c.headerOnly})
+		if !errors.Is(err, ErrRejected) || sum.Rows != c.rows {
+			t.Fatalf("HeaderOnly %v: %d rows, err %v; want %d rows and ErrRejected", c.headerOnly, sum.Rows, err, c.rows)
+		}
+		recs, err := ReadDeadLetters(dl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bad []string
+		for _, r := range recs {
+			reason := "?"
+			for _, w := range []string{"too many pixels", "corrupt"} {
+				if strings.Contains(r.Reason, w) {
+					reason = w
+				}
+			}
+			bad = append(bad, r.Shard+":"+reason)
+		}
+		slices.Sort(bad)
+		if fmt.Sprint(bad) != c.bad {
+			t.Errorf("HeaderOnly %v: rejected %v, want %s (%+v)", c.headerOnly, bad, c.bad, recs)
+		}
+	}
 }

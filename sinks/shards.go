@@ -200,7 +200,7 @@ func NewShards(cfg ShardsConfig) (*Shards, error) {
 		return nil, fmt.Errorf("sinks: shards: %w", err)
 	}
 	if len(old) > 0 && !cfg.Overwrite {
-		return nil, fmt.Errorf("sinks: shards: %s already holds %d shard(s) named %s-*.parquet (set Overwrite to replace them)", cfg.Dir, len(old), cfg.Prefix)
+		return nil, fmt.Errorf("sinks: shards: %s already holds %d shard(s) named %s-*.parquet (replace them with --overwrite, ShardsConfig.Overwrite in Go, or write elsewhere)", cfg.Dir, len(old), cfg.Prefix)
 	}
 	if cfg.Overwrite {
 		// Old shards and the temporary files of a crashed writer.

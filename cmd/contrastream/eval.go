@@ -25,7 +25,7 @@ func runEval(ctx context.Context, args []string) error {
 	fs.StringVar(&ckPath, "checkpoint", "", "checkpoint file or run folder (required)")
 	fs.StringVar(&trainGlob, "train", "", "labeled shards: the kNN memory bank / probe training set (required)")
 	fs.StringVar(&testGlob, "test", "", "labeled shards to evaluate on (required)")
-	fs.IntVar(&k, "knn-k", 200, "neighbours")
+	fs.IntVar(&k, "knn-k", 200, "neighbours (0: 200; at most the memory bank's size)")
 	fs.BoolVar(&linear, "linear", false, "also train and score a linear probe")
 	fs.BoolVar(&random, "random", false, "also evaluate the randomly initialised encoder of the same run (seed)")
 	fs.BoolVar(&pixels, "pixels", false, "also evaluate kNN on raw pixels")
@@ -72,10 +72,10 @@ func runEval(ctx context.Context, args []string) error {
 	if jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{
 			"checkpoint": ck.Path, "step": ck.Step, "model": ck.Model, "train": sets.train.Len(), "test": sets.test.Len(),
-			"knn_k": k, "results": results})
+			"knn_k": sets.knn.Neighbours(sets.train.Len()), "results": results})
 	}
 	fmt.Printf("eval: %s (model %s, step %d); memory bank %d images, test %d images, k=%d\n",
-		ck.Path, ck.Model, ck.Step, sets.train.Len(), sets.test.Len(), k)
+		ck.Path, ck.Model, ck.Step, sets.train.Len(), sets.test.Len(), sets.knn.Neighbours(sets.train.Len()))
 	names := make([]string, 0, len(results))
 	for n := range results {
 		names = append(names, n)

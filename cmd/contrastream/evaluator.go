@@ -22,6 +22,9 @@ type evalSets struct {
 
 // loadEvalSets decodes the memory-bank and test sets at the model's input size.
 func loadEvalSets(ctx context.Context, trainGlob, testGlob string, side, channels, k int, linear bool) (*evalSets, error) {
+	if err := (eval.KNN{K: k}).Validate(); err != nil {
+		return nil, fmt.Errorf("--knn-k %d: %w", k, err)
+	}
 	tr, err := eval.LoadLabeled(ctx, trainGlob, side, channels, 0)
 	if err != nil {
 		return nil, fmt.Errorf("evaluation train set: %w", err)

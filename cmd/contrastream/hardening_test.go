@@ -6,13 +6,21 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
@@ -219,5 +227,220 @@ func TestHostileSizesAreRefused(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(tmp, r)); !os.IsNotExist(err) {
 			t.Errorf("a refused train left its run folder %s behind (%v)", r, err)
 		}
+	}
+}
+
+// readSamples returns the first n samples of a dataset, in order.
+func readSamples(t *testing.T, glob string, n int) []*sources.Sample {
+	t.Helper()
+	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*sources.Sample
+	errEnough := errors.New("enough")
+	err = src.Produce(t.Context(), func(s *sources.Sample) error {
+		if len(out) == n {
+			return errEnough
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// floatLabelShard writes a Parquet shard of images with a float64 "label"
+// column (as pandas writes a column with a NaN in it).
+func floatLabelShard(t *testing.T, samples []*sources.Sample) string {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "image", Type: arrow.BinaryTypes.Binary},
+		{Name: "label", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	dir := filepath.Join(t.TempDir(), "float")
+	os.MkdirAll(dir, 0o755)
+	f, err := os.Create(filepath.Join(dir, "float-00000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for _, s := range samples {
+		b.Field(0).(*array.BinaryBuilder).Append(s.Bytes)
+		b.Field(1).(*array.Float64Builder).Append(float64(s.Label))
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestEvalMessages: a float label column is named with its type; among
+// null labels the error names the first row whatever the threads; --knn-k
+// 0 prints the k it uses, and a negative one is refused before any work.
+func TestEvalMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := tinyData(t)
+	run := filepath.Join(t.TempDir(), "run")
+	runBin(t, trainArgs(data, run, "--epochs", "1")...)
+	samples := readSamples(t, data, 64)
+
+	float := floatLabelShard(t, samples)
+	code, stdout, stderr := runBinCode(t, "eval", "--checkpoint", run, "--train", float, "--test", data)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, `label column "label" is float64, not integer`) ||
+		!strings.Contains(stderr, "float-00000.parquet") {
+		t.Errorf("float labels: exit %d stdout %q stderr %s", code, stdout, stderr)
+	}
+
+	nulls := filepath.Join(t.TempDir(), "nulls")
+	w, err := sinks.NewShards(sinks.ShardsConfig{Dir: nulls, Labels: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range samples {
+		l := s.Label
+		if i == 17 || i == 50 {
+			l = -1 // stored as null
+		}
+		if err := w.Write(s.Bytes, l, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		code, _, stderr = runBinCode(t, "eval", "--checkpoint", run, "--train", nulls, "--test", data)
+		if code != 1 || !strings.Contains(stderr, "shard-00000.parquet#17: the label is null") {
+			t.Fatalf("null labels: exit %d, stderr %s; want row 17 every time", code, stderr)
+		}
+	}
+
+	code, stdout, _ = runBinCode(t, "eval", "--checkpoint", run, "--train", data, "--test", data, "--knn-k", "0")
+	if code != 0 || !strings.Contains(stdout, "k=200") {
+		t.Errorf("--knn-k 0: exit %d stdout %s", code, stdout)
+	}
+	code, stdout, _ = runBinCode(t, "eval", "--checkpoint", run, "--train", data, "--test", data, "--knn-k", "100000")
+	if code != 0 || !strings.Contains(stdout, "k=256") {
+		t.Errorf("--knn-k 100000 on 256 images: exit %d stdout %s", code, stdout)
+	}
+	code, _, stderr = runBinCode(t, "eval", "--checkpoint", run, "--train", data, "--test", data, "--knn-k", "-1")
+	if code != 1 || !strings.Contains(stderr, "--knn-k -1") || !strings.Contains(stderr, "may be negative") {
+		t.Errorf("--knn-k -1: exit %d stderr %s", code, stderr)
+	}
+}
+
+// TestDataCommandMessages: synth names the flag that replaces a dataset and
+// keeps the old one; import images decodes every file by default (a PNG cut
+// in its pixel data and a 20000² PNG are rejected, the good files written);
+// bench refuses negative settings naming them and documents 0.
+func TestDataCommandMessages(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "synth")
+	if code, _, stderr := runBinCode(t, "synth", "--out", out, "--n", "20", "--size", "16"); code != 0 {
+		t.Fatalf("synth: %d %s", code, stderr)
+	}
+	before := snapshotFiles(t, out)
+	code, _, stderr := runBinCode(t, "synth", "--out", out, "--n", "30", "--size", "16")
+	if code != 1 || !strings.Contains(stderr, "--overwrite") || strings.Contains(stderr, "set Overwrite") {
+		t.Errorf("synth into a used folder: exit %d stderr %s", code, stderr)
+	}
+	after := snapshotFiles(t, out)
+	if len(after) != len(before) {
+		t.Errorf("a refused synth changed the folder: %d files, had %d", len(after), len(before))
+	}
+	for p, b := range before {
+		if !bytes.Equal(after[p], b) {
+			t.Errorf("a refused synth changed %s", p)
+		}
+	}
+
+	src := t.TempDir()
+	good := readSamples(t, tinyData(t), 3)
+	os.MkdirAll(filepath.Join(src, "a"), 0o755)
+	for i, s := range good {
+		os.WriteFile(filepath.Join(src, "a", fmt.Sprintf("%d.png", i)), s.Bytes, 0o644)
+	}
+	os.WriteFile(filepath.Join(src, "a", "cut.png"), good[0].Bytes[:len(good[0].Bytes)-30], 0o644)
+	os.WriteFile(filepath.Join(src, "a", "bomb.png"), bombPNG(20000, 20000), 0o644)
+	imp := filepath.Join(t.TempDir(), "imp")
+	code, stdout, stderr := runBinCode(t, "import", "images", "--dir", src, "--out", imp, "--json")
+	var sum dataSummary
+	json.Unmarshal([]byte(stdout), &sum)
+	bad, _ := os.ReadFile(filepath.Join(imp, "bad-records.jsonl"))
+	if code != 1 || sum.Rows != 3 || sum.Rejected != 2 || !strings.Contains(string(bad), `a/cut.png`) ||
+		!strings.Contains(string(bad), "corrupt") || !strings.Contains(string(bad), "20000x20000 is over the limit") {
+		t.Errorf("import images: exit %d, summary %+v, dead letters %s, stderr %s", code, sum, bad, stderr)
+	}
+	if got := readSamples(t, imp, 10); len(got) != 3 {
+		t.Errorf("the good files: %d rows written, want 3", len(got))
+	}
+	code, stdout, _ = runBinCode(t, "import", "images", "--dir", src, "--out", imp, "--overwrite", "--verify=false", "--json")
+	json.Unmarshal([]byte(stdout), &sum)
+	if code != 1 || sum.Rows != 4 || sum.Rejected != 1 {
+		t.Errorf("import images --verify=false: exit %d, summary %+v (want the cut file in, the bomb out)", code, sum)
+	}
+
+	data := tinyData(t)
+	for _, c := range []struct{ flag, want string }{
+		{"--batch", "Batch -1: want >= 1 (0 means the default)"},
+		{"--views", "Views -1: want >= 1"},
+		{"--workers", "Workers -1: want >= 1"},
+	} {
+		code, stdout, stderr := runBinCode(t, "bench", "--data", data, c.flag, "-1")
+		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("bench %s -1: exit %d stderr %s", c.flag, code, stderr)
+		}
+	}
+	_, _, help := runBinCode(t, "bench", "--help")
+	for _, w := range []string{"samples per batch (0: 256)", "views per image (0: 2)"} {
+		if !strings.Contains(help, w) {
+			t.Errorf("bench --help does not say %q", w)
+		}
+	}
+}
+
+// TestRefusedTrainLeavesNoRunFolder: a train refused for a bad setting
+// exits 1 naming it, and leaves no (empty) run folder behind.
+func TestRefusedTrainLeavesNoRunFolder(t *testing.T) {
+	data := tinyData(t)
+	tmp := t.TempDir()
+	for i, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--optimizer", "bogus"}, `--optimizer "bogus"`},
+		{[]string{"--model", "bogus"}, "bogus"},
+		{[]string{"--lr-scaling", "bogus"}, "bogus"},
+		{[]string{"--batch", "1"}, "--batch must be >= 2"},
+		{[]string{"--batch", "100000"}, "make no batch of 100000"},
+		{[]string{"--eval-test", "/nonexistent/x"}, "/nonexistent/x"},
+	} {
+		out := filepath.Join(tmp, fmt.Sprint("run", i))
+		code, stdout, stderr := runBinCode(t, append([]string{"train", "--data", data, "--out", out}, c.args...)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("train %v: exit %d stderr %s; want exit 1 and %q", c.args, code, stderr, c.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("train %v left its run folder behind", c.args)
+		}
+	}
+	code, _, stderr := runBinCode(t, "train", "--data", filepath.Join(tmp, "nothing-*.parquet"), "--out", filepath.Join(tmp, "r"))
+	if code != 1 || !strings.Contains(stderr, "nothing-*.parquet") {
+		t.Errorf("train on a glob that matches nothing: exit %d stderr %s", code, stderr)
 	}
 }

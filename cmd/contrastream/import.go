@@ -150,7 +150,9 @@ func runImportImages(ctx context.Context, args []string) error {
 	d.register(fs)
 	var dir, deadLetters string
 	var maxBad float64
+	var verify bool
 	fs.StringVar(&dir, "dir", "", "image `folder` (required)")
+	fs.BoolVar(&verify, "verify", true, "decode every image fully, as training will, and reject what does not decode (truncated, corrupt, over the pixel limit); --verify=false checks only the header")
 	fs.StringVar(&deadLetters, "dead-letters", "", "JSONL `file` listing rejected files (default OUT/bad-records.jsonl; written only if one is rejected)")
 	fs.Float64Var(&maxBad, "max-bad", 0, "fraction of files that may be rejected; 0 fails the import (after writing the good ones) on any rejected file")
 	if err := fs.Parse(args); err != nil {
@@ -167,7 +169,8 @@ func runImportImages(ctx context.Context, args []string) error {
 	}
 	p := newDataProgress(os.Stderr, "import images")
 	sum, err := sinks.ImportImages(ctx, sources.Folder{Dir: dir}, d.shardsConfig(), sinks.ImportOptions{
-		Shards: d.shards, Workers: d.workers, DeadLetters: deadLetters, BadRecordBudget: maxBad, Progress: p.update})
+		Shards: d.shards, Workers: d.workers, DeadLetters: deadLetters, BadRecordBudget: maxBad, Progress: p.update,
+		HeaderOnly: !verify})
 	p.done()
 	return reportData(os.Stdout, "import images", d, sum, err)
 }

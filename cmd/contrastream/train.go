@@ -103,7 +103,7 @@ func (c *trainConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.EvalEvery, "eval-every", 1, "kNN evaluation every this many epochs (0: at the end only)")
 	fs.StringVar(&c.EvalTrain, "eval-train", "", "labeled shards for the kNN memory bank (default: --data when it has labels)")
 	fs.StringVar(&c.EvalTest, "eval-test", "", "labeled shards to evaluate on (no evaluation without it)")
-	fs.IntVar(&c.KNNK, "knn-k", 200, "neighbours of the kNN evaluation")
+	fs.IntVar(&c.KNNK, "knn-k", 200, "neighbours of the kNN evaluation (0: 200)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. 127.0.0.1:9090)")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object per step record on stdout (progress stays on stderr)")
 	fs.BoolVar(&c.Resume, "resume", false, "continue from the latest checkpoint in --out, bit-identically")

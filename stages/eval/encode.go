@@ -29,8 +29,12 @@ func (l *Labeled) Len() int { return len(l.Labels) }
 
 // LoadLabeled reads every image of the shards (in discovery order), decodes
 // it on workers goroutines (0: GOMAXPROCS) and keeps it at side×side with
-// channels (1 or 3) channels. Every image must have a label. Memory:
-// N·side²·channels bytes.
+// channels (1 or 3) channels. Every image must have a label: every shard
+// needs an integer "label" column (a missing one, or one of another type, is
+// an error naming the shard and the column's type), and a null label is an
+// error naming its shard and row. When several images fail, the error is
+// about the first of them in discovery order, whatever the worker count.
+// Memory: N·side²·channels bytes.
 func LoadLabeled(ctx context.Context, glob string, side, channels, workers int) (*Labeled, error) {
 	if side < 1 || (channels != 1 && channels != 3) {
 		return nil, fmt.Errorf("eval: LoadLabeled side %d channels %d", side, channels)
@@ -38,9 +42,10 @@ func LoadLabeled(ctx context.Context, glob string, side, channels, workers int) 
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1})
+	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1,
+		Columns: sources.Columns{Label: "label"}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("eval: the images must be labeled: %w", err)
 	}
 	n := int(src.Plan().EpochSize())
 	out := &Labeled{Side: side, C: channels, Pix: make([]uint8, n*side*side*channels), Labels: make([]int, n)}
@@ -48,6 +53,7 @@ func LoadLabeled(ctx context.Context, glob string, side, channels, workers int) 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
+	firstPos := int64(-1)
 	per := side * side * channels
 	for range workers {
 		wg.Add(1)
@@ -60,12 +66,12 @@ func LoadLabeled(ctx context.Context, glob string, side, channels, workers int) 
 					err = augment.ResizedCrop(&res, &dec, 0, 0, dec.H, dec.W, side, side, augment.Bilinear)
 				}
 				if err == nil && s.Label < 0 {
-					err = errors.New("no label")
+					err = errors.New("the label is null")
 				}
 				if err != nil {
 					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("eval: %s: %w", s.Key(), err)
+					if firstPos < 0 || s.Position < firstPos {
+						firstErr, firstPos = fmt.Errorf("eval: %s: %w", s.Key(), err), s.Position
 					}
 					mu.Unlock()
 					continue

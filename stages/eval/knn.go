@@ -46,6 +46,19 @@ type KNN struct {
 	Threads     int     // goroutines for the neighbour search (default GOMAXPROCS)
 }
 
+// Validate refuses settings that are negative (zero means the default).
+func (k KNN) Validate() error {
+	if k.K < 0 || k.Temperature < 0 || k.Classes < 0 || k.Block < 0 || k.Chunk < 0 || k.Threads < 0 {
+		return fmt.Errorf("%w: kNN K %d, temperature %v, classes %d, block %d, chunk %d, threads %d: none may be negative (0 means the default)",
+			ErrInput, k.K, k.Temperature, k.Classes, k.Block, k.Chunk, k.Threads)
+	}
+	return nil
+}
+
+// Neighbours returns the K that Predict uses with nTrain training rows: K
+// (200 when zero), at most nTrain.
+func (k KNN) Neighbours(nTrain int) int { return min(k.withDefaults().K, nTrain) }
+
 func (k KNN) withDefaults() KNN {
 	if k.K <= 0 {
 		k.K = 200
@@ -110,6 +123,9 @@ func Normalize(feats []float32, dim int) []float32 {
 // per training row. It allocates the normalized copies of both sets, one
 // Block×Chunk similarity block and the per-row neighbour lists (Block·K).
 func (k KNN) Predict(train []float32, trainLabels []int, test []float32, dim int) ([]int, error) {
+	if err := k.Validate(); err != nil {
+		return nil, err
+	}
 	k = k.withDefaults()
 	nTrain, err := checkSet("training set", train, trainLabels, dim)
 	if err != nil {

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -165,10 +166,9 @@ func (a *ArrowStream) Consume(_ context.Context, b *stages.Batch) error {
 		return pipeline.Fatal(errors.New("sinks: arrow stream: the batch is not packed (use stages.Tensorize with Packed)"))
 	}
 	if a.w == nil {
-		a.shape = [4]int{b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]}
-		a.schema = StreamSchema(a.shape[0], a.shape[1], a.shape[2], a.shape[3], a.Meta.Metadata())
-		a.bw = bufio.NewWriterSize(a.W, 64<<10)
-		a.w = ipc.NewWriter(a.bw, ipc.WithSchema(a.schema))
+		if err := a.Start(b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]); err != nil {
+			return pipeline.Fatal(err)
+		}
 	}
 	if s := [4]int{b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]}; s != a.shape {
 		return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: batch of shape %v after batches of %v", s, a.shape))
@@ -192,13 +192,70 @@ func (a *ArrowStream) Consume(_ context.Context, b *stages.Batch) error {
 	return nil
 }
 
-// Finish writes the end-of-stream marker (and the schema, for a stream
-// without batches, which then needs the shape: views, h, w, c).
+// Start writes the schema (StreamSchema of views views of h×w×c pixels)
+// at once, so a reader learns the stream's metadata before the first batch
+// is ready. Consume calls it with the first batch's shape if it was not
+// called; the batches must match it.
+func (a *ArrowStream) Start(views, h, w, c int) error {
+	if a.w != nil {
+		return errors.New("sinks: arrow stream: started twice")
+	}
+	a.shape = [4]int{views, h, w, c}
+	a.schema = StreamSchema(views, h, w, c, a.Meta.Metadata())
+	// The IPC writer emits the schema with its first record; to send it
+	// now, serialize it through a throwaway writer (schema + end marker),
+	// send that, and have the real writer's identical schema bytes checked
+	// and skipped.
+	var msg bytes.Buffer
+	tw := ipc.NewWriter(&msg, ipc.WithSchema(a.schema))
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("sinks: arrow stream: schema: %w", err)
+	}
+	schema := msg.Bytes()[:msg.Len()-len(eos)]
+	a.bw = bufio.NewWriterSize(a.W, 64<<10)
+	if _, err := a.bw.Write(schema); err != nil {
+		return a.writeErr(err)
+	}
+	if err := a.bw.Flush(); err != nil {
+		return a.writeErr(err)
+	}
+	a.w = ipc.NewWriter(&skipPrefix{w: a.bw, prefix: schema}, ipc.WithSchema(a.schema))
+	return nil
+}
+
+// eos is the Arrow IPC end-of-stream marker.
+var eos = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+
+// skipPrefix drops the first len(prefix) bytes written, which must equal
+// prefix, and passes the rest to w.
+type skipPrefix struct {
+	w      io.Writer
+	prefix []byte
+}
+
+func (s *skipPrefix) Write(p []byte) (int, error) {
+	if len(s.prefix) == 0 {
+		return s.w.Write(p)
+	}
+	n := min(len(p), len(s.prefix))
+	if !bytes.Equal(p[:n], s.prefix[:n]) {
+		return 0, errors.New("sinks: arrow stream: the IPC writer's schema differs from the one sent")
+	}
+	s.prefix = s.prefix[n:]
+	if n == len(p) {
+		return n, nil
+	}
+	m, err := s.w.Write(p[n:])
+	return n + m, err
+}
+
+// Finish writes the end-of-stream marker (after the schema, for a stream
+// that was never started: it then needs the shape).
 func (a *ArrowStream) Finish(views, h, w, c int) error {
 	if a.w == nil {
-		a.schema = StreamSchema(views, h, w, c, a.Meta.Metadata())
-		a.bw = bufio.NewWriterSize(a.W, 64<<10)
-		a.w = ipc.NewWriter(a.bw, ipc.WithSchema(a.schema))
+		if err := a.Start(views, h, w, c); err != nil {
+			return err
+		}
 	}
 	err := a.w.Close()
 	if err == nil {

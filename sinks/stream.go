@@ -140,6 +140,13 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	}
 	p := pipeline.New("stream", opts...)
 	out := &ArrowStream{W: w, Meta: rep.Meta, Digests: cfg.Digests}
+	if err := out.Start(vc.Views, vc.Recipe.Size, vc.Recipe.Size, vc.Channels); err != nil {
+		if errors.Is(err, ErrReaderGone) {
+			rep.ReaderGone = true
+			return rep, nil
+		}
+		return rep, err
+	}
 	pipeline.Sink(p, "arrow", vs.Add(p), out)
 	runErr := p.Run(ctx)
 	rep.Batches, rep.Samples = out.Batches(), out.Samples()

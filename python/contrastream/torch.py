@@ -1,0 +1,744 @@
+"""PyTorch loader: runs ``contrastream stream`` for this rank and yields torch
+tensors of SimCLR views.
+
+    from contrastream.torch import ViewLoader
+
+    loader = ViewLoader("shards/", size=96, batch_size=256, seed=0)
+    for epoch in range(epochs):
+        loader.set_epoch(epoch)
+        for views, labels, ids in loader:      # views: uint8 [B, V, C, H, W]
+            ...
+        torch.save({"model": model.state_dict(), "data": loader.state_dict()}, path)
+
+See ``ViewLoader`` for the settings, resume and the GPU path.
+"""
+
+import collections
+import os
+import queue
+import shutil
+import signal
+import socket as _socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+
+import numpy as np
+import torch
+
+from . import _arrow
+
+FORMAT_VERSION = 1
+STATE_VERSION = 1
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_COLUMNS = ("views", "label", "id", "shard", "row", "epoch", "position")
+
+
+class StreamError(RuntimeError):
+    """The ``contrastream stream`` child failed; the message carries its own
+    (its last lines on stderr) and its exit status."""
+
+
+class Batch:
+    """One batch of views.
+
+    views   torch tensor [B, V, C, H, W]: uint8 viewing the received buffer
+            (channels-last memory, no copy), or normalized float32 with
+            ``normalize=True`` (on ``device``).
+    labels  int64 tensor [B]; -1 where the shard has no label (null).
+    ids     int64 tensor [B]: the stable sample ids (uint64 bits as int64).
+    epoch   the epoch of the batch; index its place in the epoch (0-based).
+    cursor  "epoch:position" after the batch: where a restart continues.
+    repeat  True for a batch repeated to pad an epoch that came up short
+            (bad records were skipped), so every rank sees as many batches.
+
+    Unpacks as ``views, labels, ids``; ``keys`` gives (shard, row) pairs.
+    """
+
+    __slots__ = ("views", "labels", "ids", "epoch", "index", "cursor", "repeat", "_keys", "_host")
+
+    def __init__(self, views, labels, ids, epoch, index, cursor, keys, repeat=False, host=None):
+        self.views, self.labels, self.ids = views, labels, ids
+        self.epoch, self.index, self.cursor, self.repeat = epoch, index, cursor, repeat
+        self._keys = keys
+        self._host = host
+
+    def __iter__(self):
+        return iter((self.views, self.labels, self.ids))
+
+    def __len__(self):
+        return int(self.ids.shape[0])
+
+    @property
+    def keys(self):
+        """[(shard path, row)] per sample."""
+        k = self._keys
+        if callable(k):
+            self._keys = k = k()
+        return k
+
+    @property
+    def host_views(self):
+        """The uint8 [B, V, C, H, W] views as received (on the host; with a
+        GPU device its pinned buffer is reused a few batches later)."""
+        return self._host
+
+
+def find_binary(binary=None):
+    """The contrastream executable: binary, else $CONTRASTREAM_BIN, else
+    ``contrastream`` on PATH."""
+    for cand, where in ((binary, "binary="), (os.environ.get("CONTRASTREAM_BIN"), "$CONTRASTREAM_BIN")):
+        if cand:
+            path = cand if os.sep in cand else shutil.which(cand)
+            if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
+                raise FileNotFoundError("contrastream: %s %r is not an executable file" % (where, cand))
+            return path
+    path = shutil.which("contrastream")
+    if not path:
+        raise FileNotFoundError(
+            "contrastream: no `contrastream` binary: pass binary=, set $CONTRASTREAM_BIN, or put it on PATH "
+            "(go install github.com/contrastream/contrastream/cmd/contrastream@latest)")
+    return path
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _parse_cursor(s):
+    e, _, p = str(s).partition(":")
+    try:
+        e, p = int(e), int(p)
+    except ValueError:
+        raise ValueError("contrastream: cursor %r: want epoch:position" % (s,)) from None
+    if e < 0 or p < 0:
+        raise ValueError("contrastream: cursor %r: want non-negative epoch:position" % (s,))
+    return e, p
+
+
+def _kill(proc, streams):
+    """Stop the child (close(), garbage collection, interpreter exit)."""
+    if proc.poll() is None:
+        try:
+            proc.terminate()
+        except OSError:
+            pass
+    for s in streams:
+        try:
+            s.close()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class _Child:
+    """One ``contrastream stream`` process and the thread that reads it."""
+
+    def __init__(self, argv, env, prefetch, alloc, transport, echo_stderr, use_pyarrow):
+        self.argv = argv
+        self.tail = collections.deque(maxlen=40)
+        self.sockdir = None
+        if transport == "socket":
+            self.sockdir = tempfile.mkdtemp(prefix="contrastream-")
+            path = os.path.join(self.sockdir, "stream.sock")
+            argv = argv + ["--socket", path]
+        elif transport != "pipe":
+            raise ValueError("contrastream: transport %r: want 'pipe' or 'socket'" % (transport,))
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if transport == "pipe" else subprocess.DEVNULL,
+            stderr=subprocess.PIPE, bufsize=0, env=env, close_fds=True)
+        self._echo = echo_stderr
+        self._err_thread = threading.Thread(target=self._drain_stderr, name="contrastream-stderr", daemon=True)
+        self._err_thread.start()
+        self.stream = self.proc.stdout
+        self._streams = [s for s in (self.proc.stdout,) if s is not None]
+        self._finalizer = weakref.finalize(self, _kill, self.proc, self._streams)
+        if transport == "pipe":
+            try:  # a larger pipe: fewer wake-ups per batch (Linux)
+                import fcntl
+                fcntl.fcntl(self.stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            except (ImportError, OSError):
+                pass
+        else:
+            self.stream = self._connect(path)
+        self.queue = queue.Queue(maxsize=max(1, prefetch))
+        self._stop = threading.Event()
+        try:
+            self.reader = _make_reader(self.stream, alloc, use_pyarrow)
+        except (EOFError, OSError, _arrow.ArrowFormatError) as e:
+            err = self.error("before sending its schema", e)
+            self.close()
+            raise err from None
+        self.meta = {k[len("contrastream."):]: v for k, v in self.reader.schema.metadata.items()
+                     if k.startswith("contrastream.")}
+        self._thread = threading.Thread(target=self._read, name="contrastream-reader", daemon=True)
+        self._thread.start()
+
+    def _connect(self, path):
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise self.error("before listening on its socket")
+            if os.path.exists(path):
+                s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+                try:
+                    s.connect(path)
+                    f = s.makefile("rb", buffering=0)
+                    self._streams += [f, s]
+                    return f
+                except OSError:
+                    s.close()
+            if time.monotonic() > deadline:
+                raise StreamError("contrastream stream did not listen on %s within 60 s" % path)
+            time.sleep(0.01)
+
+    def _drain_stderr(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self.tail.append(text)
+            if self._echo:
+                print(text, file=sys.stderr)
+
+    def error(self, when, cause=None):
+        """A StreamError with the child's exit status and last stderr lines."""
+        try:
+            rc = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self._err_thread.join(timeout=5)
+        msg = "\n".join(self.tail).strip()
+        status = "still running" if rc is None else ("exit status %d" % rc if rc >= 0 else "killed by signal %d" % -rc)
+        text = "contrastream stream failed %s (%s)" % (when, status)
+        if msg:
+            text += ":\n" + msg
+        elif cause is not None:
+            text += ": %s" % cause
+        text += "\n  command: " + " ".join(self.argv)
+        return StreamError(text)
+
+    def _read(self):
+        q = self.queue
+        try:
+            while not self._stop.is_set():
+                rb = self.reader.next_batch()
+                if rb is None:
+                    rc = self.proc.wait()
+                    q.put(self.error("at the end of its stream") if rc != 0 else None)
+                    return
+                while not self._stop.is_set():
+                    try:
+                        q.put(rb, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # a cut stream: the child failed or was stopped
+            if self._stop.is_set():
+                return
+            if isinstance(e, (EOFError, OSError, ValueError)):
+                q.put(self.error("while streaming", e))
+            else:
+                q.put(e)
+
+    def get(self):
+        """The next record batch, None at the end of the stream; raises the
+        child's failure."""
+        while True:
+            try:
+                item = self.queue.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self.queue.empty():
+                    raise self.error("while streaming")
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self):
+        if hasattr(self, "_stop"):
+            self._stop.set()
+        self._finalizer()
+        if hasattr(self, "_thread"):
+            self._thread.join(timeout=5)
+        if self.sockdir:
+            shutil.rmtree(self.sockdir, ignore_errors=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+
+def _make_reader(stream, alloc, use_pyarrow):
+    if use_pyarrow:
+        return _PyArrowReader(stream)
+    return _arrow.StreamReader(stream, alloc)
+
+
+class _PyArrowReader:
+    """The interface of _arrow.StreamReader on pyarrow.ipc (optional path)."""
+
+    def __init__(self, stream):
+        import pyarrow.ipc
+        self._r = pyarrow.ipc.open_stream(stream)
+        sch = self._r.schema
+        md = {k.decode(): v.decode() for k, v in (sch.metadata or {}).items()}
+        self.schema = _arrow.Schema([], md)
+        self.schema.names = sch.names
+
+    def next_batch(self):
+        try:
+            b = self._r.read_next_batch()
+        except StopIteration:
+            return None
+        cols = {}
+        for name in _COLUMNS:
+            arr = b.column(name)
+            col = _arrow.Column(None, len(arr), arr.null_count)
+            if name == "views":
+                storage = getattr(arr, "storage", arr)
+                vals = storage.values  # offset-adjusted child array
+                col.values = np.frombuffer(vals.buffers()[1], dtype=np.uint8)[vals.offset:vals.offset + len(vals)]
+            elif name == "shard":
+                col._strings = arr.to_pylist()
+            elif arr.null_count:
+                col.validity = np.asarray(arr.is_valid())
+                col.values = arr.fill_null(0).to_numpy()
+            else:
+                col.values = arr.to_numpy()
+            cols[name] = col
+        return _arrow.RecordBatch(b.num_rows, cols, None, 0)
+
+
+def _strings(col):
+    s = getattr(col, "_strings", None)
+    return s if s is not None else col.strings()
+
+
+class ViewLoader:
+    """Iterable of SimCLR view batches made by a ``contrastream stream`` child.
+
+    Each iteration yields one epoch of ``Batch`` (``views, labels, ids``):
+    views are uint8 [B, V, C, H, W] viewing the received buffer (no copy;
+    memory is channels-last), or normalized float32 with ``normalize=True``.
+
+    data          shards: a glob, a folder, a comma-separated list, or a URL.
+    size, views, batch_size, seed, recipe, min_scale, color_strength, blur,
+    shuffle_buffer, channels   as ``contrastream stream`` has them.
+    rank, world_size   default from $RANK and $WORLD_SIZE (torchrun), else 0, 1.
+                  Every rank yields the same number of batches per epoch
+                  (len(loader)); ranks' samples are disjoint.
+    epochs        epochs the child makes (None: until stopped).
+    device        None/"cpu": host tensors. "cuda[:i]" (or a torch.device):
+                  each body is read into pinned host memory (a ring of
+                  buffers), copied with non_blocking=True on a side stream
+                  while the trainer works on the previous batch, and
+                  converted to normalized float on the device in one fused
+                  op; the trainer's stream waits for exactly its batch.
+    normalize     convert to float32, (x/255 - mean)/std per channel
+                  (default: True on a GPU, False on the host).
+    workers       the child's goroutines for decode and for views (default:
+                  GOMAXPROCS). gomaxprocs: the child's GOMAXPROCS (default:
+                  $GOMAXPROCS, else the node's cores / $LOCAL_WORLD_SIZE).
+    binary        the contrastream executable (default $CONTRASTREAM_BIN,
+                  else PATH).
+    prefetch      batches read ahead of the trainer (default 2).
+    transport     "pipe" (the child's stdout, default) or "socket" (a Unix
+                  socket in a private temporary folder).
+    use_pyarrow   read with pyarrow.ipc instead of the built-in reader.
+    echo_stderr   copy the child's stderr to ours (default: keep its last
+                  lines for error messages).
+    extra_args    more ``contrastream stream`` flags (strings).
+
+    ``set_epoch(e)`` picks the epoch the next iteration yields (as
+    DistributedSampler's); without it each iteration continues with the next
+    epoch, and an interrupted one (a break, a resume) is continued.
+    ``state_dict()`` is the cursor after the last batch you *consumed* (the
+    last one the iterator returned), with the seed, world size and dataset
+    fingerprint; ``load_state_dict`` continues exactly there: the batches that
+    follow are bit-identical to an uninterrupted run's. The child stops on
+    close(), garbage collection, interpreter exit and Ctrl-C, and stops
+    itself when this process dies or stops reading.
+    """
+
+    def __init__(self, data, size=224, batch_size=256, views=2, seed=0, recipe="simclr", rank=None,
+                 world_size=None, device=None, binary=None, *, epochs=None, normalize=None,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, min_scale=None, color_strength=None, blur=None,
+                 shuffle_buffer=None, channels=3, workers=None, gomaxprocs=None, prefetch=2,
+                 transport="pipe", use_pyarrow=False, echo_stderr=False, extra_args=()):
+        if isinstance(data, (list, tuple)):
+            data = ",".join(str(d) for d in data)
+        self.data = str(data)
+        self.size, self.batch_size, self.views, self.seed = int(size), int(batch_size), int(views), int(seed)
+        self.recipe = recipe
+        self.rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
+        self.world_size = int(os.environ.get("WORLD_SIZE", 1)) if world_size is None else int(world_size)
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError("contrastream: rank %d is outside world size %d" % (self.rank, self.world_size))
+        self.device = torch.device(device) if device is not None else None
+        if normalize is None:
+            normalize = self.device is not None and self.device.type == "cuda"
+        self.normalize = bool(normalize)
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.epochs = None if epochs is None else int(epochs)
+        self.binary = find_binary(binary)
+        self.prefetch = int(prefetch)
+        self.transport = transport
+        self.use_pyarrow = bool(use_pyarrow)
+        self.echo_stderr = bool(echo_stderr)
+        self.channels = int(channels)
+        args = ["--size", str(self.size), "--batch", str(self.batch_size), "--views", str(self.views),
+                "--seed", str(self.seed), "--recipe", str(recipe), "--rank", str(self.rank),
+                "--world", str(self.world_size), "--epochs", str(0 if epochs is None else int(epochs)),
+                "--channels", str(self.channels), "--parent-pid", str(os.getpid())]
+        for flag, val in (("--min-scale", min_scale), ("--color-strength", color_strength),
+                          ("--shuffle-buffer", shuffle_buffer), ("--workers", workers)):
+            if val is not None:
+                args += [flag, str(val)]
+        if blur is not None:
+            args += ["--blur", blur if isinstance(blur, str) else ("on" if blur else "off")]
+        self._args = args + [str(a) for a in extra_args]
+        env = dict(os.environ)
+        if gomaxprocs is not None:
+            env["GOMAXPROCS"] = str(int(gomaxprocs))
+        elif "GOMAXPROCS" not in env:
+            local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+            env["GOMAXPROCS"] = str(max(1, _cores() // local))
+        self._env = env
+
+        self._child = None
+        self._child_next = None  # the cursor the child's next batch follows
+        self._child_ended = False
+        self._peek = None  # a batch read from the child but not yet yielded
+        self._meta = None
+        self._epoch = 0  # the epoch the next iteration yields
+        self._epoch_set = False
+        self._consumed = (0, 0)  # cursor after the last consumed batch
+        self._consumed_epoch = 0  # the epoch of that batch
+        self._consumed_n = 0  # batches consumed in it
+        self._expect_fp = None
+        self._last = None  # the last yielded batch (for padding a short epoch)
+        self._gpu = None
+        if self.device is not None and self.device.type == "cuda":
+            self._gpu = _GPUStager(self.device, self.prefetch)
+
+    # -- child management -------------------------------------------------
+
+    @property
+    def gomaxprocs(self):
+        """The GOMAXPROCS the child runs with."""
+        return int(self._env["GOMAXPROCS"])
+
+    def _start(self, cursor):
+        self._stop_child()
+        argv = [self.binary, "stream", "--data", self.data, "--cursor", "%d:%d" % cursor] + self._args
+        if self._expect_fp:
+            argv += ["--expect-fingerprint", self._expect_fp]
+        alloc = self._gpu.alloc if self._gpu else _host_alloc
+        child = _Child(argv, self._env, self.prefetch, alloc, self.transport, self.echo_stderr, self.use_pyarrow)
+        self._child = child
+        self._check_meta(child)
+        self._child_next = cursor
+        self._child_ended = False
+        self._peek = None
+
+    def _check_meta(self, child):
+        m = child.meta
+        if m.get("format") != str(FORMAT_VERSION):
+            self._stop_child()
+            raise StreamError("contrastream: the stream's format version is %r, this loader reads %d: "
+                              "use matching versions of the binary and the Python package" % (m.get("format"), FORMAT_VERSION))
+        if int(m["world"]) != self.world_size or int(m["rank"]) != self.rank:
+            self._stop_child()
+            raise StreamError("contrastream: the stream is rank %s of %s, want %d of %d" % (m["rank"], m["world"], self.rank, self.world_size))
+        if self._expect_fp and m["fingerprint"] != self._expect_fp:
+            self._stop_child()
+            raise ValueError("contrastream: the dataset is not the one the state was saved on (fingerprint %s, saved %s)"
+                             % (m["fingerprint"], self._expect_fp))
+        self._meta = m
+
+    def _stop_child(self):
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+            self._peek = None
+
+    def close(self):
+        """Stop the child process (iterating again starts a new one)."""
+        self._stop_child()
+
+    def __del__(self):
+        try:
+            self._stop_child()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def metadata(self):
+        """The stream's schema metadata (recipe, size, views, seed, rank/world,
+        fingerprint, batches_per_epoch, ...), starting the child if needed."""
+        if self._meta is None:
+            self._start(self._start_cursor())
+        return dict(self._meta)
+
+    @property
+    def pid(self):
+        """The child's process id (None when none runs)."""
+        return self._child.pid if self._child else None
+
+    def __len__(self):
+        """Batches per epoch: the same on every rank."""
+        return self._bpe()
+
+    # -- epochs and state ---------------------------------------------------
+
+    def set_epoch(self, epoch):
+        """Make the next iteration yield epoch ``epoch`` (continuing it if it
+        was interrupted, e.g. after load_state_dict)."""
+        epoch = int(epoch)
+        if epoch < 0:
+            raise ValueError("contrastream: epoch %d" % epoch)
+        self._epoch, self._epoch_set = epoch, True
+
+    def state_dict(self):
+        """Where the trainer is: the cursor after the last batch it consumed,
+        with what must match on resume."""
+        meta = self.metadata
+        return {
+            "version": STATE_VERSION,
+            "cursor": "%d:%d" % self._consumed,
+            "epoch": self._consumed_epoch,
+            "batches_in_epoch": self._consumed_n,
+            "seed": self.seed,
+            "world_size": self.world_size,
+            "rank": self.rank,
+            "batch_size": self.batch_size,
+            "recipe": meta["recipe"],
+            "views": self.views,
+            "fingerprint": meta["fingerprint"],
+        }
+
+    def load_state_dict(self, state):
+        """Continue from a state_dict(): the batches that follow are those an
+        uninterrupted run would have yielded. A different world size, seed,
+        batch size, views, recipe or dataset is refused."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError("contrastream: state version %r, this loader reads %d" % (state.get("version"), STATE_VERSION))
+        if int(state["world_size"]) != self.world_size:
+            raise ValueError(
+                "contrastream: the state was saved with world size %d, this loader has %d: a cursor is a position in "
+                "one world size's epoch plan and does not carry over to another (start the epoch afresh instead)"
+                % (state["world_size"], self.world_size))
+        for key, mine in (("seed", self.seed), ("batch_size", self.batch_size), ("views", self.views)):
+            if int(state[key]) != mine:
+                raise ValueError("contrastream: the state was saved with %s %s, this loader has %s" % (key, state[key], mine))
+        cursor = _parse_cursor(state["cursor"])
+        self._stop_child()
+        self._expect_fp = state["fingerprint"]
+        self._meta = None
+        self._consumed = cursor
+        self._consumed_epoch = int(state["epoch"])
+        self._consumed_n = int(state["batches_in_epoch"])
+        self._epoch, self._epoch_set = self._consumed_epoch, False
+        self._last = None
+        meta = self.metadata  # starts the child, which checks the fingerprint
+        if meta["recipe"] != state["recipe"]:
+            self._stop_child()
+            raise ValueError("contrastream: the state was saved with recipe %r, this loader makes %r" % (state["recipe"], meta["recipe"]))
+
+    def _start_cursor(self):
+        if self._consumed_epoch == self._epoch:
+            return self._consumed
+        return (self._epoch, 0)
+
+    # -- iteration -------------------------------------------------------------
+
+    def _next_raw(self):
+        """(record batch, cursor before, cursor after) of the child's next
+        batch, or None at the end of its stream."""
+        if self._peek is not None:
+            item, self._peek = self._peek, None
+            return item
+        if self._child_ended:
+            return None
+        rb = self._child.get()
+        if rb is None:
+            self._child_ended = True
+            return None
+        n = rb.length
+        epoch = int(rb["epoch"].values[0]) if n else self._child_next[0]
+        pos = int(rb["position"].values[n - 1]) + 1 if n else self._child_next[1]
+        prev = self._child_next
+        self._child_next = (epoch, pos)
+        return rb, prev, (epoch, pos)
+
+    def __iter__(self):
+        if not self._epoch_set and self._consumed != (0, 0) and self._consumed_n >= self._bpe():
+            # the last epoch was finished: continue with the next
+            self._epoch = max(self._epoch, self._consumed_epoch + 1)
+        self._epoch_set = False
+        epoch = self._epoch
+        if self.epochs is not None and epoch >= int(self.epochs):
+            raise ValueError("contrastream: epoch %d: the loader was made for epochs=%d" % (epoch, self.epochs))
+        if self._consumed_epoch == epoch:
+            start, done = self._consumed, self._consumed_n
+        else:
+            start, done = (epoch, 0), 0
+            self._last = None
+        if self._child is None or not self._continues(start):
+            self._start(start)
+        bpe = self._bpe()
+        if self._consumed_epoch != epoch:
+            self._consumed, self._consumed_epoch, self._consumed_n = start, epoch, 0
+        try:
+            while done < bpe:
+                item = self._next_raw()
+                if item is None or item[2][0] != epoch:
+                    # The child's epoch came up short (bad records were
+                    # skipped): repeat the last batch so every rank yields bpe.
+                    if item is not None:
+                        self._peek = item
+                    if self._last is None:
+                        raise StreamError("contrastream: epoch %d ended after %d of %d batches and there is no batch to repeat"
+                                          % (epoch, done, bpe))
+                    b = self._last
+                    out = Batch(b.views, b.labels, b.ids, epoch, done, b.cursor, b._keys, repeat=True, host=b._host)
+                else:
+                    rb, _, cur = item
+                    out = self._batch(rb, epoch, done, "%d:%d" % cur)
+                    self._last = out
+                    self._consumed = cur
+                done += 1
+                self._consumed_n = done
+                yield out
+        except KeyboardInterrupt:
+            self._stop_child()
+            raise
+        self._epoch = epoch + 1
+
+    def _continues(self, start):
+        """Whether the running child's next batch is the one after start."""
+        nxt = self._next_prev()
+        if nxt is None:
+            return False
+        if nxt == start:
+            return True
+        # (e, p) with less than a batch left in epoch e is (e+1, 0): the
+        # child drops the partial batch and goes on with epoch e+1.
+        size = int(self._meta["epoch_size"])
+        return start == (nxt[0] + 1, 0) and size - nxt[1] < self.batch_size and not self._child_ended
+
+    def _next_prev(self):
+        """The cursor the child's next batch follows."""
+        if self._peek is not None:
+            return self._peek[1]
+        return self._child_next
+
+    def _bpe(self):
+        return int(self.metadata["batches_per_epoch"])
+
+    def _batch(self, rb, epoch, index, cursor):
+        n = rb.length
+        vc = rb["views"]
+        v, c, s = self.views, self.channels, self.size
+        pix = vc.values
+        host = torch.from_numpy(pix[: n * v * s * s * c]).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
+        lab = rb["label"]
+        labels = torch.from_numpy(lab.values.astype(np.int64, copy=True))
+        if lab.validity is not None:
+            labels[torch.from_numpy(~lab.validity)] = -1
+        ids = torch.from_numpy(rb["id"].values.view(np.int64).copy())
+        shard, row = rb["shard"], rb["row"]
+        keys = lambda: list(zip(_strings(shard), (int(r) for r in row.values)))  # noqa: E731
+        if self._gpu is not None:
+            views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std)
+        elif self.normalize:
+            views = _normalize(host, self.mean, self.std)
+        else:
+            views = host
+        return Batch(views, labels, ids, epoch, index, cursor, keys, host=host)
+
+
+def _host_alloc(n):
+    # np.empty, not bytearray: no zero-fill of a buffer about to be overwritten
+    return np.empty(n, dtype=np.uint8)
+
+
+_NORM = {}
+
+
+def _normalize(x, mean, std):
+    """(x/255 - mean)/std per channel of a [B, V, C, H, W] uint8 tensor as
+    one fused op (addcmul: bias + x·scale, float32), on x's device."""
+    c = x.shape[2]
+    key = (x.device, c, mean, std)
+    t = _NORM.get(key)
+    if t is None:
+        scale = torch.tensor([1.0 / (255.0 * s) for s in std[:c]], dtype=torch.float32, device=x.device).view(1, 1, c, 1, 1)
+        bias = torch.tensor([-m / s for m, s in zip(mean[:c], std[:c])], dtype=torch.float32, device=x.device).view(1, 1, c, 1, 1)
+        _NORM[key] = t = (scale, bias)
+    return torch.addcmul(t[1], x, t[0])
+
+
+class _GPUStager:
+    """Pinned host buffers for the bodies (a ring), a side stream for the
+    host-to-device copies (non_blocking) and the conversion, and an event per
+    batch so the trainer's stream waits for exactly its batch."""
+
+    def __init__(self, device, prefetch):
+        self.device = device
+        self.stream = torch.cuda.Stream(device=device)
+        self.free = queue.Queue()
+        self.busy = collections.deque()  # (event, buffer) copies in flight
+        self.slots = prefetch + 3
+        self.made = 0
+        self.lock = threading.Lock()
+
+    def alloc(self, n):
+        # Called by the reader thread: reuse a pinned buffer whose copy has
+        # completed, or make one while fewer than `slots` exist.
+        while True:
+            with self.lock:
+                while self.busy and self.busy[0][0].query():
+                    self.free.put(self.busy.popleft()[1])
+            try:
+                buf = self.free.get_nowait()
+                if buf.numel() >= n:
+                    return buf.numpy()[:n]
+            except queue.Empty:
+                buf = None
+            with self.lock:
+                if self.made < self.slots or buf is not None:
+                    if buf is None:
+                        self.made += 1
+                    return torch.empty(n, dtype=torch.uint8, pin_memory=True).numpy()
+            time.sleep(0.0005)
+
+    def stage(self, host, body, normalize, mean, std):
+        cur = torch.cuda.current_stream(self.device)
+        with torch.cuda.stream(self.stream):
+            dev = host.to(self.device, non_blocking=True)
+            out = _normalize(dev, mean, std) if normalize else dev
+            ev = torch.cuda.Event()
+            ev.record(self.stream)
+        cur.wait_event(ev)
+        out.record_stream(cur)
+        with self.lock:
+            self.busy.append((ev, torch.from_numpy(body) if isinstance(body, np.ndarray) else body))
+        return out

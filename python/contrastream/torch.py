@@ -141,6 +141,11 @@ def _kill(proc, streams):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    if proc.stderr is not None:
+        try:
+            proc.stderr.close()
+        except OSError:
+            pass
 
 
 class _Child:
@@ -217,7 +222,8 @@ class _Child:
             rc = self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             rc = None
-        self._err_thread.join(timeout=5)
+        if rc is not None:
+            self._err_thread.join(timeout=5)
         msg = "\n".join(self.tail).strip()
         status = "still running" if rc is None else ("exit status %d" % rc if rc >= 0 else "killed by signal %d" % -rc)
         text = "contrastream stream failed %s (%s)" % (when, status)

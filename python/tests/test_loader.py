@@ -1,0 +1,330 @@
+"""Tests of the stream reader and of contrastream.torch.ViewLoader against
+the Go side (the binary's own per-batch digests). Run with Debian's
+interpreter, which has torch:
+
+    CONTRASTREAM_BIN=/path/to/contrastream /usr/bin/python3 -m unittest discover -s python/tests -v
+"""
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+import _util  # noqa: F401  (puts the package on sys.path)
+from _util import as_uint64, binary, go_stream, gone, sample_id, sha256, synth, views_sha256
+
+import numpy as np
+import torch
+
+import contrastream
+from contrastream import _arrow
+from contrastream.torch import StreamError, ViewLoader, find_binary
+
+try:
+    import pyarrow  # noqa: F401
+    HAVE_PYARROW = True
+except ImportError:
+    HAVE_PYARROW = False
+
+FLAGS = ("--size", 12, "--batch", 16, "--seed", 7, "--shuffle-buffer", 32)
+
+
+def loader(data, **kw):
+    args = dict(size=12, batch_size=16, seed=7, shuffle_buffer=32, binary=binary())
+    args.update(kw)
+    return ViewLoader(data, **args)
+
+
+class ReaderTest(unittest.TestCase):
+    """The built-in Arrow IPC reader decodes what Go wrote."""
+
+    def test_reader_matches_go(self):
+        data = synth("r300", 300)
+        path, digests = go_stream(data, *FLAGS, "--epochs", 2)
+        with open(path, "rb", buffering=0) as f:
+            r = contrastream.StreamReader(f)
+            md = r.schema.metadata
+            self.assertEqual(md["contrastream.format"], "1")
+            self.assertEqual(md["contrastream.layout"], "BVHWC")
+            self.assertEqual(md["contrastream.views"], "2")
+            self.assertEqual(md["contrastream.seed"], "7")
+            self.assertEqual(r.schema.names, ["views", "label", "id", "shard", "row", "epoch", "position"])
+            views = r.schema.field("views")
+            self.assertEqual(views.type, "FixedSizeList")
+            self.assertEqual(views.list_size, 2 * 12 * 12 * 3)
+            self.assertEqual(views.metadata["ARROW:extension:name"], "arrow.fixed_shape_tensor")
+            self.assertTrue(r.schema.field("label").nullable)
+            n = 0
+            while True:
+                b = r.next_batch()
+                if b is None:
+                    break
+                d = digests[n]
+                self.assertEqual(sha256(b["views"].values), d["pixels_sha256"], "batch %d pixels" % n)
+                self.assertEqual([int(i) for i in b["id"].values], d["ids"])
+                lab, valid = b["label"].masked()
+                self.assertEqual([int(v) if ok else -1 for v, ok in zip(lab, valid)], d["labels"])
+                shards, rows = b["shard"].strings(), b["row"].values
+                self.assertEqual([sample_id(s, int(r)) for s, r in zip(shards, rows)], d["ids"])
+                cur = "%d:%d" % (b["epoch"].values[0], b["position"].values[-1] + 1)
+                self.assertEqual(cur, d["cursor"])
+                # the pixels start the body, 8-byte aligned, as one buffer
+                self.assertEqual(b["views"].values.ctypes.data, b.body.ctypes.data)
+                n += 1
+        self.assertEqual(n, len(digests))
+        self.assertEqual(n, 2 * (300 // 16))
+
+    def test_cut_or_bad_stream_raises(self):
+        data = synth("r300", 300)
+        path, _ = go_stream(data, *FLAGS)
+        with open(path, "rb") as f:
+            raw = f.read()
+        cut = path + ".cut"
+        with open(cut, "wb") as f:
+            f.write(raw[: len(raw) // 2])
+        with open(cut, "rb", buffering=0) as f:
+            r = contrastream.StreamReader(f)
+            with self.assertRaises(EOFError):
+                while r.next_batch() is not None:
+                    pass
+        with open(cut, "wb") as f:
+            f.write(b"PAR1" + raw[4:])
+        with open(cut, "rb", buffering=0) as f, self.assertRaises(_arrow.ArrowFormatError):
+            contrastream.StreamReader(f)
+
+    @unittest.skipUnless(HAVE_PYARROW, "pyarrow is not installed")
+    def test_pyarrow_reads_the_same(self):
+        data = synth("r300", 300)
+        a = [views_sha256(b.views) for b in loader(data, epochs=1)]
+        b = [views_sha256(b.views) for b in loader(data, epochs=1, use_pyarrow=True)]
+        self.assertEqual(a, b)
+
+
+class LoaderTest(unittest.TestCase):
+    def test_tensors_equal_go(self):
+        """Loader tensors hold the pixels, labels, ids and cursors of Go's
+        digests (made by another process with another worker count)."""
+        data = synth("l250", 250)
+        _, digests = go_stream(data, *FLAGS, "--epochs", 2, "--workers", 1)
+        ld = loader(data, epochs=2, workers=3)
+        self.assertEqual(len(ld), 250 // 16)
+        got = []
+        for epoch in range(2):
+            ld.set_epoch(epoch)
+            for b in ld:
+                self.assertEqual(tuple(b.views.shape), (16, 2, 3, 12, 12))
+                self.assertEqual(b.views.dtype, torch.uint8)
+                # a view of the received [B,V,H,W,C] buffer, not a copy
+                self.assertTrue(b.views.permute(0, 1, 3, 4, 2).is_contiguous())
+                self.assertFalse(b.views.is_contiguous())
+                got.append(b)
+        self.assertEqual(len(got), len(digests))
+        for b, d in zip(got, digests):
+            self.assertEqual(views_sha256(b.views), d["pixels_sha256"])
+            self.assertEqual([as_uint64(i) for i in b.ids], d["ids"])
+            self.assertEqual(b.labels.tolist(), d["labels"])
+            self.assertEqual(b.cursor, d["cursor"])
+            self.assertEqual([sample_id(s, r) for s, r in b.keys], d["ids"])
+        ld.close()
+
+    def test_normalize_on_host(self):
+        data = synth("l250", 250)
+        ld = loader(data, epochs=1, normalize=True)
+        b = next(iter(ld))
+        self.assertEqual(b.views.dtype, torch.float32)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 1, 3, 1, 1)
+        want = (b.host_views.float() / 255 - mean) / std
+        self.assertTrue(torch.allclose(b.views, want, atol=1e-5), (b.views - want).abs().max())
+        ld.close()
+
+    def test_resume_bit_identical(self):
+        """state_dict is the cursor after the last *consumed* batch (not the
+        buffered ones); a new loader continues bit-identically, mid-epoch and
+        at an epoch's end."""
+        data = synth("l250", 250)
+        full = loader(data, epochs=2, prefetch=4)
+        want = []
+        for e in range(2):
+            full.set_epoch(e)
+            want += [(views_sha256(b.views), b.cursor) for b in full]
+        full.close()
+        bpe = 250 // 16
+        for k in (3, bpe, bpe + 2):
+            first = loader(data, epochs=2, prefetch=4)
+            seen = 0
+            for e in range(2):
+                first.set_epoch(e)
+                for b in first:
+                    seen += 1
+                    if seen == k:
+                        break
+                if seen == k:
+                    break
+            time.sleep(0.2)  # let the reader thread buffer ahead
+            state = first.state_dict()
+            self.assertEqual(state["cursor"], want[k - 1][1], "k=%d: not the last consumed batch's cursor" % k)
+            first.close()
+            again = loader(data, epochs=2)
+            again.load_state_dict(state)
+            got = []
+            for e in range(state["epoch"], 2):
+                again.set_epoch(e)
+                got += [(views_sha256(b.views), b.cursor) for b in again]
+            again.close()
+            self.assertEqual(got, want[k:], "resumed after %d batches" % k)
+
+    def test_epochs_continue_without_set_epoch(self):
+        data = synth("l250", 250)
+        ld = loader(data, epochs=3)
+        epochs = [[b.epoch for b in ld] for _ in range(3)]
+        self.assertEqual([set(e) for e in epochs], [{0}, {1}, {2}])
+        with self.assertRaisesRegex(ValueError, "epochs=3"):
+            next(iter(ld))
+        ld.close()
+
+    def test_refuses_other_world_or_dataset(self):
+        data = synth("l250", 250)
+        ld = loader(data, epochs=1, rank=0, world_size=2)
+        it = iter(ld)
+        next(it)
+        state = ld.state_dict()
+        ld.close()
+        with self.assertRaisesRegex(ValueError, "world size 2, this loader has 3"):
+            loader(data, epochs=1, rank=0, world_size=3).load_state_dict(state)
+        with self.assertRaisesRegex(ValueError, "seed 7, this loader has 8"):
+            loader(data, epochs=1, rank=0, world_size=2, seed=8).load_state_dict(state)
+        other = synth("l260", 260)
+        with self.assertRaisesRegex(StreamError, "not the dataset the cursor was saved on"):
+            loader(other, epochs=1, rank=0, world_size=2).load_state_dict(state)
+
+    def test_ranks_disjoint_and_equal(self):
+        data = synth("l250", 250)
+        ids = []
+        for r in range(3):
+            ld = loader(data, epochs=1, rank=r, world_size=3)
+            batches = list(ld)
+            self.assertEqual(len(batches), (250 // 3) // 16)
+            ids.append({as_uint64(i) for b in batches for i in b.ids})
+            ld.close()
+        self.assertFalse(ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+    def test_socket_transport(self):
+        data = synth("l250", 250)
+        a = [views_sha256(b.views) for b in loader(data, epochs=1)]
+        b = [views_sha256(b.views) for b in loader(data, epochs=1, transport="socket")]
+        self.assertEqual(a, b)
+
+    def test_child_failure_raises_its_message(self):
+        with self.assertRaisesRegex(StreamError, "(?s)failed.*exit status 1.*no-such-folder"):
+            len(loader("/nonexistent/no-such-folder/*.parquet", epochs=1))
+        data = synth("l250", 250)
+        with self.assertRaisesRegex(StreamError, "flag provided but not defined: -bogus"):
+            len(loader(data, extra_args=["--bogus"]))
+        with self.assertRaisesRegex(StreamError, "make no batch of 4096"):
+            len(loader(data, batch_size=4096))
+        with self.assertRaisesRegex(ValueError, "rank 2 is outside world size 2"):
+            loader(data, rank=2, world_size=2)
+
+    def test_binary_lookup(self):
+        old = dict(os.environ)
+        try:
+            os.environ["CONTRASTREAM_BIN"] = binary()
+            self.assertEqual(find_binary(), binary())
+            os.environ["CONTRASTREAM_BIN"] = "/nonexistent/contrastream"
+            with self.assertRaisesRegex(FileNotFoundError, "CONTRASTREAM_BIN"):
+                find_binary()
+            del os.environ["CONTRASTREAM_BIN"]
+            d = tempfile.mkdtemp()
+            os.symlink(binary(), os.path.join(d, "contrastream"))
+            os.environ["PATH"] = d
+            self.assertEqual(find_binary(), os.path.join(d, "contrastream"))
+            os.environ["PATH"] = "/nonexistent"
+            with self.assertRaisesRegex(FileNotFoundError, "binary="):
+                find_binary()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+    def test_gomaxprocs_per_local_rank(self):
+        old = dict(os.environ)
+        try:
+            os.environ.pop("GOMAXPROCS", None)
+            os.environ["LOCAL_WORLD_SIZE"] = "2"
+            cores = len(os.sched_getaffinity(0))
+            self.assertEqual(loader("x").gomaxprocs, max(1, cores // 2))
+            os.environ["GOMAXPROCS"] = "5"
+            self.assertEqual(loader("x").gomaxprocs, 5)
+            self.assertEqual(loader("x", gomaxprocs=3).gomaxprocs, 3)
+            os.environ["RANK"], os.environ["WORLD_SIZE"] = "1", "4"
+            ld = loader("x")
+            self.assertEqual((ld.rank, ld.world_size), (1, 4))
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, %(pkg)r)
+    from contrastream.torch import ViewLoader
+    ld = ViewLoader(%(data)r, size=12, batch_size=16, binary=%(bin)r)
+    for i, b in enumerate(ld):
+        if i == 0:
+            print(ld.pid, flush=True)
+        time.sleep(0.05)
+    time.sleep(60)
+""")
+
+
+class HygieneTest(unittest.TestCase):
+    """The child never outlives its reader."""
+
+    def spawn(self):
+        data = synth("h300", 300)
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        p = subprocess.Popen([sys.executable, "-c", SCRIPT % dict(pkg=pkg, data=data, bin=binary())],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if not line.strip():
+            p.kill()
+            self.fail("script failed: " + p.stderr.read())
+        return p, int(line)
+
+    def test_killed_parent_leaves_no_child(self):
+        p, child = self.spawn()
+        self.assertFalse(gone(child, 0.1))
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate()
+        self.assertTrue(gone(child), "contrastream %d outlived its killed parent" % child)
+
+    def test_ctrl_c_stops_child(self):
+        p, child = self.spawn()
+        os.kill(p.pid, signal.SIGINT)
+        p.communicate(timeout=20)
+        self.assertTrue(gone(child), "contrastream %d outlived Ctrl-C" % child)
+
+    def test_gc_and_close_stop_child(self):
+        data = synth("h300", 300)
+        ld = loader(data)
+        it = iter(ld)
+        next(it)
+        pid = ld.pid
+        del it, ld
+        gc.collect()
+        self.assertTrue(gone(pid), "contrastream %d outlived its garbage-collected loader" % pid)
+        ld = loader(data)
+        next(iter(ld))
+        pid = ld.pid
+        ld.close()
+        self.assertTrue(gone(pid, 1))
+        self.assertIsNone(ld.pid)
+
+
+if __name__ == "__main__":
+    unittest.main()

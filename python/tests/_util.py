@@ -118,3 +118,13 @@ def contrastream_pids(marker):
         if state not in ("Z", "X") and cmd and cmd[0].endswith(b"contrastream") and marker.encode() in b" ".join(cmd):
             out.append(int(d))
     return out
+
+
+def wait_no_contrastream(marker, timeout=10.0):
+    """The contrastream processes on marker still running after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = contrastream_pids(marker)
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)

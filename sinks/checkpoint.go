@@ -20,8 +20,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/train"
 	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
@@ -137,10 +137,16 @@ func (c *Checkpoint) Encoder() []nn.Named {
 type Checkpointer struct {
 	// Dir is the run folder; checkpoints go to Dir/checkpoints.
 	Dir string
-	// Keep is how many checkpoints to keep (default 3); negative keeps all.
+	// Keep is how many checkpoints to keep; negative keeps all. 0 means
+	// the saved run Config's Checkpoint.Keep for Save (when positive), and
+	// 3 otherwise.
 	Keep int
 	// Level is the zstd level (default zstd.SpeedDefault).
 	Level zstd.EncoderLevel
+	// Warn, if set, is told about each damaged or missing checkpoint that
+	// Latest passes over (Checkpoint.Skipped) on its way to the newest
+	// valid one.
+	Warn func(error)
 
 	mu sync.Mutex
 }
@@ -259,12 +265,21 @@ func checkpointChecksum(ts []Tensor, meta map[string]string) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// Save writes s as the checkpoint of step s.Step, updates `latest` and
-// removes checkpoints beyond Keep. The tensors of s must not change during
-// Save (hand it an nn.CloneState snapshot if training continues concurrently).
-// A checkpoint of the same step is replaced. On error the previous
-// checkpoints and pointer are untouched and no temporary file is left.
-func (c *Checkpointer) Save(ctx context.Context, s *CheckpointState) error {
+// WriteState writes s as the checkpoint of step s.Step, updates `latest`
+// and removes checkpoints beyond Keep. The tensors of s must not change
+// during WriteState (hand it an nn.CloneState copy if training continues
+// concurrently). A checkpoint of the same step is replaced. On error the
+// previous checkpoints and pointer are untouched and no temporary file is
+// left.
+func (c *Checkpointer) WriteState(ctx context.Context, s *CheckpointState) error {
+	return c.writeState(ctx, s, 3)
+}
+
+// writeState is WriteState with the count kept when Keep is 0 (at least 1).
+func (c *Checkpointer) writeState(ctx context.Context, s *CheckpointState, keep int) error {
+	if keep == 0 {
+		keep = 3
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sinks: checkpoint: %w", err)
 	}
@@ -316,15 +331,15 @@ func (c *Checkpointer) Save(ctx context.Context, s *CheckpointState) error {
 	}); err != nil {
 		return fmt.Errorf("sinks: checkpoint: latest pointer: %w", err)
 	}
-	return c.prune(dir, name)
+	return c.prune(dir, name, keep)
 }
 
 // prune removes the checkpoints beyond Keep (oldest steps first), never the
 // one named keep.
-func (c *Checkpointer) prune(dir, keep string) error {
+func (c *Checkpointer) prune(dir, keep string, keepDefault int) error {
 	k := c.Keep
 	if k == 0 {
-		k = 3
+		k = keepDefault
 	}
 	if k < 0 {
 		return nil
@@ -421,8 +436,13 @@ func syncDir(dir string) error {
 // pointer (none, malformed, or naming a file that is not there), the
 // checkpoint with the highest step there. It does not read the checkpoint:
 // LoadCheckpoint also passes over damaged ones.
+// When there is none (or path does not exist) the error wraps
+// train.ErrNoCheckpoint.
 func LatestCheckpoint(path string) (string, error) {
 	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("sinks: checkpoint: %w: %w", train.ErrNoCheckpoint, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("sinks: checkpoint: %w", err)
 	}
@@ -485,9 +505,9 @@ func checkpointCandidates(path string) (files []string, problems []error, err er
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problems, fmt.Errorf("sinks: checkpoint: no checkpoint in %s (%w)", path, errors.Join(problems...))
+		return nil, problems, fmt.Errorf("sinks: checkpoint: %w in %s (%w)", train.ErrNoCheckpoint, path, errors.Join(problems...))
 	}
-	return nil, nil, fmt.Errorf("sinks: checkpoint: no checkpoint in %s", path)
+	return nil, nil, fmt.Errorf("sinks: checkpoint: %w in %s", train.ErrNoCheckpoint, path)
 }
 
 // LoadCheckpoint reads and verifies a checkpoint: path is a checkpoint file,
@@ -506,6 +526,9 @@ func checkpointCandidates(path string) (files []string, problems []error, err er
 // no fallback.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("sinks: checkpoint: %w: %w", train.ErrNoCheckpoint, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sinks: checkpoint: %w", err)
 	}
@@ -669,25 +692,149 @@ func ExportEncoder(path string, ck *Checkpoint) error {
 	return nil
 }
 
-// CheckpointSink adapts a Checkpointer to a pipeline.Consumer[T] for a
-// stream of training step records: State returns the snapshot to save for a
-// record, or nil when this record needs no checkpoint (the trainer decides
-// the interval and makes the snapshot, so the tensors do not change while
-// they are written). A failed save is returned as pipeline.Fatal, which ends
-// the run. Run it with one worker.
-type CheckpointSink[T any] struct {
-	C     *Checkpointer
-	State func(T) *CheckpointState
-}
-
-// Consume saves the record's snapshot, if any.
-func (s CheckpointSink[T]) Consume(ctx context.Context, in T) error {
-	st := s.State(in)
-	if st == nil {
+// Save writes a training snapshot as a checkpoint (WriteState of
+// StateOf(s)): with its run Config, so the checkpoint alone resumes the run
+// and rebuilds its model. It makes Checkpointer a train.Store. After the
+// checkpoint it writes the Config, indented, to Dir/config.json for
+// people to read, when it differs from what that file holds.
+func (c *Checkpointer) Save(ctx context.Context, s *train.Snapshot) error {
+	st, err := StateOf(s)
+	if err != nil {
+		return err
+	}
+	if err := c.writeState(ctx, st, s.Config.Checkpoint.Keep); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s.Config, "", "  ")
+	if err != nil {
+		return fmt.Errorf("sinks: checkpoint: config: %w", err)
+	}
+	b = append(b, '\n')
+	path := filepath.Join(c.Dir, "config.json")
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	if err := s.C.Save(ctx, st); err != nil {
-		return pipeline.Fatal(err)
+	if err := WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return fmt.Errorf("sinks: checkpoint: %w", err)
 	}
 	return nil
+}
+
+// Latest loads and verifies the newest valid checkpoint of Dir (see
+// LoadCheckpoint, and Warn) as a training snapshot. Without any, the error wraps
+// train.ErrNoCheckpoint.
+func (c *Checkpointer) Latest() (*train.Snapshot, error) {
+	if c.Dir == "" {
+		return nil, errors.New("sinks: checkpoint: no folder (Checkpointer.Dir)")
+	}
+	ck, err := LoadCheckpoint(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if c.Warn != nil {
+		for _, e := range ck.Skipped {
+			c.Warn(e)
+		}
+	}
+	return ck.Snapshot()
+}
+
+// StateOf returns the checkpoint state of a training snapshot: its tensors
+// (not copied), position, and its Config as the "config" metadata (JSON).
+func StateOf(s *train.Snapshot) (*CheckpointState, error) {
+	if s == nil {
+		return nil, errors.New("sinks: checkpoint: nil snapshot")
+	}
+	cfg, err := json.Marshal(s.Config)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: checkpoint: config: %w", err)
+	}
+	st := &CheckpointState{
+		Step: int64(s.Step), Epoch: s.Epoch, Cursor: s.Cursor, Seed: s.Config.Data.Seed, Schedule: int64(s.Step),
+		Model: s.Config.Model.Model, Config: cfg, Tensors: s.Tensors, Optimizer: s.Optimizer,
+	}
+	if name := s.Config.Optimizer.Name; name != "" {
+		st.Meta = map[string]string{"optimizer": name}
+	}
+	return st, nil
+}
+
+// Snapshot returns the checkpoint as a training snapshot: its tensors (not
+// copied), its position and the run Config it carries, so that
+// Snapshot().NewModel() rebuilds the model from the file alone. The flat
+// configuration that checkpoints of earlier versions carry is read too.
+func (c *Checkpoint) Snapshot() (*train.Snapshot, error) {
+	s := &train.Snapshot{Step: int(c.Step), Epoch: c.Epoch, Cursor: c.Cursor, Tensors: c.Tensors, Optimizer: c.Optimizer}
+	if len(c.Config) > 0 {
+		cfg, err := decodeRunConfig(c.Config)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: its run configuration: %v", ErrCheckpoint, c.Path, err)
+		}
+		s.Config = cfg
+	}
+	if s.Config.Model.Model == "" {
+		s.Config.Model.Model = c.Model
+	}
+	return s, nil
+}
+
+// decodeRunConfig reads a checkpoint's config metadata: a train.Config, or
+// the flat command-line configuration of earlier versions (recognised by
+// its "model" being a string).
+func decodeRunConfig(b []byte) (train.Config, error) {
+	var probe struct {
+		Model json.RawMessage `json:"model"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return train.Config{}, err
+	}
+	if len(probe.Model) == 0 || probe.Model[0] != '"' {
+		var cfg train.Config
+		err := json.Unmarshal(b, &cfg)
+		return cfg, err
+	}
+	var f struct {
+		Data          string  `json:"data"`
+		Model         string  `json:"model"`
+		Epochs        int     `json:"epochs"`
+		Batch         int     `json:"batch"`
+		LR            float64 `json:"lr"`
+		LRScaling     string  `json:"lr_scaling"`
+		Optimizer     string  `json:"optimizer"`
+		Momentum      float64 `json:"momentum"`
+		WeightDecay   float64 `json:"weight_decay"`
+		Temperature   float64 `json:"temperature"`
+		WarmupEpochs  float64 `json:"warmup_epochs"`
+		Size          int     `json:"size"`
+		Channels      int     `json:"channels"`
+		MinScale      float64 `json:"min_scale"`
+		ColorStrength float64 `json:"color_strength"`
+		Blur          bool    `json:"blur"`
+		HeadDepth     int     `json:"head_depth"`
+		HeadBN        bool    `json:"head_bn"`
+		Workers       int     `json:"workers"`
+		Threads       int     `json:"threads"`
+		Seed          uint64  `json:"seed"`
+		ShuffleBuffer int     `json:"shuffle_buffer"`
+		CkptEvery     int     `json:"checkpoint_every"`
+		Keep          int     `json:"keep"`
+		EvalEvery     int     `json:"eval_every"`
+		EvalTrain     string  `json:"eval_train"`
+		EvalTest      string  `json:"eval_test"`
+		KNNK          int     `json:"knn_k"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return train.Config{}, err
+	}
+	return train.Config{
+		Data: train.Data{Glob: f.Data, Seed: f.Seed, ShuffleBuffer: f.ShuffleBuffer, Size: f.Size, Workers: f.Workers},
+		Model: nn.Config{Model: f.Model, InChannels: f.Channels, HeadDepth: f.HeadDepth, HeadBN: f.HeadBN,
+			Seed: f.Seed, Threads: f.Threads},
+		Recipe: train.Recipe{MinScale: f.MinScale, ColorStrength: f.ColorStrength, Blur: f.Blur, Temperature: f.Temperature},
+		Optimizer: train.Optimizer{Name: f.Optimizer, LR: f.LR, LRScaling: f.LRScaling, Momentum: f.Momentum,
+			WeightDecay: f.WeightDecay},
+		Schedule:   train.Schedule{Epochs: f.Epochs, Batch: f.Batch, WarmupEpochs: f.WarmupEpochs},
+		Eval:       train.Evaluation{Train: f.EvalTrain, Test: f.EvalTest, Every: f.EvalEvery, KNNK: f.KNNK},
+		Checkpoint: train.Checkpointing{Every: f.CkptEvery, Keep: f.Keep},
+	}, nil
 }

@@ -71,7 +71,7 @@ func exportModel(t *testing.T, dir, model string, inC, size int) (x, h []float32
 	h = append([]float32(nil), m.Encode(in).Float32s()...)
 
 	c := &Checkpointer{Dir: dir}
-	if err := c.Save(context.Background(), &CheckpointState{Step: 2, Model: model, Tensors: m.StateDict()}); err != nil {
+	if err := c.WriteState(context.Background(), &CheckpointState{Step: 2, Model: model, Tensors: m.StateDict()}); err != nil {
 		t.Fatal(err)
 	}
 	ck, err := LoadCheckpoint(dir)

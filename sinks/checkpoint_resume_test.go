@@ -64,7 +64,7 @@ func TestCheckpointResumesBitIdentically(t *testing.T) {
 			}
 			dir := t.TempDir()
 			st := &CheckpointState{Step: 2, Model: "small", Tensors: nn.CloneState(a.StateDict()), Optimizer: ao.State()}
-			if err := (&Checkpointer{Dir: dir}).Save(context.Background(), st); err != nil {
+			if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), st); err != nil {
 				t.Fatal(err)
 			}
 			ck, err := LoadCheckpoint(dir)
@@ -117,7 +117,7 @@ func BenchmarkCheckpointSave(b *testing.B) {
 			b.SetBytes(size)
 			for i := 0; i < b.N; i++ {
 				st.Step = int64(i)
-				if err := c.Save(context.Background(), st); err != nil {
+				if err := c.WriteState(context.Background(), st); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -132,7 +132,7 @@ func BenchmarkLoadCheckpoint(b *testing.B) {
 		b.Run(model, func(b *testing.B) {
 			st, size := ckModelState(b, model)
 			dir := b.TempDir()
-			if err := (&Checkpointer{Dir: dir}).Save(context.Background(), st); err != nil {
+			if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), st); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/pipeline/pipelinetest"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/train"
 	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
@@ -100,7 +102,7 @@ func TestCheckpointSaveLoad(t *testing.T) {
 	dir := t.TempDir()
 	c := &Checkpointer{Dir: dir}
 	st := ckState(1000, 42, 8)
-	if err := c.Save(context.Background(), st); err != nil {
+	if err := c.WriteState(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
 	if got := ckFiles(t, dir); !slices.Equal(got, []string{"latest", "step-000001000.safetensors.zst"}) {
@@ -160,7 +162,7 @@ func TestCheckpointKeepsLastK(t *testing.T) {
 			dir := t.TempDir()
 			c := &Checkpointer{Dir: dir, Keep: keep, Level: zstd.SpeedFastest}
 			for _, step := range []int64{100, 200, 300, 400, 500} {
-				if err := c.Save(context.Background(), ckState(step, 1, 4)); err != nil {
+				if err := c.WriteState(context.Background(), ckState(step, 1, 4)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -184,7 +186,7 @@ func TestCheckpointKeepsLastK(t *testing.T) {
 func TestCheckpointSaveErrors(t *testing.T) {
 	dir := t.TempDir()
 	c := &Checkpointer{Dir: dir}
-	if err := c.Save(context.Background(), ckState(10, 1, 4)); err != nil {
+	if err := c.WriteState(context.Background(), ckState(10, 1, 4)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,7 +210,7 @@ func TestCheckpointSaveErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.c.Save(tc.ctx, tc.s)
+			err := tc.c.WriteState(tc.ctx, tc.s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
@@ -243,7 +245,7 @@ func ckDamage(t *testing.T, raw []byte, f func(st *Safetensors)) []byte {
 
 func TestLoadCheckpointRefusesDamage(t *testing.T) {
 	dir := t.TempDir()
-	if err := (&Checkpointer{Dir: dir}).Save(context.Background(), ckState(7, 3, 8)); err != nil {
+	if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), ckState(7, 3, 8)); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(filepath.Join(dir, "checkpoints", CheckpointName(7)))
@@ -313,7 +315,7 @@ func TestLoadCheckpointFallsBackToNewestValid(t *testing.T) {
 		dir := t.TempDir()
 		c := &Checkpointer{Dir: dir, Keep: -1}
 		for _, s := range steps {
-			if err := c.Save(t.Context(), ckState(s, 3, 8)); err != nil {
+			if err := c.WriteState(t.Context(), ckState(s, 3, 8)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -401,7 +403,7 @@ func TestLoadCheckpointFallsBackToNewestValid(t *testing.T) {
 func TestLoadCheckpointEveryFlippedByte(t *testing.T) {
 	dir := t.TempDir()
 	st := ckState(3, 5, 2)
-	if err := (&Checkpointer{Dir: dir}).Save(context.Background(), st); err != nil {
+	if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(filepath.Join(dir, "checkpoints", CheckpointName(3)))
@@ -430,7 +432,7 @@ func TestLoadCheckpointEveryFlippedByte(t *testing.T) {
 
 func FuzzLoadCheckpoint(f *testing.F) {
 	dir := f.TempDir()
-	if err := (&Checkpointer{Dir: dir}).Save(context.Background(), ckState(3, 5, 2)); err != nil {
+	if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), ckState(3, 5, 2)); err != nil {
 		f.Fatal(err)
 	}
 	good, _ := os.ReadFile(filepath.Join(dir, "checkpoints", CheckpointName(3)))
@@ -452,7 +454,7 @@ func TestCheckpointKilledWhileWriting(t *testing.T) {
 	if dir := os.Getenv("SINKS_CKPT_KILL_DIR"); dir != "" {
 		c := &Checkpointer{Dir: dir, Keep: 2}
 		for step := int64(1); ; step++ {
-			if err := c.Save(context.Background(), ckState(step, uint64(step), 64)); err != nil {
+			if err := c.WriteState(context.Background(), ckState(step, uint64(step), 64)); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(3)
 			}
@@ -499,7 +501,7 @@ func TestCheckpointKilledWhileWriting(t *testing.T) {
 	}
 	t.Logf("loaded steps after kills: %v; %d kills left a temporary file (killed mid-write)", loaded, midWrite)
 	// The next save clears the killed writers' temporary files.
-	if err := (&Checkpointer{Dir: dir}).Save(context.Background(), ckState(1000, 1, 4)); err != nil {
+	if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), ckState(1000, 1, 4)); err != nil {
 		t.Fatal(err)
 	}
 	if n := ckTemps(t, dir); n != 0 {
@@ -517,40 +519,81 @@ func ckTemps(t *testing.T, dir string) int {
 	return n
 }
 
-type ckStep struct {
-	step int64
-	snap *CheckpointState
-}
-
-func TestCheckpointSinkInPipeline(t *testing.T) {
+func TestCheckpointerIsATrainStore(t *testing.T) {
 	dir := t.TempDir()
-	var recs []ckStep
-	for i := int64(1); i <= 10; i++ {
-		r := ckStep{step: i}
-		if i%4 == 0 {
-			r.snap = ckState(i, 9, 4)
-		}
-		recs = append(recs, r)
+	var store train.Store = &Checkpointer{Dir: dir}
+	if _, err := store.Latest(); !errors.Is(err, train.ErrNoCheckpoint) {
+		t.Fatalf("empty store: Latest error %v, want train.ErrNoCheckpoint", err)
 	}
-	sink := CheckpointSink[ckStep]{C: &Checkpointer{Dir: dir}, State: func(r ckStep) *CheckpointState { return r.snap }}
+	cfg := train.DefaultConfig("shards/*.parquet")
+	cfg.Model.InChannels, cfg.Data.Size, cfg.Data.Seed = 1, 28, 11
+	var recs []train.Record
+	for i := int64(1); i <= 10; i++ {
+		recs = append(recs, &train.Step{Step: int(i)})
+		if i%4 == 0 {
+			st := ckState(i, 9, 4)
+			recs = append(recs, &train.Snapshot{Step: int(i), Epoch: st.Epoch, Cursor: st.Cursor,
+				Tensors: st.Tensors, Optimizer: st.Optimizer, Config: cfg})
+		}
+	}
 	p := pipeline.New("ckpt")
-	pipeline.Sink(p, "checkpoint", pipelinetest.Slice(p, "steps", recs), sink)
+	pipeline.Sink(p, "checkpoint", pipelinetest.Slice(p, "records", recs), train.Checkpoints{Store: store})
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := ckFiles(t, dir); !slices.Equal(got, []string{"latest", CheckpointName(4), CheckpointName(8)}) {
 		t.Fatalf("files %v", got)
 	}
+	snap, err := store.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := recs[len(recs)-3].(*train.Snapshot)
+	if snap.Step != 8 || snap.Cursor != want.Cursor || !reflect.DeepEqual(snap.Config, cfg) {
+		t.Fatalf("latest: step %d cursor %v config %+v", snap.Step, snap.Cursor, snap.Config)
+	}
+	ckEqualNamed(t, "tensors", snap.Tensors, want.Tensors)
+	ck, err := LoadCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Model != "small" || ck.Seed != 11 || ck.Meta["optimizer"] != "sgd" {
+		t.Errorf("metadata model %q seed %d meta %v", ck.Model, ck.Seed, ck.Meta)
+	}
+
 	// A failed write is fatal to the run.
 	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sink.C = &Checkpointer{Dir: filepath.Join(dir, "file")}
 	p = pipeline.New("ckpt")
-	pipeline.Sink(p, "checkpoint", pipelinetest.Slice(p, "steps", recs), sink)
-	err := p.Run(context.Background())
+	pipeline.Sink(p, "checkpoint", pipelinetest.Slice(p, "records", recs),
+		train.Checkpoints{Store: &Checkpointer{Dir: filepath.Join(dir, "file")}})
+	err = p.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "checkpoint step 4") {
 		t.Fatalf("run error %v, want the failed save", err)
+	}
+}
+
+func TestCheckpointReadsTheFlatConfigOfEarlierVersions(t *testing.T) {
+	dir := t.TempDir()
+	st := ckState(5, 1, 4)
+	st.Config = json.RawMessage(`{"data":"d/train","out":"runs/a","model":"resnet18","epochs":15,"batch":128,` +
+		`"lr":0.5,"lr_scaling":"linear","optimizer":"lars","momentum":0.9,"weight_decay":0.0005,"temperature":0.2,` +
+		`"warmup_epochs":1,"size":28,"channels":1,"min_scale":0.3,"color_strength":1,"blur":false,"head_depth":2,` +
+		`"head_bn":true,"workers":2,"threads":0,"seed":3,"shuffle_buffer":4096,"checkpoint_every":0,"keep":3,` +
+		`"eval_every":5,"eval_test":"d/test","knn_k":200}`)
+	if err := (&Checkpointer{Dir: dir}).WriteState(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := (&Checkpointer{Dir: dir}).Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := snap.Config
+	if c.Model != (nn.Config{Model: "resnet18", InChannels: 1, HeadDepth: 2, HeadBN: true, Seed: 3}) ||
+		c.Data != (train.Data{Glob: "d/train", Seed: 3, ShuffleBuffer: 4096, Size: 28, Workers: 2}) ||
+		c.Optimizer.Name != "lars" || c.Schedule.Batch != 128 || c.Recipe.MinScale != 0.3 || c.Eval.Test != "d/test" {
+		t.Errorf("legacy config read as %+v", c)
 	}
 }
 
@@ -572,7 +615,7 @@ func ExampleCheckpointer() {
 	w := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 2, 3, 4}))
 	c := &Checkpointer{Dir: dir, Keep: 2}
 	for step := int64(1000); step <= 3000; step += 1000 {
-		err := c.Save(context.Background(), &CheckpointState{
+		err := c.WriteState(context.Background(), &CheckpointState{
 			Step: step, Model: "small", Seed: 1,
 			Cursor:  sources.Cursor{Epoch: 1, Position: step * 256},
 			Tensors: []nn.Named{{Name: "head.0.weight", Tensor: w}},

@@ -21,67 +21,53 @@ import (
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/pipeline/pipelinetest"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train"
 )
 
-// mStep is a step record as a trainer might define it.
-type mStep struct {
-	Kind     string  `json:"kind"`
-	Step     int64   `json:"step"`
-	Epoch    int     `json:"epoch"`
-	Loss     float64 `json:"loss"`
-	LR       float64 `json:"lr"`
-	PairsPS  float64 `json:"pairs_per_s"`
-	DataWait float64 `json:"data_wait"`
-}
-
-func mSteps(n int) []mStep {
-	out := make([]mStep, n)
+func mSteps(n int) []*train.Step {
+	out := make([]*train.Step, n)
 	for i := range out {
-		s := int64(i + 1)
-		out[i] = mStep{Kind: "step", Step: s, Epoch: i / 10, Loss: 5 / math.Sqrt(float64(s)), LR: 0.3 * float64(s) / float64(n),
-			PairsPS: 1000 + float64(i), DataWait: 0.25}
+		s := i + 1
+		out[i] = &train.Step{Step: s, Epoch: i / 10, Loss: 5 / math.Sqrt(float64(s)), LR: 0.3 * float64(s) / float64(n),
+			PairsPerS: 1000 + float64(i), DataWait: 0.25, Pairs: 32, Cursor: sources.Cursor{Epoch: i / 10, Position: int64(32 * s)},
+			Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	}
 	return out
 }
 
-func TestNumericFields(t *testing.T) {
-	cases := []struct {
-		name string
-		in   any
-		want map[string]float64
-		err  string
-	}{
-		{"struct", mStep{Kind: "step", Step: 3, Loss: 1.5}, map[string]float64{"step": 3, "epoch": 0, "loss": 1.5, "lr": 0, "pairs_per_s": 0, "data_wait": 0}, ""},
-		{"record", Record{"step": 2, "knn_top1": float32(0.5), "ok": true, "name": "x"}, map[string]float64{"step": 2, "knn_top1": 0.5, "ok": 1}, ""},
-		{"floats", map[string]float64{"a": math.NaN()}, map[string]float64{"a": math.NaN()}, ""},
-		{"nested", struct {
-			Step   int                `json:"step"`
-			Cursor string             `json:"cursor"`
-			Eval   map[string]float64 `json:"eval"`
-		}{7, "1:20", map[string]float64{"knn_top1": 0.75}}, map[string]float64{"step": 7, "eval.knn_top1": 0.75}, ""},
-		{"nested record", Record{"a": Record{"b": map[string]any{"c": 1}}, "d": map[string]float64{"e": 2}}, map[string]float64{"a.b.c": 1, "d.e": 2}, ""},
-		{"not an object", []int{1}, nil, "not a JSON object"},
-		{"unmarshalable", make(chan int), nil, "unsupported type"},
+func mEval(step int, knn float64) *train.Eval {
+	return &train.Eval{Step: step, Epoch: step / 10, Scores: eval.Scores{KNNTop1: knn, Seconds: 1.5},
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func TestStepAndEvalFields(t *testing.T) {
+	s := &train.Step{Step: 12, Epoch: 1, Loss: 4.5, LR: 0.3, DataWait: 0.4, PairsPerS: 900, Pairs: 8}
+	got := map[string]float64{}
+	for _, f := range StepFields(nil, s) {
+		got[f.Name] = f.Value
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := NumericFields(c.in)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err %v, want %q", err, c.err)
-				}
-				return
-			}
-			if err != nil || len(got) != len(c.want) {
-				t.Fatalf("got %v %v, want %v", got, err, c.want)
-			}
-			for k, w := range c.want {
-				if g := got[k]; g != w && !(math.IsNaN(g) && math.IsNaN(w)) {
-					t.Errorf("%s = %v, want %v", k, g, w)
-				}
-			}
-		})
+	for k, v := range map[string]float64{"step": 12, "epoch": 1, "loss": 4.5, "lr": 0.3, "data_wait": 0.4, "pairs_per_s": 900, "pairs": 8} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (fields %v)", k, got[k], v, got)
+		}
+	}
+	// Every field has the name of the record's JSON key.
+	b, _ := json.Marshal(s)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for k := range got {
+		if _, ok := m[k]; !ok {
+			t.Errorf("field %s is not a JSON key of Step", k)
+		}
+	}
+	e := mEval(5, 0.75)
+	if n := len(EvalFields(nil, e)); n != 4 {
+		t.Errorf("%d eval fields without a linear probe, want 4", n)
+	}
+	e.HasLinear, e.LinearTop1 = true, 0.5
+	if f := EvalFields(nil, e); len(f) != 5 || f[3] != (Field{"linear_top1", 0.5}) {
+		t.Errorf("eval fields %v", f)
 	}
 }
 
@@ -98,27 +84,30 @@ func TestMetricsJSONLFollowsEachLine(t *testing.T) {
 	defer f.Close()
 	r := bufio.NewReader(f)
 	for i, s := range mSteps(5) {
-		if err := m.WriteRecord(s); err != nil {
+		if err := m.WriteStep(s); err != nil {
 			t.Fatal(err)
 		}
 		line, err := r.ReadString('\n') // present before Close: nothing is buffered
 		if err != nil {
 			t.Fatalf("line %d not on disk yet: %v", i, err)
 		}
-		var back mStep
-		if err := json.Unmarshal([]byte(line), &back); err != nil || back != s {
+		var back struct {
+			Type string `json:"type"`
+			train.Step
+		}
+		if err := json.Unmarshal([]byte(line), &back); err != nil || back.Type != "step" || back.Step != *s {
 			t.Fatalf("line %d = %q (%v)", i, line, err)
 		}
 	}
-	if err := m.WriteRecord(Record{"kind": "eval", "step": 5, "knn_top1": 0.81, "bad": math.Inf(1)}); err != nil {
+	if err := m.WriteEval(mEval(5, 0.8125)); err != nil {
 		t.Fatal(err)
 	}
 	line, _ := r.ReadString('\n')
-	if line != `{"bad":null,"kind":"eval","knn_top1":0.81,"step":5}`+"\n" {
+	if line != `{"type":"eval","step":5,"epoch":0,"knn_top1":0.8125,"eval_seconds":1.5,"time":"2026-01-02T03:04:05Z"}`+"\n" {
 		t.Errorf("eval line %q", line)
 	}
-	if err := m.WriteRecord(42); err == nil {
-		t.Error("a number is not a record")
+	if err := m.WriteStep(&train.Step{Loss: math.NaN()}); err == nil {
+		t.Error("NaN written")
 	}
 	if m.Count() != 6 {
 		t.Errorf("count %d", m.Count())
@@ -126,7 +115,7 @@ func TestMetricsJSONLFollowsEachLine(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.WriteRecord(Record{}); err == nil {
+	if err := m.WriteStep(mSteps(1)[0]); err == nil {
 		t.Error("write after Close")
 	}
 	// Reopening appends (a resumed run).
@@ -134,7 +123,7 @@ func TestMetricsJSONLFollowsEachLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = m2.WriteRecord(Record{"step": 6})
+	_ = m2.WriteStep(mSteps(1)[0])
 	_ = m2.Close()
 	b, _ := os.ReadFile(path)
 	if n := bytes.Count(b, []byte("\n")); n != 7 {
@@ -150,8 +139,8 @@ func TestMetricsJSONLConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 50; i++ {
-				_ = m.WriteRecord(Record{"g": g, "i": i, "pad": strings.Repeat("x", 100)})
+			for _, s := range mSteps(50) {
+				_ = m.WriteStep(s)
 			}
 		}()
 	}
@@ -159,7 +148,7 @@ func TestMetricsJSONLConcurrent(t *testing.T) {
 	sc := bufio.NewScanner(&buf)
 	n := 0
 	for sc.Scan() {
-		var r Record
+		var r map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("line %d interleaved: %q", n, sc.Text())
 		}
@@ -183,40 +172,48 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 type failWriter struct{ n int }
 
-func (f *failWriter) WriteRecord(any) error { f.n++; return errors.New("disk full") }
-func (f *failWriter) Close() error          { return errors.New("close failed") }
+func (f *failWriter) WriteStep(*train.Step) error { f.n++; return errors.New("disk full") }
+func (f *failWriter) WriteEval(*train.Eval) error { f.n++; return errors.New("disk full") }
 
-func TestMetricsConsumerInPipeline(t *testing.T) {
+func records(steps []*train.Step) []train.Record {
+	var out []train.Record
+	for _, s := range steps {
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestMetricsSinksInPipeline(t *testing.T) {
 	var buf bytes.Buffer
 	j := MetricsJSONLTo(&buf)
 	dir := t.TempDir()
 	plots := &Plots{Dir: dir, Every: 1000}
 	p := pipeline.New("metrics")
-	pipeline.Sink(p, "metrics", pipelinetest.Slice(p, "steps", mSteps(20)), Metrics[mStep]{Writers: []RecordWriter{j, plots}})
+	recs := append(records(mSteps(20)), mEval(20, 0.5), &train.Snapshot{Step: 20})
+	pipeline.Sink(p, "metrics", pipelinetest.Slice(p, "records", recs), train.Report{Metrics: []train.Metrics{j, plots}})
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 20 {
-		t.Errorf("%d lines", n)
+	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 21 {
+		t.Errorf("%d lines, want 20 steps and 1 eval", n)
 	}
-	for _, f := range []string{"loss.png", "lr.png"} { // written by Close
+	if err := plots.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"loss.png", "lr.png", "eval.png"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
 	}
-	// A failing writer makes record errors (the others still get every record),
-	// and its Close error is the sink's.
+	// A failing writer makes record errors (the others still get every record).
 	fw := &failWriter{}
 	buf.Reset()
 	dl := &pipelinetest.DeadLetters{}
 	p = pipeline.New("metrics", pipeline.WithDeadLetter(dl))
-	pipeline.Sink(p, "metrics", pipelinetest.Slice(p, "steps", mSteps(3)), Metrics[mStep]{Writers: []RecordWriter{fw, MetricsJSONLTo(&buf)}})
-	err := p.Run(context.Background())
+	pipeline.Sink(p, "metrics", pipelinetest.Slice(p, "steps", records(mSteps(3))), train.Report{Metrics: []train.Metrics{fw, MetricsJSONLTo(&buf)}})
+	_ = p.Run(context.Background())
 	if fw.n != 3 || bytes.Count(buf.Bytes(), []byte("\n")) != 3 || len(dl.All()) != 3 {
 		t.Errorf("fail writer saw %d, jsonl %d lines, %d dead letters", fw.n, bytes.Count(buf.Bytes(), []byte("\n")), len(dl.All()))
-	}
-	if err == nil || !strings.Contains(err.Error(), "close failed") {
-		t.Errorf("run error %v, want the Close error", err)
 	}
 }
 
@@ -233,14 +230,13 @@ func TestPrometheusEndpoint(t *testing.T) {
 	}
 	defer prom.Close()
 	for _, s := range mSteps(3) {
-		if err := prom.WriteRecord(s); err != nil {
+		if err := prom.WriteStep(s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := prom.WriteRecord(Record{"kind": "eval", "step": 3, "knn_top1": 0.875, "bad key!": 1, "eval": Record{"linear_top1": 0.5}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := prom.WriteRecord(Record{"type": "typed"}); err != nil {
+	ev := mEval(3, 0.875)
+	ev.HasLinear, ev.LinearTop1 = true, 0.5
+	if err := prom.WriteEval(ev); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -260,11 +256,9 @@ func TestPrometheusEndpoint(t *testing.T) {
 		"contrastream_pairs_per_s 1002\n",
 		"contrastream_data_wait 0.25\n",
 		"contrastream_knn_top1 0.875\n",
-		"contrastream_bad_key_ 1\n",
-		"contrastream_eval_linear_top1 0.5\n",
+		"contrastream_linear_top1 0.5\n",
 		`contrastream_records_total{kind="step"} 3`,
 		`contrastream_records_total{kind="eval"} 1`,
-		`contrastream_records_total{kind="typed"} 1`,
 		`contrastream_stage_in_total{kind="sink",stage="sink"} 3`,
 		`contrastream_stage_out_total{kind="source",stage="src"} 3`,
 		`contrastream_stage_workers{kind="sink",stage="sink"} 1`,
@@ -298,7 +292,7 @@ func TestPlots(t *testing.T) {
 	dir := t.TempDir()
 	pl := &Plots{Dir: dir, Every: 10, MaxPoints: 16}
 	for i, s := range mSteps(25) {
-		if err := pl.WriteRecord(s); err != nil {
+		if err := pl.WriteStep(s); err != nil {
 			t.Fatal(err)
 		}
 		_, err := os.Stat(filepath.Join(dir, "loss.png"))
@@ -309,11 +303,12 @@ func TestPlots(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "eval.png")); err == nil {
 		t.Error("eval.png written without evaluation records")
 	}
-	_ = pl.WriteRecord(Record{"kind": "eval", "step": 25, "knn_top1": 0.8, "linear_top1": 0.85})
-	_ = pl.WriteRecord(Record{"kind": "eval", "knn_top1": 0.9}) // no step: left out
-	_ = pl.WriteRecord(Record{"step": 26, "eval": map[string]float64{"knn_top1": 0.82}})
-	if n := len(pl.series["eval.knn_top1"]); n != 1 {
-		t.Errorf("nested eval accuracy: %d points", n)
+	ev := mEval(25, 0.8)
+	ev.HasLinear, ev.LinearTop1 = true, 0.85
+	_ = pl.WriteEval(ev)
+	_ = pl.WriteEval(mEval(26, 0.82))
+	if n, m := len(pl.series["knn_top1"]), len(pl.series["linear_top1"]); n != 2 || m != 1 {
+		t.Errorf("eval accuracy: %d kNN and %d linear points, want 2 and 1", n, m)
 	}
 	if err := pl.Close(); err != nil {
 		t.Fatal(err)
@@ -343,45 +338,11 @@ func TestPlots(t *testing.T) {
 
 func ExampleMetricsJSONL() {
 	m := MetricsJSONLTo(os.Stdout) // NewMetricsJSONL("RUN/metrics.jsonl") for a file
-	type step struct {
-		Kind string  `json:"kind"`
-		Step int64   `json:"step"`
-		Loss float64 `json:"loss"`
-		LR   float64 `json:"lr"`
-	}
-	_ = m.WriteRecord(step{"step", 100, 5.25, 0.3})
-	_ = m.WriteRecord(Record{"kind": "eval", "step": 100, "knn_top1": 0.8125})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	_ = m.WriteStep(&train.Step{Step: 100, Loss: 5.25, LR: 0.3, Pairs: 256, Time: at})
+	_ = m.WriteEval(&train.Eval{Step: 100, Scores: eval.Scores{KNNTop1: 0.8125, Seconds: 2}, Time: at})
 	_ = m.Close()
 	// Output:
-	// {"kind":"step","step":100,"loss":5.25,"lr":0.3}
-	// {"kind":"eval","knn_top1":0.8125,"step":100}
-}
-
-// TestMetricsTakeTrainerSteps: the trainer's step record gives the keys
-// Prometheus and Plots use.
-func TestMetricsTakeTrainerSteps(t *testing.T) {
-	s := &train.Step{Step: 12, Epoch: 1, Loss: 4.5, LR: 0.3, DataWait: 0.4, PairsPerS: 900,
-		Cursor: sources.Cursor{Epoch: 1, Position: 3072}, Eval: map[string]float64{"knn_top1": 0.8}}
-	f, err := NumericFields(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]float64{"step": 12, "epoch": 1, "loss": 4.5, "lr": 0.3, "data_wait": 0.4, "pairs_per_s": 900, "eval.knn_top1": 0.8} {
-		if f[k] != v {
-			t.Errorf("%s = %v, want %v (fields %v)", k, f[k], v, f)
-		}
-	}
-	dir := t.TempDir()
-	pl := &Plots{Dir: dir}
-	if err := pl.WriteRecord(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := pl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"loss.png", "lr.png", "eval.png"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Error(err)
-		}
-	}
+	// {"type":"step","step":100,"epoch":0,"loss":5.25,"lr":0.3,"pos_sim":0,"neg_sim":0,"contrastive_acc":0,"grad_norm":0,"pairs":256,"step_seconds":0,"wait_seconds":0,"data_wait":0,"pairs_per_s":0,"cursor":"0:0","time":"2026-01-02T03:04:05Z"}
+	// {"type":"eval","step":100,"epoch":0,"knn_top1":0.8125,"eval_seconds":2,"time":"2026-01-02T03:04:05Z"}
 }

@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/contrastream/contrastream/stages/train"
 )
 
 // Panel is one PNG of Plots: the record keys drawn as lines against the x
@@ -25,24 +27,23 @@ type Panel struct {
 }
 
 // DefaultPanels returns the panels of a zero Plots: loss, learning rate
-// and evaluation accuracy (knn_top1, linear_top1, at the top level of a
-// record or under "eval") against step.
+// and evaluation accuracy (knn_top1, linear_top1) against step.
 func DefaultPanels() []Panel {
 	return []Panel{
 		{File: "loss.png", Title: "training loss", YLabel: "NT-Xent loss", Keys: []string{"loss"}},
 		{File: "lr.png", Title: "learning rate", YLabel: "lr", Keys: []string{"lr"}},
-		{File: "eval.png", Title: "evaluation", YLabel: "top-1 accuracy",
-			Keys: []string{"knn_top1", "linear_top1", "eval.knn_top1", "eval.linear_top1"}},
+		{File: "eval.png", Title: "evaluation", YLabel: "top-1 accuracy", Keys: []string{"knn_top1", "linear_top1"}},
 	}
 }
 
-// Plots draws PNG plots of metrics records (loss, learning rate and
+// Plots draws PNG plots of a run's records (loss, learning rate and
 // evaluation accuracy vs step by default), rewriting every file atomically
 // (temporary file, fsync, rename) every Every records and at Close, so an
 // image viewer never sees half a file. Records without the x key, and
 // non-finite values, are left out. Each series keeps at most MaxPoints
 // points: past that it is thinned to every other point, so memory stays
-// bounded on long runs. Safe for concurrent use. A rewrite allocates the
+// bounded on long runs. Keys name the fields of StepFields and
+// EvalFields. It implements train.Metrics and is safe for concurrent use. A rewrite allocates the
 // plots (a few MB of raster for the defaults).
 type Plots struct {
 	Dir       string    // folder of the PNG files (created)
@@ -60,11 +61,16 @@ type Plots struct {
 	since  int
 }
 
-// WriteRecord adds v's values and rewrites the plots every Every records.
-func (p *Plots) WriteRecord(v any) error {
-	f, err := NumericFields(v)
-	if err != nil {
-		return err
+// WriteStep adds a step's values and rewrites the plots every Every records.
+func (p *Plots) WriteStep(s *train.Step) error { return p.add(StepFields(nil, s)) }
+
+// WriteEval adds an evaluation's values.
+func (p *Plots) WriteEval(e *train.Eval) error { return p.add(EvalFields(nil, e)) }
+
+func (p *Plots) add(fields []Field) error {
+	f := make(map[string]float64, len(fields))
+	for _, x := range fields {
+		f[x.Name] = x.Value
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -15,34 +15,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/stages/train"
 )
 
 // Prometheus serves the run's metrics at http://ADDR/metrics in the
 // Prometheus text format, from its own registry (nothing global):
 //
-//   - contrastream_<key> (gauge): the last value of every numeric field of
-//     the records it was given (step, loss, lr, pairs_per_s, data_wait,
-//     knn_top1, …; keys sanitised to [a-zA-Z0-9_]);
-//   - contrastream_records_total{kind} (counter): records seen, by their
-//     "kind" (or else "type") field ("" when absent);
-//   - with Stats set (e.g. to a pipeline's Stats method), per stage:
+//   - contrastream_<field> (gauge): the last value of every numeric field
+//     of the records it was given (StepFields and EvalFields: step, loss,
+//     lr, pairs_per_s, data_wait, knn_top1, …);
+//   - contrastream_records_total{kind} (counter): records seen, by kind
+//     ("step", "eval");
+//   - with stats (given to NewPrometheus, or the run's when train.Run
+//     starts it), per stage:
 //     contrastream_stage_{in,out,errors}_total,
 //     contrastream_stage_{busy,wait_in,wait_out}_seconds_total (counters),
 //     contrastream_stage_utilization and contrastream_stage_workers
 //     (gauges), labelled stage and kind;
 //   - the Go runtime and process collectors.
 //
-// It is a RecordWriter, so Metrics can feed it. Safe for concurrent use.
-// WriteRecord allocates the record's field map.
+// It implements train.Metrics and train.Starter. Safe for concurrent use.
 type Prometheus struct {
 	srv  *http.Server
 	ln   net.Listener
 	done chan error
 	reg  *prometheus.Registry
 
-	stats func() pipeline.RunStats
-
 	mu     sync.Mutex
+	stats  func() pipeline.RunStats
 	last   map[string]float64
 	counts map[string]float64
 
@@ -86,22 +86,34 @@ func (p *Prometheus) Handler() http.Handler {
 	return promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// WriteRecord updates the gauges from v's numeric fields and counts it.
-func (p *Prometheus) WriteRecord(v any) error {
-	m, err := recordMap(v)
-	if err != nil {
-		return err
-	}
-	f := numeric(m)
-	kind, ok := m["kind"].(string)
-	if !ok {
-		kind, _ = m["type"].(string)
-	}
+// WriteStep updates the gauges from a step record and counts it.
+func (p *Prometheus) WriteStep(s *train.Step) error {
+	p.record("step", StepFields(nil, s))
+	return nil
+}
+
+// WriteEval updates the gauges from an evaluation record and counts it.
+func (p *Prometheus) WriteEval(e *train.Eval) error {
+	p.record("eval", EvalFields(nil, e))
+	return nil
+}
+
+func (p *Prometheus) record(kind string, f []Field) {
 	p.mu.Lock()
-	for k, x := range f {
-		p.last[k] = x
+	for _, x := range f {
+		p.last[x.Name] = x.Value
 	}
 	p.counts[kind]++
+	p.mu.Unlock()
+}
+
+// Start takes the run's live stage statistics, unless NewPrometheus was
+// given some.
+func (p *Prometheus) Start(info train.Info) error {
+	p.mu.Lock()
+	if p.stats == nil {
+		p.stats = info.Stats
+	}
 	p.mu.Unlock()
 	return nil
 }
@@ -174,11 +186,12 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range sortedKeys(p.counts) {
 		ch <- prometheus.MustNewConstMetric(promRecords, prometheus.CounterValue, p.counts[k], k)
 	}
+	stats := p.stats
 	p.mu.Unlock()
-	if p.stats == nil {
+	if stats == nil {
 		return
 	}
-	rs := p.stats()
+	rs := stats()
 	for _, s := range rs.Stages {
 		l := []string{s.Name, s.Kind}
 		ch <- prometheus.MustNewConstMetric(promStageIn, prometheus.CounterValue, float64(s.In), l...)

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/contrastream/contrastream/sinks"
+	"github.com/contrastream/contrastream/stages/eval"
+	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
 var evalCommand = command{
@@ -37,45 +41,56 @@ func runEval(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("--checkpoint, --train and --test are required")
 	}
+	knn := eval.KNN{K: k}
+	if err := knn.Validate(); err != nil {
+		return fmt.Errorf("--knn-k %d: %w", k, err)
+	}
 	ck, err := loadCheckpoint(ckPath)
 	if err != nil {
 		return err
 	}
-	m, cfg, err := modelFromCheckpoint(ck)
+	snap, err := ck.Snapshot()
 	if err != nil {
 		return err
+	}
+	m, err := snap.NewModel()
+	if err != nil {
+		return fmt.Errorf("%s: %w", ck.Path, err)
 	}
 	defer m.Close()
-	sets, err := loadEvalSets(ctx, trainGlob, testGlob, cfg.Size, cfg.Channels, k, linear)
+	arch := snap.Config.Model
+	suite, err := eval.LoadSuite(ctx, trainGlob, testGlob, snap.Config.Data.Size, arch.InChannels)
 	if err != nil {
 		return err
 	}
-	results := map[string]map[string]float64{}
-	if results["checkpoint"], err = sets.encoder(m); err != nil {
+	suite.KNN, suite.Linear = knn, linear
+	k = knn.Neighbours(suite.Train.Len())
+	results := map[string]eval.Scores{}
+	if results["checkpoint"], err = suite.Evaluate(ctx, m); err != nil {
 		return err
 	}
 	if random {
-		r, err := newModel(cfg)
+		r, err := nn.NewSimCLR(arch)
 		if err != nil {
 			return err
 		}
 		defer r.Close()
-		if results["random_init"], err = sets.encoder(r); err != nil {
+		if results["random_init"], err = suite.Evaluate(ctx, r); err != nil {
 			return err
 		}
 	}
 	if pixels {
-		if results["raw_pixels"], err = sets.pixels(); err != nil {
+		if results["raw_pixels"], err = suite.Pixels(); err != nil {
 			return err
 		}
 	}
 	if jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{
-			"checkpoint": ck.Path, "step": ck.Step, "model": ck.Model, "train": sets.train.Len(), "test": sets.test.Len(),
-			"knn_k": sets.knn.Neighbours(sets.train.Len()), "results": results})
+			"checkpoint": ck.Path, "step": ck.Step, "model": arch.Model, "train": suite.Train.Len(), "test": suite.Test.Len(),
+			"knn_k": k, "results": results})
 	}
 	fmt.Printf("eval: %s (model %s, step %d); memory bank %d images, test %d images, k=%d\n",
-		ck.Path, ck.Model, ck.Step, sets.train.Len(), sets.test.Len(), sets.knn.Neighbours(sets.train.Len()))
+		ck.Path, arch.Model, ck.Step, suite.Train.Len(), suite.Test.Len(), k)
 	names := make([]string, 0, len(results))
 	for n := range results {
 		names = append(names, n)
@@ -83,11 +98,30 @@ func runEval(ctx context.Context, args []string) error {
 	sort.Strings(names)
 	for _, n := range names {
 		r := results[n]
-		fmt.Printf("  %-11s kNN top-1 %.2f%%", n, 100*r["knn_top1"])
-		if v, ok := r["linear_top1"]; ok {
-			fmt.Printf("   linear top-1 %.2f%%", 100*v)
+		fmt.Printf("  %-11s kNN top-1 %.2f%%", n, 100*r.KNNTop1)
+		if r.HasLinear {
+			fmt.Printf("   linear top-1 %.2f%%", 100*r.LinearTop1)
 		}
 		fmt.Println()
 	}
 	return nil
 }
+
+// loadCheckpoint loads the checkpoint path means (a file, or a run folder's
+// newest valid checkpoint) and warns on stderr about each damaged or missing
+// one it passed over.
+func loadCheckpoint(path string) (*sinks.Checkpoint, error) {
+	ck, err := sinks.LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ck.Skipped {
+		warnSkipped(e)
+	}
+	if len(ck.Skipped) > 0 {
+		fmt.Fprintf(os.Stderr, "contrastream: warning: using %s (step %d), the newest valid checkpoint\n", ck.Path, ck.Step)
+	}
+	return ck, nil
+}
+
+func warnSkipped(err error) { fmt.Fprintf(os.Stderr, "contrastream: warning: passed over %v\n", err) }

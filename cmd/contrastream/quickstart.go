@@ -7,11 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/eval"
+	"github.com/contrastream/contrastream/stages/train"
 	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
@@ -75,66 +78,71 @@ func runQuickstart(ctx context.Context, args []string) error {
 	step("augmentation preview: %s", preview)
 
 	// 3. The random encoder, measured with the same kNN as after training.
-	cfg := trainConfig{
-		Data: trainDir, Out: filepath.Join(out, "run"), Model: "small", Epochs: 8, Minutes: minutes + 0.5, Batch: 256,
-		LR: 0.5, LRScaling: "linear", Optimizer: "sgd", Momentum: 0.9, WeightDecay: 5e-4, Temperature: 0.2,
-		WarmupEpochs: 1, Size: 32, Channels: 3, MinScale: 0.2, ColorStrength: 0.5, HeadDepth: 2, HeadBN: true,
-		Seed: 1, ShuffleBuffer: 2048, Keep: 3, EvalEvery: 0, EvalTest: testDir, KNNK: 200,
-	}
-	if err := os.RemoveAll(cfg.Out); err != nil {
+	cfg := train.DefaultConfig(trainDir)
+	cfg.Model.Seed, cfg.Data.Seed, cfg.Data.Size, cfg.Model.InChannels = 1, 1, 32, 3
+	cfg.Schedule.Epochs, cfg.Stop.Minutes = 8, minutes+0.5
+	cfg.Optimizer.LR, cfg.Recipe.Temperature, cfg.Recipe.MinScale = 0.5, 0.2, 0.2
+	cfg.Data.ShuffleBuffer, cfg.Eval.Every, cfg.Eval.Test = 2048, 0, testDir
+	runDir := filepath.Join(out, "run")
+	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
-	sets, err := loadEvalSets(ctx, trainDir, testDir, cfg.Size, cfg.Channels, cfg.KNNK, false)
+	suite, err := eval.LoadSuite(ctx, trainDir, testDir, cfg.Data.Size, cfg.Model.InChannels)
 	if err != nil {
 		return err
 	}
-	rnd, err := nn.NewSimCLR(nn.Config{Model: cfg.Model, InChannels: cfg.Channels, HeadDepth: cfg.HeadDepth, HeadBN: cfg.HeadBN, Seed: cfg.Seed})
+	suite.KNN = eval.KNN{K: cfg.Eval.KNNK}
+	rnd, err := nn.NewSimCLR(cfg.Model)
 	if err != nil {
 		return err
 	}
-	before, err := sets.encoder(rnd)
+	before, err := suite.Evaluate(ctx, rnd)
 	rnd.Close()
 	if err != nil {
 		return err
 	}
-	pix, err := sets.pixels()
+	pix, err := suite.Pixels()
 	if err != nil {
 		return err
 	}
-	step("before training: kNN top-1 %.1f%% (random encoder), %.1f%% (raw pixels)", 100*before["knn_top1"], 100*pix["knn_top1"])
+	step("before training: kNN top-1 %.1f%% (random encoder), %.1f%% (raw pixels)", 100*before.KNNTop1, 100*pix.KNNTop1)
 
 	// 4. Train, then evaluate (the trainer runs the final kNN itself).
-	step("training the small encoder for %d epochs (about %.0f minutes on 2 cores; stopped at %.1f) ...", cfg.Epochs, minutes, cfg.Minutes)
+	step("training the small encoder for %d epochs (about %.0f minutes on 2 cores; stopped at %.1f) ...", cfg.Schedule.Epochs, minutes, cfg.Stop.Minutes)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res, err := trainRun(ctx, cfg, trainHooks{stop: make(chan struct{}), progress: log,
-		abort: cancel})
+	stop := make(chan struct{})
+	var once sync.Once
+	watchSignals(ctx, func() { once.Do(func() { close(stop) }) }, cancel)
+	res, err := trainOutput{progress: log, eval: suite}.run(ctx, cfg, runDir, false, stop)
 	if err != nil {
 		return err
 	}
-	after := res.Eval
-	if after == nil {
+	var after eval.Scores
+	if res.Eval != nil {
+		after = res.Eval.Scores
+	} else {
 		// A stopped run skips the final evaluation: do it here.
-		ck, err := sinks.LoadCheckpoint(res.Checkpoint)
+		snap, err := (&sinks.Checkpointer{Dir: runDir}).Latest()
 		if err != nil {
 			return err
 		}
-		m, _, err := modelFromCheckpoint(ck)
+		m, err := snap.NewModel()
 		if err != nil {
 			return err
 		}
-		after, err = sets.encoder(m)
+		after, err = suite.Evaluate(ctx, m)
 		m.Close()
 		if err != nil {
 			return err
 		}
 	}
-	gap := after["knn_top1"] - before["knn_top1"]
+	gap := after.KNNTop1 - before.KNNTop1
 	summary := map[string]any{
-		"knn_top1_random_init": before["knn_top1"], "knn_top1_trained": after["knn_top1"], "knn_top1_raw_pixels": pix["knn_top1"],
+		"knn_top1_random_init": before.KNNTop1, "knn_top1_trained": after.KNNTop1, "knn_top1_raw_pixels": pix.KNNTop1,
 		"gain": gap, "steps": res.Steps, "train_seconds": res.Seconds, "pairs_per_s": res.PairsPerS,
 		"data_wait": res.DataWait, "seconds": time.Since(start).Seconds(), "checkpoint": res.Checkpoint,
-		"metrics": filepath.Join(cfg.Out, "metrics.jsonl"), "preview": preview, "out": out,
+		"metrics": filepath.Join(runDir, "metrics.jsonl"), "preview": preview, "out": out,
 	}
 	if jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(summary)
@@ -142,7 +150,7 @@ func runQuickstart(ctx context.Context, args []string) error {
 	fmt.Fprintf(stdout, "\nquickstart: trained %d steps in %.0fs (%.0f pairs/s, waiting for data %.0f%% of the time)\n",
 		res.Steps, res.Seconds, res.PairsPerS, 100*res.DataWait)
 	fmt.Fprintf(stdout, "quickstart: kNN top-1 on %d held-out images: %.1f%% random encoder -> %.1f%% trained (%+.1f points; raw pixels %.1f%%)\n",
-		sets.test.Len(), 100*before["knn_top1"], 100*after["knn_top1"], 100*gap, 100*pix["knn_top1"])
+		suite.Test.Len(), 100*before.KNNTop1, 100*after.KNNTop1, 100*gap, 100*pix.KNNTop1)
 	if gap > 0.05 {
 		fmt.Fprintln(stdout, "quickstart: the encoder learned a representation that the random one does not have.")
 	} else {
@@ -152,8 +160,8 @@ func runQuickstart(ctx context.Context, args []string) error {
 	fmt.Fprintf(stdout, "  data        %s, %s\n", trainDir, testDir)
 	fmt.Fprintf(stdout, "  preview     %s\n", preview)
 	fmt.Fprintf(stdout, "  checkpoint  %s\n", res.Checkpoint)
-	fmt.Fprintf(stdout, "  metrics     %s\n", filepath.Join(cfg.Out, "metrics.jsonl"))
-	fmt.Fprintf(stdout, "  config      %s\n", filepath.Join(cfg.Out, "config.json"))
+	fmt.Fprintf(stdout, "  metrics     %s\n", filepath.Join(runDir, "metrics.jsonl"))
+	fmt.Fprintf(stdout, "  config      %s\n", filepath.Join(runDir, "config.json"))
 	fmt.Fprintf(stdout, "quickstart: done in %s. Next: contrastream train --data %s --out runs/mine --eval-test %s\n",
 		time.Since(start).Round(time.Second), trainDir, testDir)
 	return nil

@@ -24,7 +24,7 @@ func Slice[T any](p *pipeline.Pipeline, name string, items []T) pipeline.Stream[
 
 // Collected is an in-memory sink: a pipeline.Consumer[T] that keeps every
 // record it receives, in arrival order. Safe for concurrent use; the zero
-// value is ready to use. (sinks.Collect is this type, for non-test code.)
+// value is ready to use. (sinks.Collect is the same for non-test code.)
 type Collected[T any] struct {
 	mu    sync.Mutex
 	items []T

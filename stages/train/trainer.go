@@ -11,58 +11,23 @@ import (
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train/loss"
 	"github.com/contrastream/contrastream/stages/train/nn"
 	"github.com/contrastream/contrastream/stages/train/optim"
 )
 
-// Step is what the trainer emits after each optimizer step.
-type Step struct {
-	Step     int     `json:"step"`  // optimizer steps completed, this one included
-	Epoch    int     `json:"epoch"` // epoch of the batch
-	Loss     float64 `json:"loss"`
-	LR       float64 `json:"lr"`
-	PosSim   float64 `json:"pos_sim"`         // mean cosine similarity of positive pairs
-	NegSim   float64 `json:"neg_sim"`         // mean cosine similarity of negative pairs
-	Accuracy float64 `json:"contrastive_acc"` // anchors whose nearest other view is their positive
-	GradNorm float64 `json:"grad_norm"`       // L2 norm of all gradients before the update
-	Pairs    int     `json:"pairs"`           // images in the batch (2 views each)
-	// Seconds is the wall time since the previous step ended; Wait is the
-	// part of it spent waiting for this batch. DataWait = Wait/Seconds tells
-	// whether training is input-bound (near 1) or compute-bound (near 0).
-	Seconds   float64        `json:"step_seconds"`
-	Wait      float64        `json:"wait_seconds"`
-	DataWait  float64        `json:"data_wait"`
-	PairsPerS float64        `json:"pairs_per_s"`
-	Cursor    sources.Cursor `json:"cursor"` // resumes the data after this batch
-	Time      time.Time      `json:"time"`
-	// EpochEnd is set on the last step of an epoch (known when the next
-	// epoch's first batch arrives, or at the end of the input).
-	EpochEnd bool `json:"epoch_end,omitempty"`
-	// Eval holds the evaluation run after this step, if one was due.
-	Eval map[string]float64 `json:"eval,omitempty"`
-	// Snapshot is a copy of the training state after this step, every
-	// SnapshotEvery steps and after the last step; nil otherwise.
-	Snapshot *Snapshot `json:"-"`
-	// Final marks the record emitted by Flush when the input ended; it
-	// repeats the last step and carries the last snapshot.
-	Final bool `json:"final,omitempty"`
+// Evaluator scores a model between training steps (eval.Suite is one).
+// It is called on the trainer's goroutine, so it may use the model freely
+// (in evaluation mode); it must not change its parameters or buffers.
+type Evaluator interface {
+	Evaluate(ctx context.Context, m *nn.SimCLR) (eval.Scores, error)
 }
 
-// Snapshot is a consistent copy of everything needed to resume: model
-// tensors (state_dict names, batch-norm buffers included), optimizer state,
-// and the position in the data and the schedule. It is a deep copy, so a
-// checkpoint sink may write it while training goes on.
-type Snapshot struct {
-	Step      int
-	Epoch     int // epoch of the next batch
-	Cursor    sources.Cursor
-	Model     []nn.Named
-	Optimizer []nn.Named
-}
-
-// Trainer is the training stage: it takes *stages.Batch (and releases each)
-// and gives *Step, one per batch.
+// Trainer is the training stage: it takes *stages.Batch (and releases each:
+// the stream it reads may have no other consumer) and gives Records: a
+// *Step per batch trained on, a *Snapshot when a checkpoint is due, an
+// *Eval after each evaluation.
 //
 // For each batch it stacks views 0 and 1 into one [2N, C, H, W] input (so
 // batch normalization sees both views, as in SimCLR; further views are
@@ -73,9 +38,13 @@ type Snapshot struct {
 // of the bad step is emitted. Eval runs after the last step of every
 // EvalEvery-th epoch and at the end.
 //
-// It holds the model, so it runs with one worker (it has Flush). Steady
-// state allocates nothing per batch except the emitted record; snapshots
-// copy the state.
+//	in:  b1   b2   b3 | b4 (epoch 1)   end        SnapshotEvery 2, EvalEvery 1
+//	out: s1   s2 S2   s3  E3  s4                   S4 E4
+//	     (s: *Step, S: *Snapshot, E: *Eval)
+//
+// It holds the model, so it runs with one worker (it has Flush) and keeps
+// order. Steady state allocates nothing per batch except the Step record;
+// a snapshot copies the state (model and optimizer tensors).
 type Trainer struct {
 	Model    *nn.SimCLR
 	Loss     *loss.NTXent
@@ -85,26 +54,33 @@ type Trainer struct {
 	// schedule continues from there and step numbers count on.
 	StartStep int
 	// SnapshotEvery emits a Snapshot every this many steps (0: only after
-	// the last step).
+	// the last step). The last step always gets one (once).
 	SnapshotEvery int
-	// Eval, if set, evaluates the model (e.g. kNN accuracy); it is called
-	// on the trainer's goroutine between steps, so it may use Model freely
-	// (in evaluation mode). EvalEvery is in epochs (0: only at the end).
-	Eval      func(ctx context.Context, m *nn.SimCLR) (map[string]float64, error)
+	// Eval, if set, evaluates the model every EvalEvery epochs (0: only at
+	// the end of the input; not after a stop).
+	Eval      Evaluator
 	EvalEvery int
 	// Stop, when closed, makes the trainer release further batches without
-	// training on them, so a graceful stop (pipeline.Stop on SIGINT) ends
-	// after the step in progress; Flush then snapshots that state, whose
-	// cursor points just after the last batch trained on.
+	// training on them, so a graceful stop ends after the step in progress;
+	// Flush then snapshots that state, whose cursor points just after the
+	// last batch trained on. The caller should also stop the sources
+	// (pipeline.Stop); Run does both.
 	Stop <-chan struct{}
 	// MaxSteps, if positive, ends training at that step count (resumed
-	// steps included): later batches are released untrained. The caller
-	// should also stop the pipeline's sources when it sees that step.
+	// steps included): later batches are released untrained, and Halt, if
+	// set, is called once, on the trainer's goroutine, right after that
+	// step (Run's Halt is its graceful stop).
 	MaxSteps int
+	Halt     func()
+	// Config is copied into every Snapshot, so a checkpoint can rebuild
+	// its model and resume its run (Run sets it).
+	Config Config
 
 	step     int
 	epoch    int
 	last     *Step
+	lastSnap int // step of the last snapshot emitted
+	halted   bool
 	input    *tensor.Dense
 	inputBuf []float32
 	dz       *tensor.Dense
@@ -119,7 +95,7 @@ func (t *Trainer) Setup(context.Context) error {
 	case t.StartStep < 0 || t.SnapshotEvery < 0 || t.EvalEvery < 0:
 		return fmt.Errorf("train: negative StartStep, SnapshotEvery or EvalEvery")
 	}
-	t.step, t.epoch, t.last = t.StartStep, -1, nil
+	t.step, t.epoch, t.last, t.lastSnap, t.halted = t.StartStep, -1, nil, t.StartStep, false
 	t.lastEnd = time.Now()
 	return nil
 }
@@ -154,11 +130,11 @@ func (t *Trainer) stack(b *stages.Batch) (*tensor.Dense, error) {
 }
 
 // Process runs one training step on b.
-func (t *Trainer) Process(ctx context.Context, b *stages.Batch, emit func(*Step)) error {
+func (t *Trainer) Process(ctx context.Context, b *stages.Batch, emit func(Record)) error {
 	start := time.Now()
 	wait := start.Sub(t.lastEnd)
 	defer b.Release()
-	if t.stopped() || (t.MaxSteps > 0 && t.step >= t.MaxSteps) {
+	if t.done() {
 		return nil
 	}
 	if b.Size() < 2 {
@@ -211,12 +187,23 @@ func (t *Trainer) Process(ctx context.Context, b *stages.Batch, emit func(*Step)
 		rec.DataWait = wait.Seconds() / total.Seconds()
 		rec.PairsPerS = float64(b.Size()) / total.Seconds()
 	}
-	if t.SnapshotEvery > 0 && t.step%t.SnapshotEvery == 0 {
-		rec.Snapshot = t.snapshot(b.Epoch, b.Cursor)
-	}
 	t.last = rec
 	emit(rec)
+	if t.SnapshotEvery > 0 && t.step%t.SnapshotEvery == 0 {
+		emit(t.snapshot(b.Epoch, b.Cursor))
+	}
+	if t.MaxSteps > 0 && t.step >= t.MaxSteps && !t.halted {
+		t.halted = true
+		if t.Halt != nil {
+			t.Halt()
+		}
+	}
 	return nil
+}
+
+// done reports whether training has ended (stopped or at MaxSteps).
+func (t *Trainer) done() bool {
+	return t.stopped() || (t.MaxSteps > 0 && t.step >= t.MaxSteps)
 }
 
 func (t *Trainer) stopped() bool {
@@ -239,50 +226,48 @@ func (t *Trainer) dzLike(z *tensor.Dense) *tensor.Dense {
 	return t.dz
 }
 
-// endEpoch runs the evaluation due at the end of epoch t.epoch and emits it
-// as a repeat of the last step record marked EpochEnd.
-func (t *Trainer) endEpoch(ctx context.Context, emit func(*Step)) error {
+// endEpoch runs the evaluation due at the end of epoch t.epoch.
+func (t *Trainer) endEpoch(ctx context.Context, emit func(Record)) error {
 	if t.Eval == nil || t.EvalEvery == 0 || (t.epoch+1)%t.EvalEvery != 0 {
 		return nil
 	}
-	ev, err := t.Eval(ctx, t.Model)
+	return t.evaluate(ctx, emit, false)
+}
+
+// evaluate runs Eval and emits its record.
+func (t *Trainer) evaluate(ctx context.Context, emit func(Record), final bool) error {
+	sc, err := t.Eval.Evaluate(ctx, t.Model)
 	if err != nil {
+		if final {
+			return pipeline.Fatal(fmt.Errorf("train: final evaluation: %w", err))
+		}
 		return pipeline.Fatal(fmt.Errorf("train: evaluation after epoch %d: %w", t.epoch, err))
 	}
-	rec := *t.last
-	rec.EpochEnd, rec.Eval, rec.Snapshot = true, ev, nil
-	emit(&rec)
+	emit(&Eval{Step: t.last.Step, Epoch: t.epoch, Final: final, Scores: sc, Time: time.Now()})
 	return nil
 }
 
-// Flush runs when the input ends (or after a graceful stop): it emits the
-// last step again marked Final, with a snapshot of the state, and then,
-// unless stopped, the final evaluation as an EpochEnd record.
-func (t *Trainer) Flush(ctx context.Context, emit func(*Step)) error {
+// Flush runs when the input ends (or after a graceful stop): it emits a
+// snapshot of the state unless the last step already had one, and then,
+// unless stopped, the final evaluation.
+func (t *Trainer) Flush(ctx context.Context, emit func(Record)) error {
 	if t.last == nil {
 		return nil
 	}
-	rec := *t.last
-	rec.Final, rec.EpochEnd, rec.Eval = true, false, nil
-	rec.Snapshot = t.snapshot(t.epoch, t.last.Cursor)
-	emit(&rec)
+	if t.lastSnap != t.step {
+		emit(t.snapshot(t.epoch, t.last.Cursor))
+	}
 	if t.Eval == nil || t.stopped() {
 		return nil
 	}
-	ev, err := t.Eval(ctx, t.Model)
-	if err != nil {
-		return pipeline.Fatal(fmt.Errorf("train: final evaluation: %w", err))
-	}
-	end := *t.last
-	end.EpochEnd, end.Eval, end.Snapshot = true, ev, nil
-	emit(&end)
-	return nil
+	return t.evaluate(ctx, emit, true)
 }
 
 func (t *Trainer) snapshot(epoch int, cur sources.Cursor) *Snapshot {
+	t.lastSnap = t.step
 	return &Snapshot{
-		Step: t.step, Epoch: epoch, Cursor: cur,
-		Model: nn.CloneState(t.Model.StateDict()), Optimizer: nn.CloneState(t.Opt.State()),
+		Step: t.step, Epoch: epoch, Cursor: cur, Config: t.Config,
+		Tensors: nn.CloneState(t.Model.StateDict()), Optimizer: nn.CloneState(t.Opt.State()),
 	}
 }
 

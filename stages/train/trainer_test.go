@@ -15,6 +15,7 @@ import (
 	"github.com/contrastream/contrastream/pipeline/pipelinetest"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train/loss"
 	"github.com/contrastream/contrastream/stages/train/nn"
 	"github.com/contrastream/contrastream/stages/train/optim"
@@ -59,13 +60,13 @@ func newTrainer(t *testing.T) *Trainer {
 	}
 }
 
-func run(t *testing.T, tr *Trainer, batches []*stages.Batch) []*Step {
+func run(t *testing.T, tr *Trainer, batches []*stages.Batch) []Record {
 	t.Helper()
 	if err := tr.Setup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	var steps []*Step
-	emit := func(s *Step) { steps = append(steps, s) }
+	var steps []Record
+	emit := func(s Record) { steps = append(steps, s) }
 	for _, b := range batches {
 		if err := tr.Process(t.Context(), b, emit); err != nil {
 			t.Fatal(err)
@@ -75,6 +76,21 @@ func run(t *testing.T, tr *Trainer, batches []*stages.Batch) []*Step {
 		t.Fatal(err)
 	}
 	return steps
+}
+
+// split separates a trainer's records by kind.
+func split(recs []Record) (steps []*Step, snaps []*Snapshot, evals []*Eval) {
+	for _, r := range recs {
+		switch v := r.(type) {
+		case *Step:
+			steps = append(steps, v)
+		case *Snapshot:
+			snaps = append(snaps, v)
+		case *Eval:
+			evals = append(evals, v)
+		}
+	}
+	return steps, snaps, evals
 }
 
 func weights(m *nn.SimCLR) []float32 {
@@ -95,16 +111,27 @@ func TestTrainerLearnsAndRecords(t *testing.T) {
 	for range 4 {
 		bs = append(bs, three...)
 	}
-	steps := run(t, tr, bs)
-	if len(steps) != 13 || !steps[12].Final || steps[12].Snapshot == nil {
-		t.Fatalf("%d records; last %+v", len(steps), steps[len(steps)-1])
+	recs := run(t, tr, bs)
+	steps, snaps, _ := split(recs)
+	// s1 s2 s3 s4 S4 ... s12 S12: a snapshot after every 4th step, and
+	// none repeated at the end (step 12 has one).
+	if len(recs) != 15 || len(steps) != 12 || len(snaps) != 3 {
+		t.Fatalf("%d records: %d steps, %d snapshots", len(recs), len(steps), len(snaps))
 	}
-	for i, s := range steps[:12] {
-		if s.Step != i+1 || s.Pairs != 8 || (s.Snapshot != nil) != ((i+1)%4 == 0) {
-			t.Errorf("record %d: step %d pairs %d snapshot %v", i, s.Step, s.Pairs, s.Snapshot != nil)
+	for i, s := range steps {
+		if s.Step != i+1 || s.Pairs != 8 {
+			t.Errorf("record %d: step %d pairs %d", i, s.Step, s.Pairs)
 		}
 		if s.DataWait < 0 || s.DataWait > 1 || s.GradNorm <= 0 {
 			t.Errorf("record %d: data wait %v grad norm %v", i, s.DataWait, s.GradNorm)
+		}
+	}
+	for i, sn := range snaps {
+		if sn.Step != 4*(i+1) {
+			t.Errorf("snapshot %d at step %d", i, sn.Step)
+		}
+		if _, ok := recs[5*i+4].(*Snapshot); !ok {
+			t.Errorf("record %d is %T, want the snapshot right after step %d", 5*i+4, recs[5*i+4], sn.Step)
 		}
 	}
 	if steps[0].LR != 0 || steps[2].LR != 0.1 {
@@ -115,8 +142,8 @@ func TestTrainerLearnsAndRecords(t *testing.T) {
 	if !(last < first-0.05) {
 		t.Errorf("loss did not go down: %v → %v", first, last)
 	}
-	if steps[12].Snapshot.Cursor != (sources.Cursor{Epoch: 0, Position: 24}) {
-		t.Errorf("final cursor %v", steps[12].Snapshot.Cursor)
+	if snaps[2].Cursor != (sources.Cursor{Epoch: 0, Position: 24}) {
+		t.Errorf("final cursor %v", snaps[2].Cursor)
 	}
 }
 
@@ -133,17 +160,20 @@ func TestTrainerIsDeterministicAndResumesBitIdentically(t *testing.T) {
 	}
 
 	first := newTrainer(t)
-	steps := run(t, first, batches[:4])
-	snap := steps[len(steps)-1].Snapshot
+	_, snaps, _ := split(run(t, first, batches[:4]))
+	if len(snaps) != 1 {
+		t.Fatalf("%d snapshots from Flush, want 1", len(snaps))
+	}
+	snap := snaps[0]
 	resumed := newTrainer(t)
-	if err := nn.LoadStateDict(resumed.Model, snap.Model); err != nil {
+	if err := nn.LoadStateDict(resumed.Model, snap.Tensors); err != nil {
 		t.Fatal(err)
 	}
 	if err := resumed.Opt.LoadState(resumed.Model.Params(), snap.Optimizer); err != nil {
 		t.Fatal(err)
 	}
 	resumed.StartStep = snap.Step
-	rs := run(t, resumed, batches[4:])
+	rs, _, _ := split(run(t, resumed, batches[4:]))
 	if rs[0].Step != 5 {
 		t.Errorf("resumed step numbering starts at %d", rs[0].Step)
 	}
@@ -155,21 +185,24 @@ func TestTrainerIsDeterministicAndResumesBitIdentically(t *testing.T) {
 func TestTrainerEvaluatesAtEpochEnds(t *testing.T) {
 	tr := newTrainer(t)
 	calls := 0
-	tr.Eval = func(_ context.Context, m *nn.SimCLR) (map[string]float64, error) {
+	tr.Eval = evalFunc(func(_ context.Context, m *nn.SimCLR) (eval.Scores, error) {
 		calls++
-		return map[string]float64{"knn_top1": float64(calls)}, nil
-	}
+		return eval.Scores{KNNTop1: float64(calls)}, nil
+	})
 	tr.EvalEvery = 1
-	steps := run(t, tr, fakeBatches(6, 4, func(i int) int { return i / 2 }))
+	_, _, evs := split(run(t, tr, fakeBatches(6, 4, func(i int) int { return i / 2 })))
 	var evals []float64
-	for _, s := range steps {
-		if s.Eval != nil {
-			evals = append(evals, s.Eval["knn_top1"])
+	var at []int
+	for _, e := range evs {
+		evals = append(evals, e.KNNTop1)
+		at = append(at, e.Step, e.Epoch)
+		if e.Final != (e.Step == 6) {
+			t.Errorf("eval at step %d: final %v", e.Step, e.Final)
 		}
 	}
 	// after epochs 0 and 1 (seen when the next begins), then the final one
-	if !slices.Equal(evals, []float64{1, 2, 3}) || calls != 3 {
-		t.Errorf("evaluations %v", evals)
+	if !slices.Equal(evals, []float64{1, 2, 3}) || calls != 3 || !slices.Equal(at, []int{2, 0, 4, 1, 6, 2}) {
+		t.Errorf("evaluations %v at (step, epoch) %v", evals, at)
 	}
 }
 
@@ -177,7 +210,7 @@ func TestTrainerNaNLossIsFatalAndNamesTheStep(t *testing.T) {
 	tr := newTrainer(t)
 	bs := fakeBatches(3, 4, func(int) int { return 0 })
 	bs[2].Views[0].Float32s()[5] = float32(math.NaN())
-	res := pipelinetest.RunStage[*stages.Batch, *Step](t, tr, bs)
+	res := pipelinetest.RunStage[*stages.Batch, Record](t, tr, bs)
 	if !pipeline.IsFatal(res.Err) && !strings.Contains(errString(res.Err), "at step 3") {
 		t.Fatalf("err = %v", res.Err)
 	}
@@ -187,12 +220,20 @@ func TestTrainerNaNLossIsFatalAndNamesTheStep(t *testing.T) {
 	}
 	// Steps 1 and 2 were emitted (the sink may not see them all: a fatal
 	// error cancels the run), the bad step 3 never was.
-	for _, s := range res.Out {
+	steps, snaps, _ := split(res.Out)
+	if len(snaps) != 0 {
+		t.Errorf("%d snapshots after a fatal error", len(snaps))
+	}
+	for _, s := range steps {
 		if s.Step >= 3 {
 			t.Errorf("step %d emitted after the NaN", s.Step)
 		}
 	}
 }
+
+type evalFunc func(context.Context, *nn.SimCLR) (eval.Scores, error)
+
+func (f evalFunc) Evaluate(ctx context.Context, m *nn.SimCLR) (eval.Scores, error) { return f(ctx, m) }
 
 func errString(err error) string {
 	if err == nil {

@@ -9,28 +9,30 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Config selects and sizes a SimCLR model. The zero value (plus Model) works.
+// Config selects and sizes a SimCLR model: the architecture, saved as JSON
+// in every checkpoint so a model can be rebuilt from the checkpoint alone.
+// The zero value (plus Model) works.
 type Config struct {
 	// Model is "small" or "resnet18".
-	Model string
+	Model string `json:"model"`
 	// InChannels is 1 or 3 (default 3).
-	InChannels int
+	InChannels int `json:"in_channels"`
 	// HeadDepth is the number of Linear layers in the projection head
 	// (default 2; 1 gives a single Linear to HeadOut).
-	HeadDepth int
+	HeadDepth int `json:"head_depth"`
 	// HeadHidden is the width of the hidden head layers (default: the
 	// encoder's feature width, 256 for small, 512 for resnet18).
-	HeadHidden int
+	HeadHidden int `json:"head_hidden,omitempty"`
 	// HeadOut is the projection width (default 128).
-	HeadOut int
+	HeadOut int `json:"head_out,omitempty"`
 	// HeadBN puts BatchNorm1d after each hidden Linear (Linear → BN → ReLU,
-	// as SimCLR); false gives Linear → ReLU, the peer in train_step.py.
-	HeadBN bool
+	// as SimCLR); false gives Linear → ReLU.
+	HeadBN bool `json:"head_bn"`
 	// Seed seeds the math/rand/v2 PCG source of the initial weights.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 	// Threads is the number of goroutines for the layers' loops (default
 	// GOMAXPROCS). The gemm package parallelises products on its own.
-	Threads int
+	Threads int `json:"threads,omitempty"`
 }
 
 // ErrConfig is wrapped by configuration errors.
@@ -38,7 +40,7 @@ var ErrConfig = errors.New("nn: bad config")
 
 // SimCLR is an encoder followed by a projection head. Forward gives the
 // projections z; Features gives the encoder output h of the same Forward.
-// Parameter names are those of the torch models in shared/bench/train_step.py
+// Parameter names are those of the equivalent torch modules (docs/checkpoints.md)
 // ("features.*", or "stem.*" and "blocks.*", then "head.*").
 //
 // A SimCLR owns a Pool: call Close when done. Not safe for concurrent use.

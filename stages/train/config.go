@@ -1,0 +1,212 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/contrastream/contrastream/stages/augment"
+	"github.com/contrastream/contrastream/stages/eval"
+	"github.com/contrastream/contrastream/stages/train/nn"
+	"github.com/contrastream/contrastream/stages/train/optim"
+)
+
+// Config is a whole training run, serializable as JSON: every checkpoint
+// carries it, so a run resumes, and its model is rebuilt, from the
+// checkpoint alone. DefaultConfig gives the command line's defaults; Run
+// fills the zero values it can (see each field) and resolves Data.Size and
+// Model.InChannels from the first image, and saves the resolved Config.
+type Config struct {
+	Data       Data          `json:"data"`
+	Model      nn.Config     `json:"model"` // the architecture (Model.Seed seeds the weights)
+	Recipe     Recipe        `json:"recipe"`
+	Optimizer  Optimizer     `json:"optimizer"`
+	Schedule   Schedule      `json:"schedule"`
+	Eval       Evaluation    `json:"eval"`
+	Checkpoint Checkpointing `json:"checkpoint"`
+	Stop       Stopping      `json:"stop"`
+}
+
+// Data is where the images come from and how they are read.
+type Data struct {
+	// Glob lists the training shards: a glob, a folder or a comma-separated
+	// list (sources.Discover). Required.
+	Glob string `json:"glob"`
+	// Seed keys the data order and every view's random choices.
+	Seed uint64 `json:"seed"`
+	// ShuffleBuffer is the samples the shuffle buffer holds (0: off).
+	ShuffleBuffer int `json:"shuffle_buffer"`
+	// Size is the view side in pixels (0: the images' shorter side).
+	Size int `json:"size"`
+	// Workers is the goroutines for decode and for views each (0: one per
+	// CPU). It changes speed only: batches are bit-identical for any value.
+	Workers int `json:"workers,omitempty"`
+}
+
+// Recipe is the SimCLR recipe: the views (RandomResizedCrop, flip, colour
+// jitter with p 0.8, grayscale with p 0.2, optional blur) and the loss.
+type Recipe struct {
+	MinScale      float64 `json:"min_scale"`      // smallest crop area (0: 0.08)
+	ColorStrength float64 `json:"color_strength"` // colour-jitter strength s (0: no jitter)
+	Blur          bool    `json:"blur"`           // Gaussian blur with p 0.5, as SimCLR at ImageNet scale
+	Temperature   float64 `json:"temperature"`    // NT-Xent τ (0: 0.5)
+}
+
+// Optimizer names the optimizer and its settings.
+type Optimizer struct {
+	Name        string  `json:"name"`         // sgd, lars or adamw ("": sgd)
+	LR          float64 `json:"lr"`           // base learning rate (0: 0.3), scaled by LRScaling
+	LRScaling   string  `json:"lr_scaling"`   // none, linear (lr·B/256) or sqrt (lr·√B) ("": none)
+	Momentum    float64 `json:"momentum"`     // sgd, lars
+	WeightDecay float64 `json:"weight_decay"` // L2, not on batch-norm and bias parameters
+}
+
+// Schedule is the length of the run and its learning-rate curve: linear
+// warm-up, then cosine decay to 0 at the end of the last epoch.
+type Schedule struct {
+	Epochs       int     `json:"epochs"`        // epochs to train (0: 10)
+	Batch        int     `json:"batch"`         // images per step, 2 views each (0: 256)
+	WarmupEpochs float64 `json:"warmup_epochs"` // epochs of linear warm-up
+}
+
+// Evaluation is the kNN evaluation during training (none without Test).
+type Evaluation struct {
+	Train  string `json:"train,omitempty"` // labeled memory bank ("": Data.Glob)
+	Test   string `json:"test,omitempty"`  // labeled test set
+	Every  int    `json:"every"`           // epochs between evaluations (0: at the end only)
+	KNNK   int    `json:"knn_k"`           // neighbours (0: 200)
+	Linear bool   `json:"linear,omitempty"`
+}
+
+// Checkpointing says when snapshots are saved.
+type Checkpointing struct {
+	Every int `json:"every"` // steps between checkpoints (0: every epoch)
+	// Keep is how many checkpoints the Store keeps; Run does not use it
+	// (the Store's owner does: sinks.Checkpointer.Keep).
+	Keep int `json:"keep"`
+}
+
+// Stopping ends a run early, gracefully (the step in progress finishes and
+// a checkpoint is written); the schedule still spans every epoch. Resume
+// may change it.
+type Stopping struct {
+	MaxSteps int     `json:"max_steps,omitempty"` // stop at this step count, resumed steps included (0: no limit)
+	Minutes  float64 `json:"minutes,omitempty"`   // stop after this much training time (0: no limit)
+}
+
+// DefaultConfig returns the command line's defaults for training on glob:
+// the small encoder, SGD with momentum 0.9 at lr 0.3·B/256, 10 epochs of
+// 256 images with one epoch of warm-up, τ 0.5, colour strength 0.5,
+// checkpoints every epoch (3 kept), kNN with k 200.
+func DefaultConfig(glob string) Config {
+	return Config{
+		Data:       Data{Glob: glob, ShuffleBuffer: 4096},
+		Model:      nn.Config{Model: "small", HeadDepth: 2, HeadBN: true},
+		Recipe:     Recipe{MinScale: 0.08, ColorStrength: 0.5, Temperature: 0.5},
+		Optimizer:  Optimizer{Name: "sgd", LR: 0.3, LRScaling: "linear", Momentum: 0.9, WeightDecay: 5e-4},
+		Schedule:   Schedule{Epochs: 10, Batch: 256, WarmupEpochs: 1},
+		Eval:       Evaluation{Every: 1, KNNK: 200},
+		Checkpoint: Checkpointing{Keep: 3},
+	}
+}
+
+// withDefaults fills the zero values that have a default.
+func (c Config) withDefaults() Config {
+	if c.Model.Model == "" {
+		c.Model.Model = "small"
+	}
+	if c.Recipe.MinScale == 0 {
+		c.Recipe.MinScale = 0.08
+	}
+	if c.Recipe.Temperature == 0 {
+		c.Recipe.Temperature = 0.5
+	}
+	if c.Optimizer.Name == "" {
+		c.Optimizer.Name = "sgd"
+	}
+	if c.Optimizer.LR == 0 {
+		c.Optimizer.LR = 0.3
+	}
+	if c.Optimizer.LRScaling == "" {
+		c.Optimizer.LRScaling = "none"
+	}
+	if c.Schedule.Epochs == 0 {
+		c.Schedule.Epochs = 10
+	}
+	if c.Schedule.Batch == 0 {
+		c.Schedule.Batch = 256
+	}
+	if c.Eval.KNNK == 0 {
+		c.Eval.KNNK = 200
+	}
+	return c
+}
+
+// ErrConfig is wrapped by the errors of a Config that cannot run.
+var ErrConfig = errors.New("train: bad config")
+
+// validate checks what withDefaults cannot fix.
+func (c *Config) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	switch {
+	case c.Data.Glob == "":
+		return bad("no training data (Data.Glob)")
+	case c.Schedule.Batch < 2:
+		return bad("Schedule.Batch %d: NT-Xent needs at least 2 images per step", c.Schedule.Batch)
+	case c.Schedule.Epochs < 1:
+		return bad("Schedule.Epochs %d: want at least 1", c.Schedule.Epochs)
+	case c.Schedule.WarmupEpochs < 0:
+		return bad("Schedule.WarmupEpochs %v is negative", c.Schedule.WarmupEpochs)
+	case c.Data.Size != 0 && c.Data.Size < 16:
+		return bad("view size %d: the models need a side of at least 16", c.Data.Size)
+	case c.Recipe.MinScale <= 0 || c.Recipe.MinScale > 1:
+		return bad("Recipe.MinScale %v: want a crop area in (0, 1]", c.Recipe.MinScale)
+	case c.Recipe.Temperature < 0:
+		return bad("Recipe.Temperature %v is negative", c.Recipe.Temperature)
+	case c.Checkpoint.Every < 0 || c.Eval.Every < 0 || c.Stop.MaxSteps < 0 || c.Stop.Minutes < 0:
+		return bad("negative Checkpoint.Every, Eval.Every, Stop.MaxSteps or Stop.Minutes")
+	case c.Data.ShuffleBuffer < 0 || c.Data.Workers < 0:
+		return bad("negative Data.ShuffleBuffer or Data.Workers")
+	}
+	if err := (eval.KNN{K: c.Eval.KNNK}).Validate(); err != nil {
+		return fmt.Errorf("%w: Eval.KNNK %d: %w", ErrConfig, c.Eval.KNNK, err)
+	}
+	if _, err := optim.ParseScaling(c.Optimizer.LRScaling); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if _, err := c.newOptimizer(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// newOptimizer returns the optimizer the config names.
+func (c *Config) newOptimizer() (optim.Optimizer, error) {
+	o := c.Optimizer
+	switch o.Name {
+	case "sgd":
+		return &optim.SGD{Momentum: o.Momentum, WeightDecay: o.WeightDecay}, nil
+	case "lars":
+		return &optim.LARS{Momentum: o.Momentum, WeightDecay: o.WeightDecay}, nil
+	case "adamw":
+		return &optim.AdamW{WeightDecay: o.WeightDecay}, nil
+	}
+	return nil, fmt.Errorf("%w: optimizer %q: want sgd, lars or adamw", ErrConfig, o.Name)
+}
+
+// Augmentation returns the views' augmentation: SimCLR's, with the
+// recipe's crop scale, colour strength and blur, at side Data.Size.
+func (c *Config) Augmentation() augment.Augmentation {
+	size, s := c.Data.Size, c.Recipe.ColorStrength
+	ops := []augment.Augmentation{
+		augment.RandomResizedCrop{Size: size, Scale: [2]float32{float32(c.Recipe.MinScale), 1}, Ratio: [2]float32{3.0 / 4, 4.0 / 3}},
+		augment.HorizontalFlip{P: 0.5},
+		augment.RandomApply{Aug: augment.ColorJitter{Brightness: 0.8 * s, Contrast: 0.8 * s, Saturation: 0.8 * s, Hue: 0.2 * s}, P: 0.8},
+		augment.RandomGrayscale{P: 0.2},
+	}
+	if c.Recipe.Blur {
+		ops = append(ops, augment.RandomApply{Aug: augment.GaussianBlur{Kernel: size/10/2*2 + 1, Sigma: [2]float32{0.1, 2}}, P: 0.5})
+	}
+	return augment.Chain(ops...)
+}

@@ -1,0 +1,396 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/eval"
+	"github.com/contrastream/contrastream/stages/image"
+	"github.com/contrastream/contrastream/stages/train/loss"
+	"github.com/contrastream/contrastream/stages/train/nn"
+	"github.com/contrastream/contrastream/stages/train/optim"
+)
+
+// Store keeps the checkpoints of a run. sinks.Checkpointer is the one on
+// disk (safetensors + zstd, written atomically, the newest kept).
+type Store interface {
+	// Save writes s. It must not keep s's tensors past its return (a
+	// snapshot is a copy, so it may read them while training goes on).
+	Save(ctx context.Context, s *Snapshot) error
+	// Latest returns the newest snapshot, or an error wrapping
+	// ErrNoCheckpoint when the store holds none.
+	Latest() (*Snapshot, error)
+}
+
+// ErrNoCheckpoint is wrapped by Store.Latest when there is no checkpoint.
+var ErrNoCheckpoint = errors.New("train: no checkpoint")
+
+// Metrics takes a run's records as they happen (metrics.jsonl, Prometheus,
+// plots, a progress line: see package sinks). The records must not be kept
+// or changed. Calls come from one goroutine, in order. A failed write is a
+// record error of the "metrics" stage: counted, dead-lettered, the run goes
+// on.
+type Metrics interface {
+	WriteStep(*Step) error
+	WriteEval(*Eval) error
+}
+
+// Starter is implemented by Metrics that want to know about the run before
+// its first record (Run calls Start once, before training begins).
+type Starter interface {
+	Start(Info) error
+}
+
+// Info describes a run that is starting.
+type Info struct {
+	Config        Config // resolved
+	StartStep     int    // steps already done (resumed)
+	StepsPerEpoch int
+	TotalSteps    int                      // StepsPerEpoch × Config.Schedule.Epochs
+	Stats         func() pipeline.RunStats // live per-stage statistics
+}
+
+// Options connect a run to its caller; unlike the Config, none of it is
+// saved.
+type Options struct {
+	// Store receives the snapshots (required).
+	Store Store
+	// Metrics receive every Step and Eval record.
+	Metrics []Metrics
+	// Stop, when closed, stops the run gracefully: the step in progress
+	// finishes, a checkpoint is written and Run returns with
+	// Result.Stopped. Cancelling Run's context aborts instead (no final
+	// checkpoint; the last one saved stays).
+	Stop <-chan struct{}
+	// Resume continues from this snapshot (Resume sets it from the
+	// Store). Without it, Run refuses a Store that holds checkpoints.
+	Resume *Snapshot
+	// Eval, if set, is the evaluation instead of the one Config.Eval
+	// describes (whose Every still applies), e.g. an eval.Suite the caller
+	// has loaded already and uses itself too.
+	Eval Evaluator
+	// Pipeline options, e.g. pipeline.WithDeadLetter and
+	// pipeline.WithBadRecordBudget.
+	Pipeline []pipeline.Option
+}
+
+// Result is what a finished (or stopped) run did.
+type Result struct {
+	Config    Config  `json:"config"`  // the resolved configuration
+	Steps     int     `json:"steps"`   // steps completed in all, resumed ones included
+	Epochs    int     `json:"epochs"`  // completed epochs
+	Seconds   float64 `json:"seconds"` // wall time of this call's training
+	PairsPerS float64 `json:"pairs_per_s"`
+	DataWait  float64 `json:"data_wait"` // fraction of step time spent waiting for data
+	Loss      float64 `json:"loss"`      // of the last step
+	Eval      *Eval   `json:"eval,omitempty"`
+	// Saved is the step of the last snapshot saved by this call (-1: none).
+	Saved   int               `json:"saved_step"`
+	Stopped bool              `json:"stopped"` // ended by Stop, Stop.MaxSteps or Stop.Minutes
+	Stats   pipeline.RunStats `json:"stages"`
+}
+
+// Run trains a SimCLR model as cfg says, as one pipeline:
+//
+//	parquet (from the cursor) → decode → views → tensorize → train → {checkpoint (o.Store), metrics (o.Metrics)}
+//
+// It returns when the last epoch is done, when the run is stopped
+// (o.Stop, cfg.Stop), when ctx is cancelled (ctx's error) or on the first
+// fatal error (a NaN loss, a failed checkpoint). Every goroutine it starts
+// has ended when it returns. Batches, weights and checkpoints are
+// bit-identical for any Data.Workers, and a run resumed from any of its
+// checkpoints ends bit-identical to one never stopped.
+func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
+	res := &Result{Saved: -1}
+	if o.Store == nil {
+		return res, fmt.Errorf("%w: Options.Store is nil", ErrConfig)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return res, err
+	}
+	var cursor sources.Cursor
+	startStep := 0
+	if o.Resume != nil {
+		cursor, startStep = o.Resume.Cursor, o.Resume.Step
+	} else if s, err := o.Store.Latest(); err == nil {
+		return res, fmt.Errorf("train: the store already holds checkpoints (step %d): resume the run, or start it in another store", s.Step)
+	} else if !errors.Is(err, ErrNoCheckpoint) {
+		return res, err
+	}
+	src, err := sources.NewSource(sources.ParquetConfig{Glob: cfg.Data.Glob, Seed: cfg.Data.Seed,
+		ShuffleBuffer: cfg.Data.ShuffleBuffer, Epochs: cfg.Schedule.Epochs, Cursor: cursor})
+	if err != nil {
+		return res, err
+	}
+	if cfg.Data.Size == 0 || cfg.Model.InChannels == 0 {
+		side, channels, err := peekImage(cfg.Data.Glob)
+		if err != nil {
+			return res, err
+		}
+		if cfg.Data.Size == 0 {
+			cfg.Data.Size = side
+		}
+		if cfg.Model.InChannels == 0 {
+			cfg.Model.InChannels = channels
+		}
+		if err := cfg.validate(); err != nil {
+			return res, err
+		}
+	}
+	if err := stages.CheckViewSide("Data.Size", cfg.Data.Size); err != nil {
+		return res, err
+	}
+	res.Config = cfg
+	batch := cfg.Schedule.Batch
+	c, side := cfg.Model.InChannels, cfg.Data.Size
+	tz := &stages.Tensorize{BatchSize: batch, DropLast: true}
+	if err := tz.CheckMemory([][3]int{{c, side, side}, {c, side, side}}); err != nil {
+		return res, err
+	}
+	spe := int(src.Plan().EpochSize()) / batch
+	if spe < 1 {
+		return res, fmt.Errorf("train: %d images per epoch make no batch of %d", src.Plan().EpochSize(), batch)
+	}
+	total := spe * cfg.Schedule.Epochs
+
+	model, err := nn.NewSimCLR(cfg.Model)
+	if err != nil {
+		return res, err
+	}
+	defer model.Close()
+	opt, err := cfg.newOptimizer()
+	if err != nil {
+		return res, err
+	}
+	scaling, _ := optim.ParseScaling(cfg.Optimizer.LRScaling) // validated
+	sched := optim.WarmupCosine{Peak: scaling.Apply(cfg.Optimizer.LR, batch),
+		WarmupSteps: int(cfg.Schedule.WarmupEpochs * float64(spe)), TotalSteps: total}
+	if err := sched.Validate(); err != nil {
+		return res, err
+	}
+	if o.Resume != nil {
+		if err := nn.LoadStateDict(model, o.Resume.Tensors); err != nil {
+			return res, fmt.Errorf("train: resume from step %d: %w", o.Resume.Step, err)
+		}
+		if len(o.Resume.Optimizer) > 0 {
+			if err := opt.LoadState(model.Params(), o.Resume.Optimizer); err != nil {
+				return res, fmt.Errorf("train: resume from step %d: %w", o.Resume.Step, err)
+			}
+		}
+	}
+	ev := o.Eval
+	if ev == nil && cfg.Eval.Test != "" {
+		bank := cfg.Eval.Train
+		if bank == "" {
+			bank = cfg.Data.Glob
+		}
+		suite, err := eval.LoadSuite(ctx, bank, cfg.Eval.Test, cfg.Data.Size, cfg.Model.InChannels)
+		if err != nil {
+			return res, err
+		}
+		suite.KNN, suite.Linear = eval.KNN{K: cfg.Eval.KNNK}, cfg.Eval.Linear
+		ev = suite
+	}
+	every := cfg.Checkpoint.Every
+	if every == 0 {
+		every = spe
+	}
+
+	p := pipeline.New("train", o.Pipeline...)
+	stopCh := make(chan struct{})
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stopCh); p.Stop() }) } // the one graceful stop
+	trainer := &Trainer{
+		Model: model, Loss: &loss.NTXent{Temperature: float32(cfg.Recipe.Temperature)}, Opt: opt, Schedule: sched,
+		StartStep: startStep, SnapshotEvery: every, Eval: ev, EvalEvery: cfg.Eval.Every,
+		Stop: stopCh, MaxSteps: cfg.Stop.MaxSteps, Halt: halt, Config: cfg,
+	}
+	rows := pipeline.Source[*sources.Sample](p, "parquet", src)
+	batches := stages.ViewPipeline{
+		Decode:    &stages.Decode{Channels: cfg.Model.InChannels},
+		Views:     &stages.Views{Aug: cfg.Augmentation(), Seed: cfg.Data.Seed},
+		Tensorize: tz,
+		Workers:   cfg.Data.Workers,
+	}.Add(p, rows)
+	recs := pipeline.Apply(p, "train", batches, trainer)
+	t := &tally{last: startStep, saved: -1}
+	pipeline.Sink(p, "checkpoint", recs, Checkpoints{Store: o.Store, saved: &t.saved})
+	pipeline.Sink(p, "metrics", recs, Report{Metrics: append([]Metrics{t}, o.Metrics...)})
+
+	info := Info{Config: cfg, StartStep: startStep, StepsPerEpoch: spe, TotalSteps: total, Stats: p.Stats}
+	for _, m := range o.Metrics {
+		if s, ok := m.(Starter); ok {
+			if err := s.Start(info); err != nil {
+				return res, err
+			}
+		}
+	}
+	if cfg.Stop.Minutes > 0 {
+		tm := time.AfterFunc(time.Duration(cfg.Stop.Minutes*float64(time.Minute)), halt)
+		defer tm.Stop()
+	}
+	if o.Stop != nil {
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-o.Stop:
+				halt()
+			case <-done:
+			}
+		}()
+		defer wg.Wait()
+		defer close(done)
+	}
+	start := time.Now()
+	runErr := p.Run(ctx)
+	res.Seconds = time.Since(start).Seconds()
+	res.Stats = p.Stats()
+	res.Steps, res.Loss, res.Eval, res.Saved = t.last, t.loss, t.eval, t.saved
+	res.Epochs = res.Steps / spe
+	if res.Seconds > 0 {
+		res.PairsPerS = float64(t.pairs) / res.Seconds
+	}
+	if t.stepTotal > 0 {
+		res.DataWait = t.wait / t.stepTotal
+	}
+	select {
+	case <-stopCh:
+		res.Stopped = true
+	default:
+	}
+	return res, runErr
+}
+
+// Resume continues the run whose newest checkpoint o.Store holds, with the
+// Config saved in it, bit-identically. edit, if not nil, may change that
+// Config first (typically cfg.Stop; a changed schedule or architecture is
+// the caller's responsibility: the architecture must still match the
+// saved tensors).
+func Resume(ctx context.Context, o Options, edit func(*Config) error) (*Result, error) {
+	if o.Store == nil {
+		return &Result{Saved: -1}, fmt.Errorf("%w: Options.Store is nil", ErrConfig)
+	}
+	snap, err := o.Store.Latest()
+	if err != nil {
+		return &Result{Saved: -1}, err
+	}
+	cfg := snap.Config
+	if edit != nil {
+		if err := edit(&cfg); err != nil {
+			return &Result{Saved: -1}, err
+		}
+	}
+	o.Resume = snap
+	return Run(ctx, cfg, o)
+}
+
+// Checkpoints is the sink that saves a trainer's snapshots to Store (and
+// ignores its other records). A failed save is fatal: it ends the run.
+// It runs with one worker.
+type Checkpoints struct {
+	Store Store
+	saved *int
+}
+
+// Consume saves in if it is a *Snapshot.
+func (c Checkpoints) Consume(ctx context.Context, in Record) error {
+	s, ok := in.(*Snapshot)
+	if !ok {
+		return nil
+	}
+	if err := c.Store.Save(ctx, s); err != nil {
+		return pipeline.Fatal(fmt.Errorf("train: checkpoint of step %d: %w", s.Step, err))
+	}
+	if c.saved != nil {
+		*c.saved = s.Step
+	}
+	return nil
+}
+
+// Report is the sink that hands a trainer's Step and Eval records to each
+// of Metrics in turn (and ignores snapshots). It returns the first write
+// error, after trying every writer. It runs with one worker.
+type Report struct {
+	Metrics []Metrics
+}
+
+// Consume writes in to every Metrics.
+func (r Report) Consume(_ context.Context, in Record) error {
+	var first error
+	for _, m := range r.Metrics {
+		var err error
+		switch v := in.(type) {
+		case *Step:
+			err = m.WriteStep(v)
+		case *Eval:
+			err = m.WriteEval(v)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// tally keeps what Result reports.
+type tally struct {
+	last            int
+	loss            float64
+	eval            *Eval
+	pairs           int64
+	wait, stepTotal float64
+	saved           int
+}
+
+func (t *tally) WriteStep(s *Step) error {
+	t.last, t.loss = s.Step, s.Loss
+	t.pairs += int64(s.Pairs)
+	t.wait += s.Wait
+	t.stepTotal += s.Seconds
+	return nil
+}
+
+func (t *tally) WriteEval(e *Eval) error { t.eval = e; return nil }
+
+// peekImage returns the side and channels of the first image of the shards.
+func peekImage(glob string) (side, channels int, err error) {
+	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1})
+	if err != nil {
+		return 0, 0, err
+	}
+	var first *sources.Sample
+	errFirst := errors.New("first")
+	err = src.Produce(context.Background(), func(s *sources.Sample) error { first = s; return errFirst })
+	if first == nil {
+		if err == nil || errors.Is(err, errFirst) {
+			err = fmt.Errorf("train: %s: no images", glob)
+		}
+		return 0, 0, err
+	}
+	h, err := image.DecodeHeader(first.Bytes)
+	if err == nil {
+		err = image.DecodeOptions{}.CheckPixels(h) // the limit Decode applies
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("train: the first image, %s, gives no view side or channels (set --size and --channels, or Data.Size and Model.InChannels): %w", first.Key(), err)
+	}
+	side = min(h.W, h.H)
+	if err := stages.CheckViewSide("the first image's side (set --size, or Data.Size)", side); err != nil {
+		return 0, 0, fmt.Errorf("train: %s is %dx%d: %w", first.Key(), h.W, h.H, err)
+	}
+	c := 3
+	if h.Gray {
+		c = 1
+	}
+	return side, c, nil
+}

@@ -116,12 +116,34 @@ func runTrain(ctx context.Context, args []string) error {
 	}
 	res, err := out.run(ctx, cfg, f.out, f.resume, stop)
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 	if !f.jsonOut {
 		res.print(os.Stdout)
 	}
 	return nil
+}
+
+// trainFlagOf names the flag of each train.Config field.
+var trainFlagOf = map[string]string{
+	"Data.Glob": "--data", "Data.Size": "--size", "Data.ShuffleBuffer": "--shuffle-buffer", "Data.Workers": "--workers",
+	"Model.Model": "--model", "Model.InChannels": "--channels", "Model.HeadDepth": "--head-depth", "Model.Threads": "--threads",
+	"Schedule.Batch": "--batch", "Schedule.Epochs": "--epochs", "Schedule.WarmupEpochs": "--warmup-epochs",
+	"Optimizer.Name": "--optimizer", "Optimizer.LRScaling": "--lr-scaling", "Optimizer.LR": "--lr",
+	"Recipe.MinScale": "--min-scale", "Recipe.Temperature": "--temperature", "Recipe.ColorStrength": "--color-strength",
+	"Checkpoint.Every": "--checkpoint-every", "Eval.Every": "--eval-every", "Eval.KNNK": "--knn-k",
+	"Stop.MaxSteps": "--max-steps", "Stop.Minutes": "--minutes",
+}
+
+// flagError says a train.ConfigError in terms of the flag that set it.
+func flagError(err error) error {
+	var ce *train.ConfigError
+	if errors.As(err, &ce) {
+		if f, ok := trainFlagOf[ce.Field]; ok {
+			return errors.New(f + ce.Problem)
+		}
+	}
+	return err
 }
 
 // trainOutput is where a command's training run reports, besides its run

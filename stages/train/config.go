@@ -144,36 +144,59 @@ func (c Config) withDefaults() Config {
 // ErrConfig is wrapped by the errors of a Config that cannot run.
 var ErrConfig = errors.New("train: bad config")
 
+// ConfigError is a Config setting that cannot run: Field is its path in
+// the Config ("Schedule.Batch"), and the message is Field followed by
+// Problem ("Schedule.Batch must be >= 2, not 1"), so a command line can
+// name its own flag instead. It wraps ErrConfig.
+type ConfigError struct {
+	Field   string
+	Problem string // follows the field: " must be >= 2, not 1", ` "bogus": want sgd, lars or adamw`
+}
+
+func (e *ConfigError) Error() string { return "train: bad config: " + e.Field + e.Problem }
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+func configError(field, format string, a ...any) error {
+	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, a...)}
+}
+
 // validate checks what withDefaults cannot fix.
 func (c *Config) validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
-	}
 	switch {
 	case c.Data.Glob == "":
-		return bad("no training data (Data.Glob)")
+		return configError("Data.Glob", " is empty: no training data")
 	case c.Schedule.Batch < 2:
-		return bad("Schedule.Batch %d: NT-Xent needs at least 2 images per step", c.Schedule.Batch)
+		return configError("Schedule.Batch", " must be >= 2, not %d (NT-Xent needs negatives)", c.Schedule.Batch)
 	case c.Schedule.Epochs < 1:
-		return bad("Schedule.Epochs %d: want at least 1", c.Schedule.Epochs)
+		return configError("Schedule.Epochs", " must be >= 1, not %d", c.Schedule.Epochs)
 	case c.Schedule.WarmupEpochs < 0:
-		return bad("Schedule.WarmupEpochs %v is negative", c.Schedule.WarmupEpochs)
+		return configError("Schedule.WarmupEpochs", " %v is negative", c.Schedule.WarmupEpochs)
 	case c.Data.Size != 0 && c.Data.Size < 16:
-		return bad("view size %d: the models need a side of at least 16", c.Data.Size)
+		return configError("Data.Size", " %d: the models need a view side of at least 16", c.Data.Size)
 	case c.Recipe.MinScale <= 0 || c.Recipe.MinScale > 1:
-		return bad("Recipe.MinScale %v: want a crop area in (0, 1]", c.Recipe.MinScale)
+		return configError("Recipe.MinScale", " %v: want a crop area in (0, 1]", c.Recipe.MinScale)
 	case c.Recipe.Temperature < 0:
-		return bad("Recipe.Temperature %v is negative", c.Recipe.Temperature)
-	case c.Checkpoint.Every < 0 || c.Eval.Every < 0 || c.Stop.MaxSteps < 0 || c.Stop.Minutes < 0:
-		return bad("negative Checkpoint.Every, Eval.Every, Stop.MaxSteps or Stop.Minutes")
-	case c.Data.ShuffleBuffer < 0 || c.Data.Workers < 0:
-		return bad("negative Data.ShuffleBuffer or Data.Workers")
+		return configError("Recipe.Temperature", " %v is negative", c.Recipe.Temperature)
+	case c.Checkpoint.Every < 0:
+		return configError("Checkpoint.Every", " %d is negative", c.Checkpoint.Every)
+	case c.Eval.Every < 0:
+		return configError("Eval.Every", " %d is negative", c.Eval.Every)
+	case c.Stop.MaxSteps < 0:
+		return configError("Stop.MaxSteps", " %d is negative", c.Stop.MaxSteps)
+	case c.Stop.Minutes < 0:
+		return configError("Stop.Minutes", " %v is negative", c.Stop.Minutes)
+	case c.Data.ShuffleBuffer < 0:
+		return configError("Data.ShuffleBuffer", " %d is negative", c.Data.ShuffleBuffer)
+	case c.Data.Workers < 0:
+		return configError("Data.Workers", " %d is negative", c.Data.Workers)
 	}
 	if err := (eval.KNN{K: c.Eval.KNNK}).Validate(); err != nil {
-		return fmt.Errorf("%w: Eval.KNNK %d: %w", ErrConfig, c.Eval.KNNK, err)
+		return configError("Eval.KNNK", " %d: %v", c.Eval.KNNK, err)
 	}
 	if _, err := optim.ParseScaling(c.Optimizer.LRScaling); err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return configError("Optimizer.LRScaling", " %q: want none, linear or sqrt", c.Optimizer.LRScaling)
 	}
 	if _, err := c.newOptimizer(); err != nil {
 		return err
@@ -192,7 +215,7 @@ func (c *Config) newOptimizer() (optim.Optimizer, error) {
 	case "adamw":
 		return &optim.AdamW{WeightDecay: o.WeightDecay}, nil
 	}
-	return nil, fmt.Errorf("%w: optimizer %q: want sgd, lars or adamw", ErrConfig, o.Name)
+	return nil, configError("Optimizer.Name", " %q: want sgd, lars or adamw", o.Name)
 }
 
 // Augmentation returns the views' augmentation: SimCLR's, with the

@@ -60,11 +60,17 @@ const (
 	// BackendAuto uses libjpeg-turbo when the binary was built with the
 	// turbojpeg tag (see HaveTurbo), and pure Go otherwise.
 	BackendAuto Backend = iota
-	// BackendGo always uses Go's image/jpeg plus this package's conversion.
+	// BackendGo always uses this package's pure-Go decoder: libjpeg-turbo's
+	// pixels exactly (islow IDCT, fancy upsampling, integer colour), with
+	// Go assembly kernels where the CPU has them. Files using what it lacks
+	// (arithmetic coding, lossless, fractional sampling) go to image/jpeg.
 	BackendGo
 	// BackendTurbo always uses libjpeg-turbo; Decode returns ErrNoTurbo
 	// when it is not built in.
 	BackendTurbo
+	// BackendStd uses Go's image/jpeg plus this package's conversion (its
+	// IDCT rounds differently from libjpeg's: samples off by one or two).
+	BackendStd
 )
 
 // String returns "auto", "go" or "turbo".
@@ -74,6 +80,8 @@ func (b Backend) String() string {
 		return "go"
 	case BackendTurbo:
 		return "turbo"
+	case BackendStd:
+		return "std"
 	}
 	return "auto"
 }
@@ -360,6 +368,8 @@ func Decode(dst *Image, data []byte, opt DecodeOptions) error {
 	switch opt.Backend {
 	case BackendGo:
 		return decodeJPEGGo(dst, data, &h, c, &opt)
+	case BackendStd:
+		return decodeJPEGStd(dst, data, &h, c, &opt)
 	case BackendTurbo:
 		return decodeJPEGTurbo(dst, data, &h, c, &opt)
 	case BackendAuto:
@@ -408,6 +418,17 @@ func decodePNGStd(dst *Image, data []byte, h *Header, c int) error {
 const maxScans = 500
 
 func decodeJPEGGo(dst *Image, data []byte, h *Header, c int, opt *DecodeOptions) error {
+	if h.Progressive && bytes.Count(data, sosMarker) > maxScans {
+		return fmt.Errorf("%w: jpeg: more than %d scans", ErrUnsupported, maxScans)
+	}
+	err := decodeJPEGPure(dst, data, h, c, opt)
+	if err == errStdFallback {
+		return decodeJPEGStd(dst, data, h, c, opt)
+	}
+	return err
+}
+
+func decodeJPEGStd(dst *Image, data []byte, h *Header, c int, opt *DecodeOptions) error {
 	// Every scan starts with an SOS marker (FF DA), and entropy-coded data
 	// never contains FF DA (an FF there is followed by 00 or RSTn), so this
 	// count is an upper bound on the scans.

@@ -36,7 +36,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, ch uint8) {
 		opt := DecodeOptions{MaxPixels: limit, Channels: []int{0, 1, 3}[int(ch)%3], FastUpsample: ch&4 != 0}
 		h, herr := DecodeHeader(data)
-		var got [2]*Image
+		var got [3]*Image
 		for i, be := range backends() {
 			opt.Backend = be
 			dst := &Image{}
@@ -59,8 +59,10 @@ func FuzzDecode(f *testing.F) {
 			}
 			got[i] = dst
 		}
-		if got[0] != nil && got[1] != nil && (got[0].W != got[1].W || got[0].H != got[1].H || got[0].C != got[1].C) {
-			t.Fatalf("go %dx%dx%d, turbo %dx%dx%d", got[0].W, got[0].H, got[0].C, got[1].W, got[1].H, got[1].C)
+		for i := 1; i < len(got); i++ {
+			if got[0] != nil && got[i] != nil && (got[0].W != got[i].W || got[0].H != got[i].H || got[0].C != got[i].C) {
+				t.Fatalf("go %dx%dx%d, %v %dx%dx%d", got[0].W, got[0].H, got[0].C, backends()[i], got[i].W, got[i].H, got[i].C)
+			}
 		}
 	})
 }

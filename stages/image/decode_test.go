@@ -99,15 +99,16 @@ func fixtureFile(t testing.TB, name string) []byte {
 
 func backends() []Backend {
 	if HaveTurbo {
-		return []Backend{BackendGo, BackendTurbo}
+		return []Backend{BackendGo, BackendStd, BackendTurbo}
 	}
-	return []Backend{BackendGo}
+	return []Backend{BackendGo, BackendStd}
 }
 
 // Tolerances for JPEG against PIL's decode (libjpeg-turbo 2.1.5 with its
 // defaults: islow IDCT, triangle chroma upsampling). The turbojpeg backend
-// is the same library with the same settings, so it must match exactly. The
-// Go backend shares this package's libjpeg-exact upsampling and colour
+// is the same library with the same settings, and the Go backend
+// reimplements it, so both must match exactly. The image/jpeg backend
+// (BackendStd) shares this package's libjpeg-exact upsampling and colour
 // conversion, but image/jpeg's IDCT rounds differently from jidctint.c: a
 // sample is off by one now and then (measured: 2-5% of samples), and colour
 // conversion can turn ±1 in Y, Cb and Cr into ±3 in R, G or B. So: max 4,
@@ -172,7 +173,7 @@ func TestDecodeFixtures(t *testing.T) {
 						want = rgbOf(want0)
 					}
 					maxTol, meanTol := 0, 0.0
-					if isJPEG && be == BackendGo {
+					if isJPEG && be == BackendStd {
 						maxTol, meanTol = goTolerance(base)
 					}
 					if isJPEG && ch == 1 && want0.C == 3 {
@@ -202,8 +203,10 @@ func TestDecodeFixtures(t *testing.T) {
 	}
 }
 
-// TestDecodeBackendsAgree checks the Go backend against libjpeg-turbo on
-// every JPEG fixture with both upsampling modes and both gray and RGB output.
+// TestDecodeBackendsAgree checks the Go and image/jpeg backends against
+// libjpeg-turbo on every JPEG fixture with both upsampling modes and both
+// gray and RGB output: the Go backend exactly, image/jpeg within its
+// tolerance.
 func TestDecodeBackendsAgree(t *testing.T) {
 	if !HaveTurbo {
 		t.Skip("needs -tags turbojpeg")
@@ -217,8 +220,11 @@ func TestDecodeBackendsAgree(t *testing.T) {
 		for _, fast := range []bool{false, true} {
 			for _, ch := range []int{0, 1, 3} {
 				t.Run(fmt.Sprintf("%s/fast=%v/c%d", filepath.Base(f), fast, ch), func(t *testing.T) {
-					var g, tj Image
+					var g, tj, std Image
 					if err := Decode(&g, data, DecodeOptions{Backend: BackendGo, FastUpsample: fast, Channels: ch}); err != nil {
+						t.Fatal(err)
+					}
+					if err := Decode(&std, data, DecodeOptions{Backend: BackendStd, FastUpsample: fast, Channels: ch}); err != nil {
 						t.Fatal(err)
 					}
 					if err := Decode(&tj, data, DecodeOptions{Backend: BackendTurbo, FastUpsample: fast, Channels: ch}); err != nil {
@@ -227,9 +233,12 @@ func TestDecodeBackendsAgree(t *testing.T) {
 					if g.W != tj.W || g.H != tj.H || g.C != tj.C {
 						t.Fatalf("go %dx%dx%d, turbo %dx%dx%d", g.W, g.H, g.C, tj.W, tj.H, tj.C)
 					}
-					mx, mean := diffStats(&g, &tj)
+					if mx, mean := diffStats(&g, &tj); mx != 0 {
+						t.Errorf("go vs turbo: max %d, mean %.4f, want identical", mx, mean)
+					}
+					mx, mean := diffStats(&std, &tj)
 					if maxTol, meanTol := goTolerance(f); mx > maxTol || mean > meanTol {
-						t.Errorf("go vs turbo: max %d, mean %.4f", mx, mean)
+						t.Errorf("std vs turbo: max %d, mean %.4f", mx, mean)
 					}
 				})
 			}
@@ -513,8 +522,8 @@ func TestDecodeMinSide(t *testing.T) {
 				t.Fatal(err)
 			}
 			w, h := tc.w, tc.h
-			if be == BackendGo {
-				w, h = 200, 150 // documented: the Go backend ignores MinSide
+			if be != BackendTurbo {
+				w, h = 200, 150 // documented: the Go backends ignore MinSide
 			}
 			if dst.W != w || dst.H != h {
 				t.Errorf("%v MinSide %d: got %dx%d, want %dx%d", be, tc.minSide, dst.W, dst.H, w, h)

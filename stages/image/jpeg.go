@@ -64,25 +64,25 @@ type jpegDecoder struct {
 	data []byte
 	pos  int
 
-	w, h          int
-	progressive   bool
-	arith         bool
-	ncomp         int
-	comp          [maxComponents]jpegComponent
-	hmax, vmax    int
-	mcusX, mcusY  int
-	qt            [4][64]uint16 // natural order
-	qdef          [4]bool
-	dcTab, acTab  [4]huffTable
-	restart       int
-	jfif, adobe   bool
-	adobeXform    uint8
-	frameSeen     bool
-	scans         int
-	buffered      bool // coefficients kept for every block
-	colorKind     int  // jpeg colour space: ccGray, ccYCbCr, ccRGB, ccCMYK, ccYCCK
-	fast          bool // FastUpsample
-	outC          int
+	w, h         int
+	progressive  bool
+	arith        bool
+	ncomp        int
+	comp         [maxComponents]jpegComponent
+	hmax, vmax   int
+	mcusX, mcusY int
+	qt           [4][64]uint16 // natural order
+	qdef         [4]bool
+	dcTab, acTab [4]huffTable
+	restart      int
+	jfif, adobe  bool
+	adobeXform   uint8
+	frameSeen    bool
+	scans        int
+	buffered     bool // coefficients kept for every block
+	colorKind    int  // jpeg colour space: ccGray, ccYCbCr, ccRGB, ccCMYK, ccYCCK
+	fast         bool // FastUpsample
+	outC         int
 
 	// current scan
 	scomp      [maxComponents]int // indexes into comp

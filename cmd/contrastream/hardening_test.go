@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -442,5 +443,226 @@ func TestRefusedTrainLeavesNoRunFolder(t *testing.T) {
 	code, _, stderr := runBinCode(t, "train", "--data", filepath.Join(tmp, "nothing-*.parquet"), "--out", filepath.Join(tmp, "r"))
 	if code != 1 || !strings.Contains(stderr, "nothing-*.parquet") {
 		t.Errorf("train on a glob that matches nothing: exit %d stderr %s", code, stderr)
+	}
+}
+
+// mixedShard writes one shard of good synthetic 16×16 images with bad
+// records (bytes that are no image) at every row i where isBad(i).
+func mixedShard(t *testing.T, n int, isBad func(int) bool) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "mixed")
+	w, err := sinks.NewShards(sinks.ShardsConfig{Dir: dir, Labels: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := readSamples(t, tinyData(t), 256)
+	for i := range n {
+		b := good[i%len(good)].Bytes
+		if isBad(i) {
+			b = []byte("not an image at all")
+		}
+		if err := w.Write(b, good[i%len(good)].Label, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBadRecordsHaveABudgetAndAFile: a run on garbage (598 of 600 records
+// bad) fails with the budget's message instead of "0 steps", and lists
+// every bad record with shard, row and reason in RUN/bad-records.jsonl; a
+// run with a few bad records goes on and lists them; with the budget off,
+// a run that made no step is an error.
+func TestBadRecordsHaveABudgetAndAFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	tmp := t.TempDir()
+	garbage := mixedShard(t, 600, func(i int) bool { return i >= 2 })
+	run := filepath.Join(tmp, "garbage")
+	code, stdout, stderr := runBinCode(t, trainArgs(garbage, run)...)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "bad-record budget exceeded") ||
+		!strings.Contains(stderr, filepath.Join(run, "bad-records.jsonl")) {
+		t.Fatalf("garbage: exit %d stdout %q stderr %s", code, stdout, stderr)
+	}
+	recs, err := sinks.ReadDeadLetters(filepath.Join(run, "bad-records.jsonl"))
+	if err != nil || len(recs) < 50 {
+		t.Fatalf("dead letters: %d, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		if !strings.HasSuffix(r.Shard, "shard-00000.parquet") || r.Row < 2 || r.Stage != "decode" || !strings.Contains(r.Reason, "unknown format") {
+			t.Fatalf("dead letter %+v: want shard, row >= 2, stage and reason", r)
+		}
+	}
+
+	few := mixedShard(t, 256, func(i int) bool { return i == 7 || i == 200 })
+	run = filepath.Join(tmp, "few")
+	code, stdout, stderr = runBinCode(t, trainArgs(few, run, "--epochs", "1")...)
+	if code != 0 || !strings.Contains(stdout, "(1 epochs)") {
+		t.Fatalf("2 bad of 256, one epoch: exit %d stdout %s stderr %s", code, stdout, stderr)
+	}
+	recs, _ = sinks.ReadDeadLetters(filepath.Join(run, "bad-records.jsonl"))
+	if len(recs) != 2 || recs[0].Row != 7 || recs[1].Row != 200 {
+		t.Errorf("dead letters %+v, want rows 7 and 200", recs)
+	}
+
+	allBad := mixedShard(t, 64, func(int) bool { return true })
+	run = filepath.Join(tmp, "nothing")
+	code, _, stderr = runBinCode(t, trainArgs(allBad, run, "--max-bad", "-1", "--size", "16", "--channels", "3")...)
+	if code != 1 || !strings.Contains(stderr, "no training step was made: 128 of the 128 records read were bad") {
+		t.Errorf("all bad, no budget: exit %d stderr %s", code, stderr)
+	}
+}
+
+// TestTrainFlagMessages: each bad setting names its flag; 0 means the
+// documented default.
+func TestTrainFlagMessages(t *testing.T) {
+	data := tinyData(t)
+	tmp := t.TempDir()
+	for i, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lr", "NaN"}, "--lr NaN: want a finite learning rate"},
+		{[]string{"--lr", "-1"}, "--lr -1"},
+		{[]string{"--momentum", "Inf"}, "--momentum +Inf"},
+		{[]string{"--temperature", "-0.1"}, "--temperature -0.1 is negative"},
+		{[]string{"--color-strength", "-5"}, "--color-strength -5"},
+		{[]string{"--workers", "-3"}, "--workers -3 is negative"},
+		{[]string{"--keep", "-2"}, "--keep -2: want >= 1, 0 for the default (3) or -1 for all"},
+		{[]string{"--max-steps", "-5"}, "--max-steps -5 is negative"},
+		{[]string{"--minutes", "-1"}, "--minutes -1 is negative"},
+		{[]string{"--max-bad", "2"}, "--max-bad 2: want a fraction <= 1"},
+	} {
+		out := filepath.Join(tmp, fmt.Sprint("run", i))
+		code, stdout, stderr := runBinCode(t, append([]string{"train", "--data", data, "--out", out}, c.args...)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "json:") {
+			t.Errorf("train %v: exit %d stderr %s; want %q", c.args, code, stderr, c.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("train %v left a run folder", c.args)
+		}
+	}
+	_, _, help := runBinCode(t, "train", "--help")
+	for _, w := range []string{"NT-Xent temperature τ (0: 0.5)", "checkpoints to keep (0: 3; -1: all)", "(0: one per CPU)", "(0: no limit", "(0: 200)"} {
+		if !strings.Contains(help, w) {
+			t.Errorf("train --help does not say %q", w)
+		}
+	}
+}
+
+// TestRunFolderIsLocked: a second train into the --out of a running one
+// (still in its first epoch, before any checkpoint) is refused naming the
+// holder, and the first one is untouched; after the first is killed with
+// SIGKILL, its lock file does not block --resume. A resume into a running
+// folder is refused the same way.
+func TestRunFolderIsLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := tinyData(t)
+	run := filepath.Join(t.TempDir(), "run")
+	first := exec.Command(cliBinary, trainArgs(data, run, "--epochs", "50", "--checkpoint-every", "3")...)
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	waitFor(t, filepath.Join(run, sinks.LockName), "pid")
+	for _, args := range [][]string{trainArgs(data, run), {"train", "--out", run, "--resume"}} {
+		code, stdout, stderr := runBinCode(t, args...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "is being written by pid "+fmt.Sprint(first.Process.Pid)) {
+			t.Errorf("%v while a run holds the folder: exit %d stderr %s", args[1:3], code, stderr)
+		}
+	}
+	waitForCheckpoints(t, run, 1)
+	_ = first.Process.Signal(syscall.SIGKILL)
+	_ = first.Wait()
+	if _, err := os.Stat(filepath.Join(run, sinks.LockName)); err != nil {
+		t.Fatalf("the killed run's lock file: %v", err)
+	}
+	before, _ := weightsOf(t, run)
+	code, stdout, stderr := runBinCode(t, "train", "--out", run, "--resume", "--max-steps", fmt.Sprint(before+2))
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("2 steps after resuming at step %d", before)) {
+		t.Fatalf("resume after SIGKILL: exit %d stdout %s stderr %s", code, stdout, stderr)
+	}
+	// metrics.jsonl never repeats a step: the killed run's steps after its
+	// last checkpoint moved to metrics-superseded.jsonl.
+	b, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec struct {
+			Type string `json:"type"`
+			Step int    `json:"step"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Type == "step" {
+			if rec.Step != last+1 {
+				t.Fatalf("metrics.jsonl: step %d after step %d", rec.Step, last)
+			}
+			last = rec.Step
+		}
+	}
+	if int64(last) != before+2 {
+		t.Errorf("metrics.jsonl ends at step %d, want %d", last, before+2)
+	}
+}
+
+// TestUnwritableRunFolderIsFoundAtStart: a run folder that cannot be
+// written is refused before any training, naming it, and what it holds is
+// untouched.
+func TestUnwritableRunFolderIsFoundAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := tinyData(t)
+	run := filepath.Join(t.TempDir(), "run")
+	runBin(t, trainArgs(data, run, "--epochs", "1")...)
+	ckDir := filepath.Join(run, "checkpoints")
+	// Root ignores permission bits: make the folder immutable then.
+	lock := func(dir string) func() {
+		if os.Geteuid() == 0 {
+			if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+				t.Skipf("cannot make %s unwritable as root (chattr: %v %s)", dir, err, out)
+			}
+			return func() { exec.Command("chattr", "-i", dir).Run() }
+		}
+		os.Chmod(dir, 0o555)
+		return func() { os.Chmod(dir, 0o755) }
+	}
+	before := snapshotFiles(t, run)
+	undo := lock(ckDir)
+	code, stdout, stderr := runBinCode(t, "train", "--out", run, "--resume", "--max-steps", "12")
+	undo()
+	if code != 1 || stdout != "" || !strings.Contains(stderr, ckDir+" is not writable (found before training)") {
+		t.Errorf("resume into an unwritable checkpoints folder: exit %d stderr %s", code, stderr)
+	}
+	undo = lock(run)
+	code, _, stderr = runBinCode(t, "train", "--out", run, "--resume", "--max-steps", "12")
+	undo()
+	if code != 1 || !strings.Contains(stderr, run+" is not writable") {
+		t.Errorf("resume into an unwritable run folder: exit %d stderr %s", code, stderr)
+	}
+	after := snapshotFiles(t, run)
+	for p, b := range before {
+		if !bytes.Equal(after[p], b) && filepath.Base(p) != sinks.LockName {
+			t.Errorf("%s changed", p)
+		}
+	}
+	parent := t.TempDir()
+	undo = lock(parent)
+	code, _, stderr = runBinCode(t, trainArgs(data, filepath.Join(parent, "new"))...)
+	undo()
+	if code != 1 || !strings.Contains(stderr, "cannot be created") {
+		t.Errorf("a run folder in an unwritable parent: exit %d stderr %s", code, stderr)
 	}
 }

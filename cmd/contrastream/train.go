@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/stages"
 	"github.com/contrastream/contrastream/stages/train"
@@ -46,7 +48,7 @@ func registerTrain(fs *flag.FlagSet, c *train.Config, f *trainFlags) {
 	fs.StringVar(&c.Optimizer.Name, "optimizer", c.Optimizer.Name, "sgd, lars or adamw")
 	fs.Float64Var(&c.Optimizer.Momentum, "momentum", c.Optimizer.Momentum, "momentum (sgd, lars)")
 	fs.Float64Var(&c.Optimizer.WeightDecay, "weight-decay", c.Optimizer.WeightDecay, "L2 weight decay (not on batch-norm and bias parameters)")
-	fs.Float64Var(&c.Recipe.Temperature, "temperature", c.Recipe.Temperature, "NT-Xent temperature τ")
+	fs.Float64Var(&c.Recipe.Temperature, "temperature", c.Recipe.Temperature, "NT-Xent temperature τ (0: 0.5)")
 	fs.Float64Var(&c.Schedule.WarmupEpochs, "warmup-epochs", c.Schedule.WarmupEpochs, "linear warm-up, then cosine decay")
 	fs.IntVar(&c.Data.Size, "size", 0, "view side in pixels (0: the images' side)")
 	fs.IntVar(&c.Model.InChannels, "channels", 0, "model input channels: 1 or 3 (0: as the images)")
@@ -56,11 +58,12 @@ func registerTrain(fs *flag.FlagSet, c *train.Config, f *trainFlags) {
 	fs.IntVar(&c.Model.HeadDepth, "head-depth", c.Model.HeadDepth, "Linear layers in the projection head")
 	fs.BoolVar(&c.Model.HeadBN, "head-bn", c.Model.HeadBN, "batch norm in the projection head (Linear → BN → ReLU)")
 	fs.IntVar(&c.Data.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU)")
+	fs.Float64Var(&c.Data.MaxBad, "max-bad", 0.01, "fraction of the records that may be bad (skipped, listed in RUN/bad-records.jsonl) before the run fails (0: 0.01; negative: no limit)")
 	fs.IntVar(&c.Model.Threads, "threads", 0, "training threads (0: one per CPU)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed: weights, data order and views")
 	fs.IntVar(&c.Data.ShuffleBuffer, "shuffle-buffer", c.Data.ShuffleBuffer, "samples in the shuffle buffer (0: off)")
 	fs.IntVar(&c.Checkpoint.Every, "checkpoint-every", 0, "checkpoint every this many steps (0: every epoch)")
-	fs.IntVar(&c.Checkpoint.Keep, "keep", c.Checkpoint.Keep, "checkpoints to keep")
+	fs.IntVar(&c.Checkpoint.Keep, "keep", c.Checkpoint.Keep, "checkpoints to keep (0: 3; -1: all)")
 	fs.IntVar(&c.Eval.Every, "eval-every", c.Eval.Every, "kNN evaluation every this many epochs (0: at the end only)")
 	fs.StringVar(&c.Eval.Train, "eval-train", "", "labeled shards for the kNN memory bank (default: --data when it has labels)")
 	fs.StringVar(&c.Eval.Test, "eval-test", "", "labeled shards to evaluate on (no evaluation without it)")
@@ -115,6 +118,9 @@ func runTrain(ctx context.Context, args []string) error {
 		out.json = os.Stdout
 	}
 	res, err := out.run(ctx, cfg, f.out, f.resume, stop)
+	if errors.Is(err, pipeline.ErrBadRecordBudget) {
+		err = fmt.Errorf("%w\n(the bad records are listed in %s; --max-bad changes the budget)", err, filepath.Join(f.out, sinks.BadRecordsName))
+	}
 	if err != nil {
 		return flagError(err)
 	}
@@ -133,6 +139,8 @@ var trainFlagOf = map[string]string{
 	"Recipe.MinScale": "--min-scale", "Recipe.Temperature": "--temperature", "Recipe.ColorStrength": "--color-strength",
 	"Checkpoint.Every": "--checkpoint-every", "Eval.Every": "--eval-every", "Eval.KNNK": "--knn-k",
 	"Stop.MaxSteps": "--max-steps", "Stop.Minutes": "--minutes",
+	"Data.MaxBad": "--max-bad", "Optimizer.Momentum": "--momentum", "Optimizer.WeightDecay": "--weight-decay",
+	"Checkpoint.Keep": "--keep",
 }
 
 // flagError says a train.ConfigError in terms of the flag that set it.
@@ -212,8 +220,12 @@ type trainSummary struct {
 }
 
 func (r *trainSummary) print(w io.Writer) {
-	fmt.Fprintf(w, "train: %d steps (%d epochs) in %s, %.0f pairs/s, waiting for data %.0f%% of the time\n",
-		r.Steps, r.Epochs, time.Duration(r.Seconds*float64(time.Second)).Round(time.Second), r.PairsPerS, 100*r.DataWait)
+	steps := fmt.Sprintf("%d steps (%d epochs)", r.Steps, r.Epochs)
+	if r.StartStep > 0 {
+		steps = fmt.Sprintf("%d steps after resuming at step %d (%d in all, %d epochs)", r.Steps-r.StartStep, r.StartStep, r.Steps, r.Epochs)
+	}
+	fmt.Fprintf(w, "train: %s in %s, %.0f pairs/s, waiting for data %.0f%% of the time\n",
+		steps, time.Duration(r.Seconds*float64(time.Second)).Round(time.Second), r.PairsPerS, 100*r.DataWait)
 	fmt.Fprintf(w, "train: last loss %.4f", r.Loss)
 	if e := r.Eval; e != nil {
 		fmt.Fprintf(w, ", knn_top1 %.4f", e.KNNTop1)

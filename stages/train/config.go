@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/contrastream/contrastream/stages/augment"
 	"github.com/contrastream/contrastream/stages/eval"
@@ -40,6 +41,11 @@ type Data struct {
 	// Workers is the goroutines for decode and for views each (0: one per
 	// CPU). It changes speed only: batches are bit-identical for any value.
 	Workers int `json:"workers,omitempty"`
+	// MaxBad is the fraction of the records read that may fail (an image
+	// that does not decode, a view that fails) before the run fails with
+	// pipeline.ErrBadRecordBudget (0: 0.01; negative: no limit). Bad
+	// records are skipped and sent to the run's dead letters.
+	MaxBad float64 `json:"max_bad,omitempty"`
 }
 
 // Recipe is the SimCLR recipe: the views (RandomResizedCrop, flip, colour
@@ -138,6 +144,9 @@ func (c Config) withDefaults() Config {
 	if c.Eval.KNNK == 0 {
 		c.Eval.KNNK = 200
 	}
+	if c.Data.MaxBad == 0 {
+		c.Data.MaxBad = 0.01
+	}
 	return c
 }
 
@@ -164,7 +173,26 @@ func configError(field, format string, a ...any) error {
 
 // validate checks what withDefaults cannot fix.
 func (c *Config) validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
+	case !finite(c.Optimizer.LR) || c.Optimizer.LR < 0:
+		return configError("Optimizer.LR", " %v: want a finite learning rate >= 0", c.Optimizer.LR)
+	case !finite(c.Optimizer.Momentum) || c.Optimizer.Momentum < 0:
+		return configError("Optimizer.Momentum", " %v: want a finite momentum >= 0", c.Optimizer.Momentum)
+	case !finite(c.Optimizer.WeightDecay) || c.Optimizer.WeightDecay < 0:
+		return configError("Optimizer.WeightDecay", " %v: want a finite weight decay >= 0", c.Optimizer.WeightDecay)
+	case !finite(c.Recipe.Temperature):
+		return configError("Recipe.Temperature", " %v: want a finite temperature > 0", c.Recipe.Temperature)
+	case !finite(c.Recipe.ColorStrength) || c.Recipe.ColorStrength < 0:
+		return configError("Recipe.ColorStrength", " %v: want a finite strength >= 0", c.Recipe.ColorStrength)
+	case !finite(c.Schedule.WarmupEpochs):
+		return configError("Schedule.WarmupEpochs", " %v: want a finite number of epochs", c.Schedule.WarmupEpochs)
+	case math.IsNaN(c.Data.MaxBad) || c.Data.MaxBad > 1:
+		return configError("Data.MaxBad", " %v: want a fraction <= 1 (negative: no limit)", c.Data.MaxBad)
+	case c.Model.Threads < 0:
+		return configError("Model.Threads", " %d is negative", c.Model.Threads)
+	case c.Checkpoint.Keep < -1:
+		return configError("Checkpoint.Keep", " %d: want >= 1, 0 for the default (3) or -1 for all", c.Checkpoint.Keep)
 	case c.Data.Glob == "":
 		return configError("Data.Glob", " is empty: no training data")
 	case c.Schedule.Batch < 2:

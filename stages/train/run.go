@@ -28,6 +28,16 @@ type Store interface {
 	Latest() (*Snapshot, error)
 }
 
+// Locker is implemented by a Store that one run at a time may write
+// (sinks.Checkpointer: a flock'd lock file in the run folder). Run and
+// Resume take the lock before they look at the store and release it when
+// they return, so a second run into the same store is refused instead of
+// overwriting the first one's checkpoints. Lock also checks that the store
+// can be written, so an unwritable one is found before any training.
+type Locker interface {
+	Lock() (unlock func() error, err error)
+}
+
 // ErrNoCheckpoint is wrapped by Store.Latest when there is no checkpoint.
 var ErrNoCheckpoint = errors.New("train: no checkpoint")
 
@@ -82,10 +92,11 @@ type Options struct {
 
 // Result is what a finished (or stopped) run did.
 type Result struct {
-	Config    Config  `json:"config"`  // the resolved configuration
-	Steps     int     `json:"steps"`   // steps completed in all, resumed ones included
-	Epochs    int     `json:"epochs"`  // completed epochs
-	Seconds   float64 `json:"seconds"` // wall time of this call's training
+	Config    Config  `json:"config"`     // the resolved configuration
+	Steps     int     `json:"steps"`      // steps completed in all, resumed ones included
+	StartStep int     `json:"start_step"` // steps done before this call (resumed from)
+	Epochs    int     `json:"epochs"`     // completed epochs
+	Seconds   float64 `json:"seconds"`    // wall time of this call's training
 	PairsPerS float64 `json:"pairs_per_s"`
 	DataWait  float64 `json:"data_wait"` // fraction of step time spent waiting for data
 	Loss      float64 `json:"loss"`      // of the last step
@@ -94,6 +105,14 @@ type Result struct {
 	Saved   int               `json:"saved_step"`
 	Stopped bool              `json:"stopped"` // ended by Stop, Stop.MaxSteps or Stop.Minutes
 	Stats   pipeline.RunStats `json:"stages"`
+}
+
+// lock takes the store's lock, if it has one.
+func lock(s Store) (func() error, error) {
+	if l, ok := s.(Locker); ok {
+		return l.Lock()
+	}
+	return func() error { return nil }, nil
 }
 
 // Run trains a SimCLR model as cfg says, as one pipeline:
@@ -106,11 +125,26 @@ type Result struct {
 // has ended when it returns. Batches, weights and checkpoints are
 // bit-identical for any Data.Workers, and a run resumed from any of its
 // checkpoints ends bit-identical to one never stopped.
+//
+// It holds the Store's lock (Locker) while it runs. Bad records (images
+// that do not decode, views that fail) are skipped and dead-lettered (see
+// Options.Pipeline) up to Data.MaxBad of the records read; beyond it the
+// run fails with pipeline.ErrBadRecordBudget. A run that ends without
+// having made a single step is an error too.
 func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
-	res := &Result{Saved: -1}
 	if o.Store == nil {
-		return res, fmt.Errorf("%w: Options.Store is nil", ErrConfig)
+		return &Result{Saved: -1}, fmt.Errorf("%w: Options.Store is nil", ErrConfig)
 	}
+	unlock, err := lock(o.Store)
+	if err != nil {
+		return &Result{Saved: -1}, err
+	}
+	res, err := runLocked(ctx, cfg, o)
+	return res, errors.Join(err, unlock())
+}
+
+func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
+	res := &Result{Saved: -1}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return res, err
@@ -119,6 +153,7 @@ func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	startStep := 0
 	if o.Resume != nil {
 		cursor, startStep = o.Resume.Cursor, o.Resume.Step
+		res.StartStep = startStep
 	} else if s, err := o.Store.Latest(); err == nil {
 		return res, fmt.Errorf("train: the store already holds checkpoints (step %d): resume the run, or start it in another store", s.Step)
 	} else if !errors.Is(err, ErrNoCheckpoint) {
@@ -159,6 +194,9 @@ func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
 		return res, fmt.Errorf("train: %d images per epoch make no batch of %d", src.Plan().EpochSize(), batch)
 	}
 	total := spe * cfg.Schedule.Epochs
+	if startStep >= total && cfg.Schedule.Epochs > 0 {
+		return res, fmt.Errorf("train: nothing to do: the run is complete (step %d of %d, %d epochs)", startStep, total, cfg.Schedule.Epochs)
+	}
 
 	model, err := nn.NewSimCLR(cfg.Model)
 	if err != nil {
@@ -203,7 +241,11 @@ func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
 		every = spe
 	}
 
-	p := pipeline.New("train", o.Pipeline...)
+	popts := o.Pipeline
+	if cfg.Data.MaxBad >= 0 {
+		popts = append(popts[:len(popts):len(popts)], pipeline.WithBadRecordBudget(cfg.Data.MaxBad))
+	}
+	p := pipeline.New("train", popts...)
 	stopCh := make(chan struct{})
 	var stopOnce sync.Once
 	halt := func() { stopOnce.Do(func() { close(stopCh); p.Stop() }) } // the one graceful stop
@@ -256,7 +298,6 @@ func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	res.Seconds = time.Since(start).Seconds()
 	res.Stats = p.Stats()
 	res.Steps, res.Loss, res.Eval, res.Saved = t.last, t.loss, t.eval, t.saved
-	res.Epochs = res.Steps / spe
 	if res.Seconds > 0 {
 		res.PairsPerS = float64(t.pairs) / res.Seconds
 	}
@@ -267,6 +308,29 @@ func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	case <-stopCh:
 		res.Stopped = true
 	default:
+	}
+	// Completed epochs: all of them when the run ran to its end; else the
+	// epochs before the one the next batch comes from.
+	switch {
+	case runErr == nil && !res.Stopped:
+		res.Epochs = cfg.Schedule.Epochs
+	case t.steps > 0:
+		res.Epochs = t.cursor.Epoch
+		if t.cursor.Position >= src.Plan().EpochSize() {
+			res.Epochs++
+		}
+	default:
+		res.Epochs = cursor.Epoch
+	}
+	var bad, read int64
+	for _, st := range res.Stats.Stages {
+		bad += st.Errors
+		if st.Kind == "source" {
+			read += st.Out
+		}
+	}
+	if runErr == nil && t.steps == 0 && !res.Stopped {
+		return res, fmt.Errorf("train: no training step was made: %d of the %d records read were bad (see the dead letters)", bad, read)
 	}
 	return res, runErr
 }
@@ -280,6 +344,15 @@ func Resume(ctx context.Context, o Options, edit func(*Config) error) (*Result, 
 	if o.Store == nil {
 		return &Result{Saved: -1}, fmt.Errorf("%w: Options.Store is nil", ErrConfig)
 	}
+	unlock, err := lock(o.Store)
+	if err != nil {
+		return &Result{Saved: -1}, err
+	}
+	res, err := resume(ctx, o, edit)
+	return res, errors.Join(err, unlock())
+}
+
+func resume(ctx context.Context, o Options, edit func(*Config) error) (*Result, error) {
 	snap, err := o.Store.Latest()
 	if err != nil {
 		return &Result{Saved: -1}, err
@@ -291,7 +364,7 @@ func Resume(ctx context.Context, o Options, edit func(*Config) error) (*Result, 
 		}
 	}
 	o.Resume = snap
-	return Run(ctx, cfg, o)
+	return runLocked(ctx, cfg, o)
 }
 
 // Checkpoints is the sink that saves a trainer's snapshots to Store (and
@@ -344,6 +417,8 @@ func (r Report) Consume(_ context.Context, in Record) error {
 
 // tally keeps what Result reports.
 type tally struct {
+	steps           int            // steps made by this call
+	cursor          sources.Cursor // after the last step
 	last            int
 	loss            float64
 	eval            *Eval
@@ -353,7 +428,8 @@ type tally struct {
 }
 
 func (t *tally) WriteStep(s *Step) error {
-	t.last, t.loss = s.Step, s.Loss
+	t.steps++
+	t.last, t.loss, t.cursor = s.Step, s.Loss, s.Cursor
 	t.pairs += int64(s.Pairs)
 	t.wait += s.Wait
 	t.stepTotal += s.Seconds

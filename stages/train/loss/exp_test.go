@@ -72,10 +72,10 @@ func TestExpShiftSum(t *testing.T) {
 				want += float64(x[i])
 			}
 			// Both sums add the same float32 values in float64, in different
-		// orders (lanes, then the tail): the difference grows with the row
-		// length, about len·2⁻⁵³ of the sum (the fuzzer found a 2,239-value
-		// row 1.1e-15 apart, over the former fixed 1e-15).
-		if math.Abs(sum-want) > float64(len(in)+1)*0x1p-53*math.Max(want, 1) {
+			// orders (lanes, then the tail): the difference grows with the row
+			// length, about len·2⁻⁵³ of the sum (the fuzzer found a 2,239-value
+			// row 1.1e-15 apart, over the former fixed 1e-15).
+			if math.Abs(sum-want) > float64(len(in)+1)*0x1p-53*math.Max(want, 1) {
 				t.Fatalf("n=%d: sum %.17g, want %.17g", n, sum, want)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages/image"
@@ -86,7 +88,7 @@ func runStream(ctx context.Context, args []string) error {
 		cfg.Digests = f
 	}
 	if cfg.Socket == "" {
-		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if term.IsTerminal(int(os.Stdout.Fd())) {
 			return fmt.Errorf("stdout is a terminal: pipe the stream into a reader or give --socket")
 		}
 		cfg.W = os.Stdout

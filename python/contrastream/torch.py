@@ -675,7 +675,7 @@ class ViewLoader:
         if self._gpu is not None:
             views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std)
         elif self.normalize:
-            views = _normalize(host, self.mean, self.std)
+            views = _normalize_host(pix[: n * v * s * s * c], n, v, s, c, self.mean, self.std)
         else:
             views = host
         return Batch(views, labels, ids, epoch, index, cursor, keys, host=host)
@@ -687,6 +687,25 @@ def _host_alloc(n):
 
 
 _NORM = {}
+
+
+def _normalize_host(pix, n, v, s, c, mean, std):
+    """The host path: (x/255 - mean)/std of the received [B,V,H,W,C] uint8
+    pixels into a new float32 array of the same layout, returned as a
+    [B, V, C, H, W] tensor view (channels-last memory). numpy's ufuncs (a
+    multiply that casts, then an add, over rows of W·C values) run 2-3x
+    faster here than torch 1.13's mixed-dtype addcmul, and numpy asks for
+    huge pages for large arrays (fewer page faults)."""
+    key = ("host", s, c, mean, std)
+    t = _NORM.get(key)
+    if t is None:
+        scale = np.tile(np.array([1.0 / (255.0 * x) for x in std[:c]], dtype=np.float32), s)
+        bias = np.tile(np.array([-m / x for m, x in zip(mean[:c], std[:c])], dtype=np.float32), s)
+        _NORM[key] = t = (scale, bias)
+    rows = pix.reshape(n * v * s, s * c)
+    out = np.multiply(rows, t[0], dtype=np.float32)
+    np.add(out, t[1], out=out)
+    return torch.from_numpy(out).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
 
 
 def _normalize(x, mean, std):

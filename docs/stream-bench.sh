@@ -16,6 +16,9 @@ SHARED=${SHARED:-../shared}
 WORK=${WORK:-/tmp/stream-bench}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-2}
+# 250 divides every set (2,000 and 500 images): no epoch remainder is made
+# and then dropped (the stream sends full batches only).
+BATCH=${BATCH:-250}
 B=$(realpath "$SHARED/bench")
 mkdir -p "$WORK"
 export BENCH_DATA=${BENCH_DATA:-$WORK/data}
@@ -36,28 +39,24 @@ peer() { # size [extra]
 	printf '%-12s' "peer $1"
 	$RT $PY "$B/aug_bench.py" --size "$1" --workers "$WORKERS" "${@:2}" 2>&1 | grep RESULT
 }
-loader() { # build size
+loader() { # build size [--normalize]
 	printf '%-12s' "$1 $2"
-	$RT $PY python/examples/bench_loader.py --mode torch --normalize --binary "$WORK/cs-$1" \
+	$RT $PY python/examples/bench_loader.py --mode torch "${@:3}" --binary "$WORK/cs-$1" --batch "$BATCH" \
 		--data "$WORK/shards/$(set_of "$2")" --size "$2" --workers "$WORKERS" --seconds 10 | grep RESULT
 }
 for r in $(seq "$ROUNDS"); do
 	echo "== transport at 96 px, round $r, $(date +%T), load $(cut -d' ' -f1 /proc/loadavg)"
 	for build in turbo go; do
 		printf '%-12s' "bench $build"
-		$RT "$WORK/cs-$build" bench --uint8 --data "$WORK/shards/jpg96" --size 96 --workers "$WORKERS" --seconds 10 2>/dev/null | grep 'pairs/s' | head -1
+		$RT "$WORK/cs-$build" bench --uint8 --batch "$BATCH" --data "$WORK/shards/jpg96" --size 96 --workers "$WORKERS" --seconds 10 2>/dev/null | grep 'pairs/s' | head -1
 		printf '%-12s' "stream $build"
-		$RT $PY python/examples/bench_loader.py --mode bytes --binary "$WORK/cs-$build" \
+		$RT $PY python/examples/bench_loader.py --mode bytes --binary "$WORK/cs-$build" --batch "$BATCH" \
 			--data "$WORK/shards/jpg96" --size 96 --workers "$WORKERS" --seconds 10 | grep RESULT
 	done
 	echo "== PyTorch loop vs DataLoader, round $r, $(date +%T), load $(cut -d' ' -f1 /proc/loadavg)"
-	peer 32
-	loader turbo 32
-	loader go 32
-	peer 96
-	loader turbo 96
-	loader go 96
-	peer 224 --batches 3
-	loader turbo 224
-	loader go 224
+	for s in 32 96 224; do
+		if [ "$s" = 224 ]; then peer 224 --batches 3; else peer "$s"; fi
+		loader turbo "$s"
+		loader turbo "$s" --normalize
+	done
 done

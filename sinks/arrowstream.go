@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -133,8 +134,12 @@ type ArrowStream struct {
 	// SHA-256 of the pixels, the ids, labels and cursor, as the batch was
 	// written. Tests and tools compare readers' results against it.
 	Digests io.Writer
+	// NoSplice turns off vmsplice for a pipe W (every write copies).
+	NoSplice bool
 
 	bw      *bufio.Writer
+	sp      *splicer    // when W is a pipe (Linux): large pixel writes go by vmsplice
+	held    []heldBatch // written batches the pipe may still reference
 	w       *ipc.Writer
 	schema  *arrow.Schema
 	shape   [4]int
@@ -160,36 +165,106 @@ func (a *ArrowStream) Batches() int { return a.batches }
 func (a *ArrowStream) Samples() int64 { return a.rows }
 
 // Consume writes one batch as a record batch and releases it.
-func (a *ArrowStream) Consume(_ context.Context, b *stages.Batch) error {
-	defer b.Release()
+func (a *ArrowStream) Consume(ctx context.Context, b *stages.Batch) error {
 	if b.Pixels == nil {
+		b.Release()
 		return pipeline.Fatal(errors.New("sinks: arrow stream: the batch is not packed (use stages.Tensorize with Packed)"))
 	}
 	if a.w == nil {
 		if err := a.Start(b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]); err != nil {
+			b.Release()
 			return pipeline.Fatal(err)
 		}
 	}
 	if s := [4]int{b.Shape[1], b.Shape[2], b.Shape[3], b.Shape[4]}; s != a.shape {
+		b.Release()
 		return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: batch of shape %v after batches of %v", s, a.shape))
 	}
+	if a.sp != nil {
+		a.sp.zero = b.Pixels
+	}
+	size := b.Size()
 	rec := a.record(b)
 	err := a.w.Write(rec)
 	rec.Release()
 	if err == nil {
 		err = a.bw.Flush()
 	}
-	if err != nil {
-		return pipeline.Fatal(a.writeErr(err))
-	}
-	if a.Digests != nil {
-		if err := a.digest(b); err != nil {
-			return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: digests: %w", err))
+	if err == nil && a.Digests != nil {
+		if derr := a.digest(b); derr != nil {
+			err = fmt.Errorf("sinks: arrow stream: digests: %w", derr)
 		}
 	}
+	if a.sp == nil {
+		b.Release()
+	} else {
+		a.sp.zero = nil
+		a.held = append(a.held, heldBatch{b, a.sp.written})
+		if err == nil {
+			err = a.releaseRead(ctx, 1)
+		}
+	}
+	if err != nil {
+		a.releaseAll()
+		if errors.Is(err, ErrReaderGone) || ctx.Err() != nil {
+			return pipeline.Fatal(err)
+		}
+		return pipeline.Fatal(a.writeErr(err))
+	}
 	a.batches++
-	a.rows += int64(b.Size())
+	a.rows += int64(size)
 	return nil
+}
+
+// heldBatch is a written batch whose pixels the pipe may still reference.
+type heldBatch struct {
+	b   *stages.Batch
+	end int64 // stream offset just after it
+}
+
+// releaseRead releases the held batches the reader has read all of, and
+// waits until at most keep remain (with a pipe larger than a batch, the
+// pipe may still hold the one before the last).
+func (a *ArrowStream) releaseRead(ctx context.Context, keep int) error {
+	for {
+		unread, err := a.sp.unread()
+		if err != nil {
+			return fmt.Errorf("sinks: arrow stream: FIONREAD: %w", err)
+		}
+		read := a.sp.written - unread
+		for len(a.held) > 0 && a.held[0].end <= read {
+			a.held[0].b.Release()
+			a.held = a.held[1:]
+		}
+		if len(a.held) <= keep {
+			return nil
+		}
+		if a.sp.readerGone() {
+			a.releaseAll()
+			return fmt.Errorf("%w (the pipe's read end is closed)", ErrReaderGone)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+}
+
+func (a *ArrowStream) releaseAll() {
+	for _, h := range a.held {
+		h.b.Release()
+	}
+	a.held = nil
+}
+
+// Spliced returns the bytes handed to the pipe by vmsplice (zero-copy on
+// the writer's side); 0 unless W is a pipe on Linux.
+func (a *ArrowStream) Spliced() int64 {
+	if a.sp == nil {
+		return 0
+	}
+	return a.sp.spliced
 }
 
 // Start writes the schema (StreamSchema of views views of h×w×c pixels)
@@ -212,7 +287,13 @@ func (a *ArrowStream) Start(views, h, w, c int) error {
 		return fmt.Errorf("sinks: arrow stream: schema: %w", err)
 	}
 	schema := msg.Bytes()[:msg.Len()-len(eos)]
-	a.bw = bufio.NewWriterSize(a.W, 64<<10)
+	var dst io.Writer = a.W
+	if !a.NoSplice {
+		if sp := newSplicer(a.W); sp != nil {
+			a.sp, dst = sp, sp
+		}
+	}
+	a.bw = bufio.NewWriterSize(dst, 64<<10)
 	if _, err := a.bw.Write(schema); err != nil {
 		return a.writeErr(err)
 	}
@@ -260,6 +341,13 @@ func (a *ArrowStream) Finish(views, h, w, c int) error {
 	err := a.w.Close()
 	if err == nil {
 		err = a.bw.Flush()
+	}
+	if a.sp != nil {
+		// The process may reuse or free the pixels once we return: wait
+		// until the reader has read everything (or went away).
+		if rerr := a.releaseRead(context.Background(), 0); err == nil && rerr != nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		return a.writeErr(err)

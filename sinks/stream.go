@@ -53,6 +53,8 @@ type StreamReport struct {
 	Batches    int
 	Samples    int64
 	BadRecords int64
+	// Spliced is the bytes handed to a pipe by vmsplice (not copied).
+	Spliced int64
 	// ReaderGone: the reader went away (broken pipe, closed socket) and the
 	// stream stopped; ParentGone: the parent process died.
 	ReaderGone, ParentGone bool
@@ -149,7 +151,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	}
 	pipeline.Sink(p, "arrow", vs.Add(p), out)
 	runErr := p.Run(ctx)
-	rep.Batches, rep.Samples = out.Batches(), out.Samples()
+	rep.Batches, rep.Samples, rep.Spliced = out.Batches(), out.Samples(), out.Spliced()
 	for _, s := range p.Stats().Stages {
 		rep.BadRecords += s.Errors
 	}
@@ -169,7 +171,9 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	case runErr != nil:
 		return rep, runErr
 	}
-	if err := out.Finish(vc.Views, vc.Recipe.Size, vc.Recipe.Size, vc.Channels); err != nil {
+	err = out.Finish(vc.Views, vc.Recipe.Size, vc.Recipe.Size, vc.Channels)
+	rep.Spliced = out.Spliced()
+	if err != nil {
 		if errors.Is(err, ErrReaderGone) {
 			rep.ReaderGone = true
 			return rep, nil

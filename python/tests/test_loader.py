@@ -108,29 +108,34 @@ class ReaderTest(unittest.TestCase):
 class LoaderTest(unittest.TestCase):
     def test_tensors_equal_go(self):
         """Loader tensors hold the pixels, labels, ids and cursors of Go's
-        digests (made by another process with another worker count)."""
+        digests (made by another process, into a file, with another worker
+        count). At 48 px a batch is 216 KiB, so the pipe gets the pixels by
+        vmsplice: a buffer reused too early would show here."""
         data = synth("l250", 250)
-        _, digests = go_stream(data, *FLAGS, "--epochs", 2, "--workers", 1)
-        ld = loader(data, epochs=2, workers=3)
-        self.assertEqual(len(ld), 250 // 16)
-        got = []
-        for epoch in range(2):
-            ld.set_epoch(epoch)
-            for b in ld:
-                self.assertEqual(tuple(b.views.shape), (16, 2, 3, 12, 12))
-                self.assertEqual(b.views.dtype, torch.uint8)
-                # a view of the received [B,V,H,W,C] buffer, not a copy
-                self.assertTrue(b.views.permute(0, 1, 3, 4, 2).is_contiguous())
-                self.assertFalse(b.views.is_contiguous())
-                got.append(b)
-        self.assertEqual(len(got), len(digests))
-        for b, d in zip(got, digests):
-            self.assertEqual(views_sha256(b.views), d["pixels_sha256"])
-            self.assertEqual([as_uint64(i) for i in b.ids], d["ids"])
-            self.assertEqual(b.labels.tolist(), d["labels"])
-            self.assertEqual(b.cursor, d["cursor"])
-            self.assertEqual([sample_id(s, r) for s, r in b.keys], d["ids"])
-        ld.close()
+        for size in (12, 48):
+            flags = ("--size", size) + FLAGS[2:]
+            _, digests = go_stream(data, *flags, "--epochs", 2, "--workers", 1)
+            ld = loader(data, size=size, epochs=2, workers=3, prefetch=1)
+            self.assertEqual(len(ld), 250 // 16)
+            got = []
+            for epoch in range(2):
+                ld.set_epoch(epoch)
+                for b in ld:
+                    self.assertEqual(tuple(b.views.shape), (16, 2, 3, size, size))
+                    self.assertEqual(b.views.dtype, torch.uint8)
+                    # a view of the received [B,V,H,W,C] buffer, not a copy
+                    self.assertTrue(b.views.permute(0, 1, 3, 4, 2).is_contiguous())
+                    self.assertFalse(b.views.is_contiguous())
+                    got.append(b)
+                    time.sleep(0.002)  # a slow trainer: the child waits on the pipe
+            self.assertEqual(len(got), len(digests))
+            for b, d in zip(got, digests):
+                self.assertEqual(views_sha256(b.views), d["pixels_sha256"], "size %d" % size)
+                self.assertEqual([as_uint64(i) for i in b.ids], d["ids"])
+                self.assertEqual(b.labels.tolist(), d["labels"])
+                self.assertEqual(b.cursor, d["cursor"])
+                self.assertEqual([sample_id(s, r) for s, r in b.keys], d["ids"])
+            ld.close()
 
     def test_normalize_on_host(self):
         data = synth("l250", 250)

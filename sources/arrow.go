@@ -1,11 +1,12 @@
 package sources
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -19,7 +20,7 @@ type arrowMeta struct {
 	stream            *streamIndex // nil for the IPC file format
 }
 
-func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
+func (s *Shard) openArrow(f io.ReaderAt, cols Columns) (err error) {
 	defer recoverCorrupt(s.Path, &err)
 	var tail [6]byte
 	if s.size < 18 {
@@ -32,7 +33,7 @@ func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
 		return fmt.Errorf("sources: shard %s: Arrow IPC file does not end with its footer magic: %w", s.Path, ErrTruncated)
 	}
 	am := &arrowMeta{allocLimit: allocLimit(s.size)}
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(&limitAllocator{limit: am.allocLimit}))
+	r, err := ipc.NewFileReader(io.NewSectionReader(f, 0, s.size), ipc.WithAllocator(&limitAllocator{limit: am.allocLimit}))
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
 	}
@@ -45,10 +46,14 @@ func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
 	s.setColumnNames(fields, am.img, am.child, am.label)
 	// The IPC footer lists the record batches' blocks without their row
 	// counts; each batch's metadata message (a few hundred bytes) has it.
-	rows, err := arrowBatchRows(f, s.size)
+	ix, rows, err := arrowFileIndex(f, s.size)
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
 	}
+	if err := ix.loadPrefix(f); err != nil {
+		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
+	}
+	am.stream = ix
 	if len(rows) != r.NumRecords() {
 		return fmt.Errorf("sources: shard %s: footer lists %d record batches, reader %d: %w", s.Path, len(rows), r.NumRecords(), ErrCorrupt)
 	}
@@ -57,11 +62,14 @@ func (s *Shard) openArrow(f *os.File, cols Columns) (err error) {
 	return nil
 }
 
-func (s *Shard) openArrowStream(f *os.File, cols Columns) (err error) {
+func (s *Shard) openArrowStream(f io.ReaderAt, cols Columns) (err error) {
 	defer recoverCorrupt(s.Path, &err)
 	ix, rows, err := indexStream(f, s.size)
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: Arrow IPC stream: %w", s.Path, err)
+	}
+	if err := ix.loadPrefix(f); err != nil {
+		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
 	}
 	am := &arrowMeta{allocLimit: allocLimit(s.size), stream: ix}
 	r, err := ix.reader(f, -1, ipc.WithAllocator(&limitAllocator{limit: am.allocLimit}))
@@ -80,28 +88,20 @@ func (s *Shard) openArrowStream(f *os.File, cols Columns) (err error) {
 	return nil
 }
 
-func (s *Shard) readArrow(u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
+func (s *Shard) readArrow(ctx context.Context, u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
 	am := s.ipc
-	f, err := os.Open(s.Path)
+	f, err := s.object(ctx)
 	if err != nil {
-		return fmt.Errorf("sources: shard %w", err)
+		return err
 	}
 	defer f.Close()
 	alloc := ipc.WithAllocator(&limitAllocator{limit: am.allocLimit})
-	var rec arrow.Record
-	if am.stream != nil {
-		rec, err = am.stream.record(f, u, alloc)
-	} else {
-		var r *ipc.FileReader
-		if r, err = ipc.NewFileReader(f, alloc); err == nil {
-			defer r.Close()
-			if u >= r.NumRecords() {
-				return fmt.Errorf("sources: shard %s: record batch %d of %d: changed since opened: %w", s.Path, u, r.NumRecords(), ErrCorrupt)
-			}
-			rec, err = r.RecordAt(u)
-		}
-	}
+	rec, err := am.stream.record(f, u, alloc)
 	if err != nil {
+		var se *StorageError
+		if errors.As(err, &se) || ctx.Err() != nil {
+			return fmt.Errorf("sources: shard %s: record batch %d: %w", s.Path, u, err)
+		}
 		return fmt.Errorf("sources: shard %s: record batch %d: %w: %w", s.Path, u, ErrCorrupt, err)
 	}
 	defer rec.Release()
@@ -180,31 +180,74 @@ func intGetter(a arrow.Array) (func(int) int, error) {
 	return nil, fmt.Errorf("label column is %s, not integer", a.DataType())
 }
 
-// arrowBatchRows reads the row count of every record batch of an Arrow IPC
-// file from its footer and the batches' metadata messages, without reading
-// the batches' bodies.
-func arrowBatchRows(f *os.File, size int64) ([]int64, error) {
+// arrowFileIndex reads the row count and byte range of every record batch of
+// an Arrow IPC file from its footer and the batches' metadata messages,
+// without reading the batches' bodies, and locates the schema message (after
+// the leading magic) and the dictionary batches, so that a batch is read like
+// one of an IPC stream.
+func arrowFileIndex(f io.ReaderAt, size int64) (*streamIndex, []int64, error) {
+	rows, blocks, dicts, err := arrowBatchRows(f, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	var hdr [8]byte
+	if _, err := f.ReadAt(hdr[:], 8); err != nil {
+		return nil, nil, err
+	}
+	start, metaLen := int64(8), int64(int32(binary.LittleEndian.Uint32(hdr[:4])))
+	hl := int64(4)
+	if uint32(metaLen) == 0xffffffff {
+		metaLen, hl = int64(int32(binary.LittleEndian.Uint32(hdr[4:]))), 8
+	}
+	if metaLen <= 0 || start+hl+metaLen > size {
+		return nil, nil, fmt.Errorf("schema message of %d bytes at 8: %w", metaLen, ErrCorrupt)
+	}
+	ix := &streamIndex{prefix: append([]byteRange{{start, hl + metaLen}}, dicts...), batches: blocks}
+	for range blocks {
+		ix.dictAt = append(ix.dictAt, len(ix.prefix))
+	}
+	return ix, rows, nil
+}
+
+// arrowBatchRows reads the row count and block of every record batch, and the
+// dictionary blocks, of an Arrow IPC file.
+func arrowBatchRows(f io.ReaderAt, size int64) (rows []int64, blocks, dicts []byteRange, err error) {
+	fail := func(e error) ([]int64, []byteRange, []byteRange, error) { return nil, nil, nil, e }
 	var tail [10]byte
 	if _, err := f.ReadAt(tail[:], size-10); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	footerLen := int64(int32(binary.LittleEndian.Uint32(tail[:4])))
 	if footerLen <= 0 || footerLen > size-18 {
-		return nil, fmt.Errorf("footer of %d bytes in a %d-byte file: %w", footerLen, size, ErrTruncated)
+		return fail(fmt.Errorf("footer of %d bytes in a %d-byte file: %w", footerLen, size, ErrTruncated))
 	}
 	footer := make([]byte, footerLen)
 	if _, err := f.ReadAt(footer, size-10-footerLen); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	root, err := fbRoot(footer)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	vec, ok, err := root.vector(3, 24) // recordBatches: [Block]
 	if err != nil || !ok {
-		return nil, fmt.Errorf("footer without record batches: %w", ErrCorrupt)
+		return fail(fmt.Errorf("footer without record batches: %w", ErrCorrupt))
 	}
-	rows := make([]int64, vec.n)
+	rows = make([]int64, vec.n)
+	blocks = make([]byteRange, vec.n)
+	if dv, ok, err := root.vector(2, 24); err != nil {
+		return fail(fmt.Errorf("footer dictionaries: %w", ErrCorrupt))
+	} else if ok {
+		for i := range dv.n {
+			blk := footer[dv.pos+24*i:]
+			off := int64(binary.LittleEndian.Uint64(blk))
+			n := int64(int32(binary.LittleEndian.Uint32(blk[8:]))) + int64(binary.LittleEndian.Uint64(blk[16:]))
+			if off < 8 || n < 8 || off+n > size-10-footerLen {
+				return fail(fmt.Errorf("dictionary batch %d is outside the file: %w", i, ErrTruncated))
+			}
+			dicts = append(dicts, byteRange{off, n})
+		}
+	}
 	var meta []byte
 	for i := range vec.n {
 		blk := footer[vec.pos+24*i:]
@@ -212,14 +255,14 @@ func arrowBatchRows(f *os.File, size int64) ([]int64, error) {
 		metaLen := int64(int32(binary.LittleEndian.Uint32(blk[8:])))
 		bodyLen := int64(binary.LittleEndian.Uint64(blk[16:]))
 		if off < 8 || metaLen < 8 || bodyLen < 0 || metaLen > size || bodyLen > size || off+metaLen+bodyLen > size-10-footerLen {
-			return nil, fmt.Errorf("record batch %d at %d (%d+%d bytes) is outside the file: %w", i, off, metaLen, bodyLen, ErrTruncated)
+			return fail(fmt.Errorf("record batch %d at %d (%d+%d bytes) is outside the file: %w", i, off, metaLen, bodyLen, ErrTruncated))
 		}
 		if int64(cap(meta)) < metaLen {
 			meta = make([]byte, metaLen)
 		}
 		meta = meta[:metaLen]
 		if _, err := f.ReadAt(meta, off); err != nil {
-			return nil, err
+			return fail(err)
 		}
 		msg := meta[4:]
 		if binary.LittleEndian.Uint32(meta) == 0xffffffff {
@@ -227,22 +270,23 @@ func arrowBatchRows(f *os.File, size int64) ([]int64, error) {
 		}
 		m, err := fbRoot(msg)
 		if err != nil {
-			return nil, fmt.Errorf("record batch %d: %w", i, err)
+			return fail(fmt.Errorf("record batch %d: %w", i, err))
 		}
 		if typ, _, err := m.scalar(1, 1); err != nil || typ != 3 { // header_type: RecordBatch
-			return nil, fmt.Errorf("record batch %d: message type %d: %w", i, typ, ErrCorrupt)
+			return fail(fmt.Errorf("record batch %d: message type %d: %w", i, typ, ErrCorrupt))
 		}
 		rb, ok, err := m.table(2)
 		if err != nil || !ok {
-			return nil, fmt.Errorf("record batch %d: no header: %w", i, ErrCorrupt)
+			return fail(fmt.Errorf("record batch %d: no header: %w", i, ErrCorrupt))
 		}
 		n, _, err := rb.scalar(0, 8) // length
 		if err != nil || int64(n) < 0 {
-			return nil, fmt.Errorf("record batch %d: bad length: %w", i, ErrCorrupt)
+			return fail(fmt.Errorf("record batch %d: bad length: %w", i, ErrCorrupt))
 		}
 		rows[i] = int64(n)
+		blocks[i] = byteRange{off, metaLen + bodyLen}
 	}
-	return rows, nil
+	return rows, blocks, dicts, nil
 }
 
 // fbTable is a bounds-checked view of a FlatBuffers table.
@@ -356,7 +400,32 @@ func (t fbTable) vector(i, elemSize int) (fbVector, bool, error) {
 type streamIndex struct {
 	prefix  []byteRange // schema, then dictionary batches, in stream order
 	batches []byteRange
-	dictAt  []int // number of prefix entries that precede each batch
+	dictAt  []int    // number of prefix entries that precede each batch
+	data    [][]byte // the prefix messages' bytes, read at open
+}
+
+// maxPrefix is the most schema and dictionary bytes a shard may hold (they
+// are kept in memory).
+const maxPrefix = 256 << 20
+
+// loadPrefix reads the schema and dictionary messages into memory, so that a
+// record batch read is one read of the batch's block.
+func (ix *streamIndex) loadPrefix(f io.ReaderAt) error {
+	var total int64
+	for _, r := range ix.prefix {
+		total += r.n
+	}
+	if total > maxPrefix {
+		return fmt.Errorf("%d bytes of schema and dictionaries, more than %d: %w", total, maxPrefix, ErrCorrupt)
+	}
+	ix.data = make([][]byte, len(ix.prefix))
+	for i, r := range ix.prefix {
+		ix.data[i] = make([]byte, r.n)
+		if _, err := f.ReadAt(ix.data[i], r.off); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type byteRange struct{ off, n int64 }
@@ -364,7 +433,7 @@ type byteRange struct{ off, n int64 }
 // indexStream walks the messages of the IPC stream in f, reading their
 // metadata only (bodies are skipped), and returns the index and the rows of
 // each record batch.
-func indexStream(f *os.File, size int64) (*streamIndex, []int64, error) {
+func indexStream(f io.ReaderAt, size int64) (*streamIndex, []int64, error) {
 	ix := &streamIndex{}
 	var rows []int64
 	var hdr [8]byte
@@ -452,25 +521,34 @@ func indexStream(f *os.File, size int64) (*streamIndex, []int64, error) {
 }
 
 // reader returns an IPC stream reader over the schema and dictionaries
-// followed by record batch u (u < 0: no batch).
-func (ix *streamIndex) reader(f *os.File, u int, opts ...ipc.Option) (*ipc.Reader, error) {
+// followed by record batch u (u < 0: no batch), whose block is read with one
+// ReadAt.
+func (ix *streamIndex) reader(f io.ReaderAt, u int, opts ...ipc.Option) (*ipc.Reader, error) {
 	n := len(ix.prefix)
 	if u >= 0 {
 		n = ix.dictAt[u]
 	}
 	parts := make([]io.Reader, 0, n+1)
-	for _, r := range ix.prefix[:n] {
-		parts = append(parts, io.NewSectionReader(f, r.off, r.n))
+	for i, r := range ix.prefix[:n] {
+		if ix.data != nil {
+			parts = append(parts, bytes.NewReader(ix.data[i]))
+		} else {
+			parts = append(parts, io.NewSectionReader(f, r.off, r.n))
+		}
 	}
 	if u >= 0 {
 		r := ix.batches[u]
-		parts = append(parts, io.NewSectionReader(f, r.off, r.n))
+		buf := make([]byte, r.n)
+		if _, err := f.ReadAt(buf, r.off); err != nil {
+			return nil, err
+		}
+		parts = append(parts, bytes.NewReader(buf))
 	}
 	return ipc.NewReader(io.MultiReader(parts...), opts...)
 }
 
 // record reads record batch u; the caller releases it.
-func (ix *streamIndex) record(f *os.File, u int, opts ...ipc.Option) (arrow.Record, error) {
+func (ix *streamIndex) record(f io.ReaderAt, u int, opts ...ipc.Option) (arrow.Record, error) {
 	if u >= len(ix.batches) {
 		return nil, fmt.Errorf("record batch %d of %d", u, len(ix.batches))
 	}

@@ -1,9 +1,11 @@
 package sources
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"os"
+	"io"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -34,7 +36,7 @@ type parquetMeta struct {
 // parquetBatch is the number of values read per ReadBatch call.
 const parquetBatch = 256
 
-func (s *Shard) openParquet(f *os.File, cols Columns) (err error) {
+func (s *Shard) openParquet(f io.ReaderAt, cols Columns) (err error) {
 	defer recoverCorrupt(s.Path, &err)
 	var tail [8]byte
 	if s.size < 12 {
@@ -52,7 +54,7 @@ func (s *Shard) openParquet(f *os.File, cols Columns) (err error) {
 	}
 	pm := &parquetMeta{dataEnd: s.size - 8 - footerLen, allocLimit: allocLimit(s.size), readBufferSize: 1 << 20}
 	pm.levelBufs.New = func() any { return memory.NewResizableBuffer(memory.DefaultAllocator) }
-	rdr, err := file.NewParquetReader(f, file.WithReadProps(pm.props()))
+	rdr, err := file.NewParquetReader(io.NewSectionReader(f, 0, s.size), file.WithReadProps(pm.props()))
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
 	}
@@ -150,14 +152,14 @@ func (pm *parquetMeta) props() *parquet.ReaderProperties {
 	return props
 }
 
-func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
+func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
 	pm := s.pq
-	f, err := os.Open(s.Path)
+	f, err := s.object(ctx)
 	if err != nil {
-		return fmt.Errorf("sources: shard %w", err)
+		return err
 	}
 	defer f.Close()
-	rdr, err := file.NewParquetReader(f, file.WithMetadata(pm.meta), file.WithReadProps(pm.props()))
+	rdr, err := file.NewParquetReader(io.NewSectionReader(f, 0, s.size), file.WithMetadata(pm.meta), file.WithReadProps(pm.props()))
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
 	}
@@ -165,7 +167,7 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 	defer pageBufferPool.Put(bufs)
 	cr, imgPages, err := pm.column(f, rdr, u, pm.imgLeaf, 0, bufs)
 	if err != nil {
-		return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+		return s.chunkErr(u, err)
 	}
 	if imgPages != nil {
 		defer imgPages.release()
@@ -179,7 +181,7 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 	if pm.labelLeaf >= 0 {
 		lc, pages, err := pm.column(f, rdr, u, pm.labelLeaf, 1, bufs)
 		if err != nil {
-			return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+			return s.chunkErr(u, err)
 		}
 		if labPages = pages; pages != nil {
 			defer pages.release()
@@ -196,10 +198,10 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 	}
 	if lo > 0 {
 		if n, err := imgs.Skip(lo); err != nil || n != lo {
-			return s.shortUnit(u, n, lo, err)
+			return s.shortUnit(imgPages, labPages, u, n, lo, err)
 		}
 		if err := lab.skip(lo); err != nil {
-			return s.shortUnit(u, 0, lo, err)
+			return s.shortUnit(imgPages, labPages, u, 0, lo, err)
 		}
 	}
 	var (
@@ -213,10 +215,10 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 		want := min(int64(parquetBatch), hi-row)
 		total, nv, err := imgs.ReadBatch(want, vals[:], defs[:], nil)
 		if err != nil || total == 0 {
-			return s.shortUnit(u, row, hi, err)
+			return s.shortUnit(imgPages, labPages, u, row, hi, err)
 		}
 		if err := lab.read(total, labels[:total]); err != nil {
-			return s.shortUnit(u, row, hi, err)
+			return s.shortUnit(imgPages, labPages, u, row, hi, err)
 		}
 		vi := 0
 		for i := range int(total) {
@@ -246,9 +248,11 @@ func (s *Shard) readParquet(u int, lo, hi int64, fn func(row int64, image []byte
 }
 
 // column returns a reader of leaf column leaf of row group u: the fast path
-// (a memPageReader over the chunk read with one ReadAt into bufs' chunk
-// buffer slot) when it applies, else arrow/go's own (and a nil page reader).
-func (pm *parquetMeta) column(f *os.File, rdr *file.Reader, u, leaf, slot int, bufs *pageBuffers) (file.ColumnChunkReader, *memPageReader, error) {
+// (a memPageReader over a chunkStream: the chunk read in windows of at most
+// chunkWindow bytes, the next one in flight) when it applies, else arrow/go's
+// own (and a nil page reader).
+func (pm *parquetMeta) column(f io.ReaderAt, rdr *file.Reader, u, leaf, slot int, bufs *pageBuffers) (file.ColumnChunkReader, *memPageReader, error) {
+	_ = slot
 	cc, err := pm.meta.RowGroup(u).ColumnChunk(leaf)
 	if err != nil {
 		return nil, nil, err
@@ -263,21 +267,35 @@ func (pm *parquetMeta) column(f *os.File, rdr *file.Reader, u, leaf, slot int, b
 		start = cc.DictionaryPageOffset()
 	}
 	size := cc.TotalCompressedSize()
-	if start < 0 || size < 0 || start+size > pm.dataEnd || size > int64(pm.allocLimit) {
+	if start < 0 || size < 0 || start+size > pm.dataEnd {
 		return nil, nil, fmt.Errorf("column chunk at %d, %d bytes, outside the data", start, size)
 	}
-	data := bufs.chunk(slot, int(size))
-	if _, err := f.ReadAt(data, start); err != nil {
-		return nil, nil, fmt.Errorf("reading column chunk: %w", err)
-	}
-	pr := &memPageReader{data: data, nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs}
+	pr := &memPageReader{src: newChunkStream(f, start, size, bufs), nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs}
 	mem := memory.DefaultAllocator
 	return file.NewColumnReader(pm.meta.Schema.Column(leaf), pr, mem, &pm.levelBufs), pr, nil
 }
 
-func (s *Shard) shortUnit(u int, got, want int64, err error) error {
+// chunkErr wraps an error of reading a column chunk: a storage error (a
+// vanished or unreadable object, a cancelled read) as it is, anything else
+// as corruption.
+func (s *Shard) chunkErr(u int, err error) error {
+	var se *StorageError
+	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("sources: shard %s: row group %d: %w", s.Path, u, err)
+	}
+	return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+}
+
+func (s *Shard) shortUnit(img, lab *memPageReader, u int, got, want int64, err error) error {
+	// arrow/go's column readers stop at a page reader error without
+	// returning it: take it from the page readers.
+	for _, pr := range []*memPageReader{img, lab} {
+		if err == nil && pr != nil && pr.err != nil {
+			err = pr.err
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("sources: shard %s: row group %d: %w: %w", s.Path, u, ErrCorrupt, err)
+		return s.chunkErr(u, err)
 	}
 	return fmt.Errorf("sources: shard %s: row group %d ended at row %d of %d: %w", s.Path, u, got, want, ErrCorrupt)
 }

@@ -3,6 +3,7 @@ package sources
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
@@ -27,21 +28,27 @@ func fastCodec(c compress.Compression) bool {
 	return c == compress.Codecs.Uncompressed || c == compress.Codecs.Snappy || c == compress.Codecs.Zstd
 }
 
-// pageBuffers holds the reusable buffers of one ReadUnit call: one chunk
-// buffer per column read, and decompressed page buffers.
+// pageBuffers holds the reusable buffers of one ReadUnit call: the window
+// buffers of the chunk streams, decompressed page buffers, and the scratch
+// where compressed page bytes that span two windows are joined.
 type pageBuffers struct {
-	chunks [2][]byte
-	spare  [][]byte
+	windows [][]byte
+	spare   [][]byte
 }
 
 var pageBufferPool = sync.Pool{New: func() any { return new(pageBuffers) }}
 
-// chunk returns buffer i resized to n bytes (contents undefined).
-func (b *pageBuffers) chunk(i, n int) []byte {
-	if cap(b.chunks[i]) < n {
-		b.chunks[i] = make([]byte, n)
+// window returns a buffer of n bytes from the spare windows, or a new one.
+func (b *pageBuffers) window(n int) []byte {
+	for i, w := range b.windows {
+		if cap(w) >= n {
+			last := len(b.windows) - 1
+			b.windows[i] = b.windows[last]
+			b.windows = b.windows[:last]
+			return w[:n]
+		}
 	}
-	return b.chunks[i][:n]
+	return make([]byte, n)
 }
 
 // page returns a buffer of capacity ≥ n from the spares, or a new one.
@@ -55,6 +62,127 @@ func (b *pageBuffers) page(n int) []byte {
 		}
 	}
 	return make([]byte, 0, n)
+}
+
+// chunkWindow is the most a chunk stream reads with one ReadAt (one ranged
+// GET for a remote shard): column chunks up to this size are read whole,
+// larger ones in windows of this size, so that memory does not grow with the
+// row-group size.
+const chunkWindow = 4 << 20
+
+// chunkStream reads the byte range [pos, end) of a shard sequentially in
+// windows aligned at the range's start (the same windows every epoch, which
+// the cache relies on), keeping the next window's read in flight while the
+// current one is decoded. Memory: two windows, plus the join of a page that
+// spans windows. Not safe for concurrent use; close waits for the read in
+// flight.
+type chunkStream struct {
+	r          io.ReaderAt
+	start, end int64
+	pos        int64
+	buf        []byte // bytes [bufOff, bufOff+len(buf)) of the shard
+	bufOff     int64
+	bufWindow  bool // buf is a window buffer (else the join scratch)
+	join       []byte
+	next       *windowRead
+	nextOff    int64
+	bufs       *pageBuffers
+}
+
+type windowRead struct {
+	data []byte
+	off  int64
+	err  error
+	done chan struct{}
+}
+
+func newChunkStream(r io.ReaderAt, start, size int64, bufs *pageBuffers) *chunkStream {
+	s := &chunkStream{r: r, start: start, end: start + size, pos: start, bufOff: start, nextOff: start, bufs: bufs}
+	s.prefetch()
+	return s
+}
+
+// prefetch starts reading the next window, if any.
+func (s *chunkStream) prefetch() {
+	if s.nextOff >= s.end {
+		return
+	}
+	n := min(int64(chunkWindow), s.end-s.nextOff)
+	w := &windowRead{data: s.bufs.window(int(n)), off: s.nextOff, done: make(chan struct{})}
+	s.nextOff += n
+	s.next = w
+	go func() {
+		defer close(w.done)
+		if _, err := s.r.ReadAt(w.data, w.off); err != nil {
+			w.err = fmt.Errorf("reading bytes %d..%d: %w", w.off, w.off+int64(len(w.data)), err)
+		}
+	}()
+}
+
+// take waits for the window in flight and starts the next one.
+func (s *chunkStream) take() (*windowRead, error) {
+	w := s.next
+	if w == nil {
+		return nil, fmt.Errorf("column chunk ends at byte %d: %w", s.end, io.ErrUnexpectedEOF)
+	}
+	<-w.done
+	s.next = nil
+	if w.err != nil {
+		s.bufs.windows = append(s.bufs.windows, w.data)
+		return nil, w.err
+	}
+	s.prefetch()
+	return w, nil
+}
+
+// remaining returns the bytes left in the range after the read position.
+func (s *chunkStream) remaining() int64 { return s.end - s.pos }
+
+// peek returns the n bytes at the read position (n ≤ remaining()), valid
+// until the next peek or close.
+func (s *chunkStream) peek(n int) ([]byte, error) {
+	if int64(n) > s.remaining() {
+		return nil, fmt.Errorf("%d bytes wanted, %d left in the column chunk: %w", n, s.remaining(), io.ErrUnexpectedEOF)
+	}
+	for {
+		at := int(s.pos - s.bufOff)
+		if len(s.buf)-at >= n {
+			return s.buf[at : at+n], nil
+		}
+		w, err := s.take()
+		if err != nil {
+			return nil, err
+		}
+		if at == len(s.buf) {
+			s.recycle()
+			s.buf, s.bufOff, s.bufWindow = w.data, w.off, true
+			continue
+		}
+		s.join = append(append(s.join[:0], s.buf[at:]...), w.data...)
+		s.recycle()
+		s.bufs.windows = append(s.bufs.windows, w.data)
+		s.buf, s.bufOff, s.bufWindow = s.join, s.pos, false
+	}
+}
+
+func (s *chunkStream) recycle() {
+	if s.bufWindow && s.buf != nil {
+		s.bufs.windows = append(s.bufs.windows, s.buf[:cap(s.buf)])
+	}
+	s.buf, s.bufWindow = nil, false
+}
+
+// advance moves the read position n bytes on (after a peek of ≥ n bytes).
+func (s *chunkStream) advance(n int) { s.pos += int64(n) }
+
+// close waits for the read in flight and returns the buffers.
+func (s *chunkStream) close() {
+	if w := s.next; w != nil {
+		<-w.done
+		s.bufs.windows = append(s.bufs.windows, w.data)
+		s.next = nil
+	}
+	s.recycle()
 }
 
 var (
@@ -73,10 +201,11 @@ func zstdDecoder() (*zstd.Decoder, error) {
 	return zstdDec, zstdErr
 }
 
-// memPageReader implements file.PageReader over a column chunk in memory.
+// memPageReader implements file.PageReader over a column chunk read through
+// a chunkStream: page by page, each page's bytes copied (or decompressed)
+// into a reused page buffer.
 type memPageReader struct {
-	data  []byte // the column chunk
-	pos   int
+	src   *chunkStream
 	nvals int64 // values (levels) the chunk holds, from its metadata
 	seen  int64
 	codec compress.Compression
@@ -112,6 +241,7 @@ func (r *memPageReader) reclaim() {
 
 // release returns every buffer (at the end of the chunk's read).
 func (r *memPageReader) release() {
+	r.src.close()
 	r.bufs.spare = append(r.bufs.spare, r.inUse...)
 	if r.dict != nil {
 		r.bufs.spare = append(r.bufs.spare, r.dict)
@@ -119,8 +249,14 @@ func (r *memPageReader) release() {
 	r.inUse, r.dict = nil, nil
 }
 
+// failErr records err (from reading the chunk's bytes) keeping its chain.
+func (r *memPageReader) failErr(err error) bool {
+	r.err = fmt.Errorf("parquet page at chunk offset %d: %w", r.src.pos-r.src.start, err)
+	return false
+}
+
 func (r *memPageReader) fail(format string, args ...any) bool {
-	r.err = fmt.Errorf("parquet page at chunk offset %d: "+format, append([]any{r.pos}, args...)...)
+	r.err = fmt.Errorf("parquet page at chunk offset %d: "+format, append([]any{r.src.pos - r.src.start}, args...)...)
 	return false
 }
 
@@ -129,21 +265,34 @@ func (r *memPageReader) Next() bool {
 		r.page.Release()
 		r.page = nil
 	}
-	for r.seen < r.nvals && r.pos < len(r.data) && r.err == nil {
+	for r.seen < r.nvals && r.src.remaining() > 0 && r.err == nil {
 		var h pageHeader
-		n, err := h.parse(r.data[r.pos:])
+		var n int
+		for want := int64(256); ; want *= 16 {
+			b, err := r.src.peek(int(min(want, r.src.remaining())))
+			if err != nil {
+				return r.failErr(err)
+			}
+			n, err = h.parse(b)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, errShortHeader) || int64(len(b)) == r.src.remaining() || want >= 1<<24 {
+				return r.fail("header: %v", err)
+			}
+		}
+		r.src.advance(n)
+		if h.compressed < 0 || h.uncompressed < 0 || int64(h.compressed) > r.src.remaining() {
+			return r.fail("%d compressed bytes, %d uncompressed, %d left in the chunk", h.compressed, h.uncompressed, r.src.remaining())
+		}
+		if h.uncompressed > r.limit || h.compressed > r.limit {
+			return r.fail("page of %d bytes exceeds the limit of %d", max(h.uncompressed, h.compressed), r.limit)
+		}
+		body, err := r.src.peek(h.compressed)
 		if err != nil {
-			return r.fail("header: %v", err)
+			return r.failErr(err)
 		}
-		start := r.pos + n
-		if h.compressed < 0 || h.uncompressed < 0 || h.compressed > len(r.data)-start {
-			return r.fail("%d compressed bytes, %d uncompressed, %d left in the chunk", h.compressed, h.uncompressed, len(r.data)-start)
-		}
-		if h.uncompressed > r.limit {
-			return r.fail("page of %d bytes exceeds the limit of %d", h.uncompressed, r.limit)
-		}
-		body := r.data[start : start+h.compressed]
-		r.pos = start + h.compressed
+		r.src.advance(h.compressed)
 		switch h.typ {
 		case pageDictionary:
 			if h.numValues < 0 {
@@ -153,13 +302,11 @@ func (r *memPageReader) Next() bool {
 			if err != nil {
 				return r.fail("%v", err)
 			}
-			if r.codec != compress.Codecs.Uncompressed {
-				r.inUse = r.inUse[:len(r.inUse)-1] // owned by the dictionary now
-				if r.dict != nil {
-					r.bufs.spare = append(r.bufs.spare, r.dict)
-				}
-				r.dict = data
+			r.inUse = r.inUse[:len(r.inUse)-1] // owned by the dictionary now
+			if r.dict != nil {
+				r.bufs.spare = append(r.bufs.spare, r.dict)
 			}
+			r.dict = data
 			r.page = file.NewDictionaryPage(memory.NewBufferBytes(data), h.numValues, parquet.Encoding(h.encoding))
 			return true
 		case pageData:
@@ -189,7 +336,7 @@ func (r *memPageReader) Next() bool {
 				if h.compressed != h.uncompressed {
 					return r.fail("uncompressed v2 page of %d bytes claims %d", h.compressed, h.uncompressed)
 				}
-				data = body
+				data = r.keep(body)
 			}
 			r.seen += int64(h.numValues)
 			r.page = file.NewDataPageV2(memory.NewBufferBytes(data), h.numValues, h.numNulls, h.numRows, parquet.Encoding(h.encoding),
@@ -202,15 +349,17 @@ func (r *memPageReader) Next() bool {
 	return false
 }
 
+// keep returns a copy of b in a page buffer (body points into the stream's
+// window, which the next read reuses).
+func (r *memPageReader) keep(b []byte) []byte {
+	out := append(r.bufs.page(len(b)), b...)
+	r.inUse = append(r.inUse, out)
+	return out
+}
+
 // decompress returns body decompressed to exactly size bytes, after prefix
-// (copied as is). An uncompressed body without prefix is returned as is.
+// (copied as is), in a page buffer.
 func (r *memPageReader) decompress(body []byte, size int, prefix []byte) ([]byte, error) {
-	if r.codec == compress.Codecs.Uncompressed && prefix == nil {
-		if len(body) != size {
-			return nil, fmt.Errorf("uncompressed page of %d bytes claims %d", len(body), size)
-		}
-		return body, nil
-	}
 	dst := append(r.bufs.page(len(prefix)+size), prefix...)
 	var out []byte
 	switch r.codec {

@@ -37,12 +37,21 @@ type ParquetConfig struct {
 	InOrder bool
 	// Epochs is the number of epochs to emit; 0 means forever.
 	Epochs int
-	// ReadAhead is the number of units read ahead of the one being emitted;
-	// 0 means 2. Memory is about (ReadAhead + 2) units' image bytes, plus
-	// the reader's reused buffers (a unit's compressed and decompressed
-	// pages), on top of the shuffle buffer: with 8 MiB row groups and a
-	// 25 MiB buffer, BenchmarkSourceMemory measures 63–82 MiB live.
+	// ReadAhead is the number of units (row groups, record batches) read at
+	// once, across shards: the one being emitted and those after it; 0
+	// means 4. Each unit is read in pieces of at most 256 rows or 4 MiB of
+	// image bytes, and a Parquet column chunk in windows of at most 4 MiB
+	// with the next window's request in flight, so memory does not depend on
+	// how large the row groups are: per unit being read, two windows and two
+	// pieces (about 16 MiB) plus two Parquet pages, so about 64 MiB with the
+	// default, on top of the shuffle buffer; an Arrow IPC record batch is
+	// read whole, so add one record batch per unit for Arrow shards. For a
+	// remote shard that is also the most requests in flight: two per unit
+	// (the image and label chunks' windows).
 	ReadAhead int
+	// Store opens the shards (local paths or bucket URLs, see Discover) and
+	// counts the remote traffic; nil means DefaultStore().
+	Store *Store
 	// Cursor is where to start: a cursor saved from Sample.Cursor() resumes
 	// exactly after that sample. The zero value starts at epoch 0.
 	Cursor Cursor
@@ -72,10 +81,19 @@ func (s *Source) Reads() (units, rows int64) { return s.unitsRead.Load(), s.rows
 // discovery or shard error, on an invalid rank, shuffle buffer or cursor,
 // and when the shards hold fewer rows than ranks.
 func NewSource(cfg ParquetConfig) (*Source, error) {
+	return NewSourceContext(context.Background(), cfg)
+}
+
+// NewSourceContext is NewSource with discovery and the metadata reads bounded
+// by ctx.
+func NewSourceContext(ctx context.Context, cfg ParquetConfig) (*Source, error) {
+	if cfg.Store == nil {
+		cfg.Store = DefaultStore()
+	}
 	files := cfg.Files
 	if len(files) == 0 {
 		var err error
-		if files, err = Discover(cfg.Glob); err != nil {
+		if files, err = cfg.Store.Discover(ctx, cfg.Glob); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +104,7 @@ func NewSource(cfg ParquetConfig) (*Source, error) {
 		return nil, fmt.Errorf("sources: negative epoch count %d", cfg.Epochs)
 	}
 	s := &Source{cfg: cfg, shards: make([]*Shard, len(files))}
-	if err := openShards(files, cfg.Columns, s.shards); err != nil {
+	if err := openShards(ctx, cfg.Store, files, cfg.Columns, s.shards); err != nil {
 		return nil, err
 	}
 	var units []Unit
@@ -115,7 +133,7 @@ func NewSource(cfg ParquetConfig) (*Source, error) {
 // OpenShard calls (footers of many shards on a network file system or a
 // cold cache take a while each) and returns the error of the first file
 // that failed, in file order.
-func openShards(files []string, cols Columns, dst []*Shard) error {
+func openShards(ctx context.Context, st *Store, files []string, cols Columns, dst []*Shard) error {
 	errs := make([]error, len(files))
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
@@ -128,7 +146,7 @@ func openShards(files []string, cols Columns, dst []*Shard) error {
 				if i >= len(files) {
 					return
 				}
-				dst[i], errs[i] = OpenShard(files[i], cols)
+				dst[i], errs[i] = st.OpenShard(ctx, files[i], cols)
 			}
 		}()
 	}
@@ -174,7 +192,7 @@ func Parquet(p *pipeline.Pipeline, cfg ParquetConfig) pipeline.Stream[*Sample] {
 		name = "parquet"
 	}
 	return pipeline.Source(p, name, pipeline.ProducerFunc[*Sample](func(ctx context.Context, emit func(*Sample) error) error {
-		src, err := NewSource(cfg)
+		src, err := NewSourceContext(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -230,25 +248,31 @@ func (s *Source) Produce(ctx context.Context, emit func(*Sample) error) error {
 	defer cancel()
 	ahead := s.cfg.ReadAhead
 	if ahead == 0 {
-		ahead = 2
+		ahead = 4
 	}
-	ch := make(chan *unitBatch, ahead)
+	lanes := make(chan *lane, ahead)
+	slots := make(chan struct{}, ahead)
 	next := sh.next // the first input position not yet taken in
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(ch)
-		s.readLoop(ctx, ch, start.Epoch, next, rehydrate)
+		defer close(lanes)
+		s.readLoop(ctx, &wg, lanes, slots, start.Epoch, next, rehydrate)
 	}()
 
-	in := &input{ctx: ctx, ch: ch, epoch: start.Epoch}
+	in := &input{ctx: ctx, lanes: lanes, slots: slots, epoch: start.Epoch}
 	if len(pending) > 0 {
 		data := sh.withData()
-		for range rehydrate {
+		var need int64
+		for _, j := range rehydrate {
+			need += j.hi - j.lo
+		}
+		for got := int64(0); got < need; {
 			b, err := in.recv()
 			if err != nil {
 				return err
 			}
+			got += int64(len(b.samples))
 			for _, p := range pending {
 				if i := p.k - b.base; i >= 0 && i < int64(len(b.samples)) {
 					data[p.slot] = b.samples[i]
@@ -319,21 +343,43 @@ func (s *Source) rehydrateJobs(epoch int, sh *shuffler) ([]pendingSlot, []readJo
 	return ps, jobs
 }
 
-// readLoop reads the rehydration jobs, then every unit of every epoch from
-// input position next of epoch first on, and sends them in order until the
-// plan ends, a read fails (the failed batch is sent) or ctx is cancelled.
-func (s *Source) readLoop(ctx context.Context, ch chan<- *unitBatch, first int, next int64, rehydrate []readJob) {
-	send := func(j readJob) bool {
-		b := s.read(ctx, j)
+// Pieces: a unit is handed over in batches of at most pieceRows samples or
+// pieceBytes image bytes.
+const (
+	pieceRows  = 256
+	pieceBytes = 4 << 20
+)
+
+// lane is one unit being read: its pieces, in row order, then closed.
+type lane struct{ ch chan *unitBatch }
+
+// readLoop starts a lane for each rehydration job, then for every unit of
+// every epoch from input position next of epoch first on, in order, with at
+// most cap(slots) lanes alive (a slot is freed when the consumer has taken a
+// lane's last piece), until the plan ends or ctx is cancelled.
+func (s *Source) readLoop(ctx context.Context, wg *sync.WaitGroup, lanes chan<- *lane, slots chan struct{}, first int, next int64, rehydrate []readJob) {
+	start := func(j readJob) bool {
 		select {
-		case ch <- b:
-			return b.err == nil
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		l := &lane{ch: make(chan *unitBatch, 1)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(l.ch)
+			s.read(ctx, j, l.ch)
+		}()
+		select {
+		case lanes <- l:
+			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
 	for _, j := range rehydrate {
-		if !send(j) {
+		if !start(j) {
 			return
 		}
 	}
@@ -348,7 +394,7 @@ func (s *Source) readLoop(ctx context.Context, ch chan<- *unitBatch, first int, 
 				continue
 			}
 			off := max(0, from-sg.Start)
-			if !send(readJob{epoch: e, unit: sg.Unit, lo: sg.Lo + off, hi: sg.Hi, base: sg.Start + off}) {
+			if !start(readJob{epoch: e, unit: sg.Unit, lo: sg.Lo + off, hi: sg.Hi, base: sg.Start + off}) {
 				return
 			}
 		}
@@ -358,14 +404,28 @@ func (s *Source) readLoop(ctx context.Context, ch chan<- *unitBatch, first int, 
 // errUnitChanged reports a unit that held fewer rows than its metadata said.
 var errUnitChanged = errors.New("unit is shorter than its metadata says")
 
-// read reads one job into a batch of samples, copying the image bytes.
-func (s *Source) read(ctx context.Context, j readJob) *unitBatch {
+// read reads one job and sends it on out in pieces, copying the image bytes;
+// a failed read sends the error (in the last piece).
+func (s *Source) read(ctx context.Context, j readJob, out chan<- *unitBatch) {
 	u := s.plan.units[j.unit]
 	sh := s.shards[u.Shard]
-	b := &unitBatch{epoch: j.epoch, base: j.base, samples: make([]*Sample, 0, min(j.hi-j.lo, 1<<14))}
+	newPiece := func(done int64) *unitBatch {
+		return &unitBatch{epoch: j.epoch, base: j.base + done, samples: make([]*Sample, 0, min(j.hi-j.lo-done, pieceRows))}
+	}
+	send := func(b *unitBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	b := newPiece(0)
+	var done int64
+	var bytes int
 	var ar arena
-	err := sh.ReadUnit(u.Index, j.lo, j.hi, func(row int64, img []byte, label int) error {
-		if len(b.samples)&255 == 255 && ctx.Err() != nil {
+	err := sh.ReadUnitContext(ctx, u.Index, j.lo, j.hi, func(row int64, img []byte, label int) error {
+		if done&255 == 255 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// One allocation per sample (not a []Sample slab): a slab would stay
@@ -375,41 +435,68 @@ func (s *Source) read(ctx context.Context, j readJob) *unitBatch {
 			ID: mix64(sh.idHash ^ mix64(uint64(row))), Shard: sh.Path, Row: row,
 			Epoch: j.epoch, Label: label, Bytes: ar.copy(img),
 		})
+		done++
+		bytes += len(img)
+		if len(b.samples) >= pieceRows || bytes >= pieceBytes {
+			if !send(b) {
+				return ctx.Err()
+			}
+			b, bytes = newPiece(done), 0
+		}
 		return nil
 	})
 	s.unitsRead.Add(1)
-	s.rowsRead.Add(int64(len(b.samples)))
-	if err == nil && int64(len(b.samples)) != j.hi-j.lo {
+	s.rowsRead.Add(done)
+	if err == nil && done != j.hi-j.lo {
 		err = fmt.Errorf("sources: shard %s: unit %d: %w", sh.Path, u.Index, errUnitChanged)
 	}
 	b.err = err
-	return b
+	if len(b.samples) > 0 || err != nil {
+		send(b)
+	}
 }
 
-// input hands the shuffler the samples of the read batches in input order.
+// input hands the shuffler the samples of the read pieces in input order.
 type input struct {
 	ctx   context.Context
-	ch    <-chan *unitBatch
+	lanes <-chan *lane
+	slots <-chan struct{}
+	lane  *lane
 	epoch int
 	cur   *unitBatch
 	i     int
 }
 
 func (in *input) recv() (*unitBatch, error) {
-	select {
-	case b, ok := <-in.ch:
-		if !ok {
-			if err := in.ctx.Err(); err != nil {
-				return nil, err
+	for {
+		if in.lane == nil {
+			select {
+			case l, ok := <-in.lanes:
+				if !ok {
+					if err := in.ctx.Err(); err != nil {
+						return nil, err
+					}
+					return nil, errors.New("sources: reader stopped early")
+				}
+				in.lane = l
+			case <-in.ctx.Done():
+				return nil, in.ctx.Err()
 			}
-			return nil, errors.New("sources: reader stopped early")
 		}
-		if b.err != nil {
-			return nil, b.err
+		select {
+		case b, ok := <-in.lane.ch:
+			if !ok {
+				in.lane = nil
+				<-in.slots
+				continue
+			}
+			if b.err != nil {
+				return nil, b.err
+			}
+			return b, nil
+		case <-in.ctx.Done():
+			return nil, in.ctx.Err()
 		}
-		return b, nil
-	case <-in.ctx.Done():
-		return nil, in.ctx.Err()
 	}
 }
 

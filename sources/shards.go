@@ -1,12 +1,12 @@
 package sources
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -28,34 +28,6 @@ var (
 	// ErrLabelColumn: the label column asked for is missing or not integer.
 	ErrLabelColumn = errors.New("bad label column")
 )
-
-// Discover expands spec into a sorted list of shard files without
-// duplicates. spec is a comma-separated list whose items are each a glob
-// (filepath.Match syntax, no "**"), a directory (meaning every *.parquet and
-// *.arrow file directly inside it) or a file. An item that matches nothing is
-// an error wrapping ErrNoFiles (or the os error for a missing file), naming
-// the item. Discover reads directories only; it does not open files.
-func Discover(spec string) ([]string, error) {
-	var out []string
-	items := 0
-	for item := range strings.SplitSeq(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		items++
-		got, err := discoverOne(item)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	if items == 0 {
-		return nil, fmt.Errorf("sources: empty shard list %q: %w", spec, ErrNoFiles)
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
-}
 
 func discoverOne(item string) ([]string, error) {
 	if strings.ContainsAny(item, "*?[") {
@@ -143,7 +115,7 @@ type Columns struct {
 // columns. It holds no open file (ReadUnit opens the file for each call), so
 // it is cheap to keep thousands; it is immutable and safe for concurrent use.
 type Shard struct {
-	// Path is the file's path, as given to OpenShard.
+	// Path is the file's path or the object's URL, as given to OpenShard.
 	Path string
 	// Format is the detected format.
 	Format Format
@@ -153,6 +125,8 @@ type Shard struct {
 	ImageColumn, LabelColumn string
 
 	size     int64
+	etag     string
+	store    *Store
 	unitRows []int64
 	first    []int64 // first row of every unit
 	rows     int64
@@ -162,29 +136,42 @@ type Shard struct {
 	ipc *arrowMeta
 }
 
-// OpenShard reads the metadata of the shard at path (the Parquet footer, or
-// the Arrow IPC footer and record batch headers) and resolves cols. Errors
-// name the path and wrap ErrNotShard, ErrTruncated, ErrCorrupt,
-// ErrNoImageColumn, ErrLabelColumn or the os error; a malformed file never
-// panics. It reads no image bytes for Parquet files.
+// OpenShard reads the metadata of the shard at path, a local file or a bucket
+// URL read through the default store (see OpenShardStore).
 func OpenShard(path string, cols Columns) (*Shard, error) {
-	f, err := os.Open(path)
+	return DefaultStore().OpenShard(context.Background(), path, cols)
+}
+
+// OpenShard reads the metadata of the shard at name (a local path or a URL):
+// the Parquet footer, or the Arrow IPC footer and record batch headers, and
+// resolves cols. Errors name the shard and wrap ErrNotShard, ErrTruncated,
+// ErrCorrupt, ErrNoImageColumn, ErrLabelColumn, the os error or the storage
+// error; a malformed file never panics. It reads no image bytes for Parquet
+// files; for a URL it makes three requests (attributes, head, tail) plus,
+// for an Arrow IPC file, one per record batch (their headers hold the row
+// counts).
+func (st *Store) OpenShard(ctx context.Context, name string, cols Columns) (*Shard, error) {
+	obj, err := st.Open(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("sources: shard %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("sources: shard %w", err)
+	defer obj.Close()
+	s := &Shard{Path: name, size: obj.Size(), idHash: fnv1a64(idName(name)), store: st}
+	if ro, ok := obj.(*remoteObject); ok {
+		s.etag = ro.etag
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("sources: shard %s is a directory: %w", path, ErrNotShard)
+	var f io.ReaderAt = obj
+	if _, remote := obj.(*remoteObject); remote {
+		// One request for the tail, where both formats keep their footer.
+		f, err = withTail(obj, 64<<10)
+		if err != nil {
+			return nil, err
+		}
 	}
-	s := &Shard{Path: path, size: st.Size(), idHash: fnv1a64(filepath.Base(path))}
 	var head [8]byte
 	n, err := f.ReadAt(head[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("sources: shard %s: %w", path, err)
+		return nil, fmt.Errorf("sources: shard %s: %w", name, err)
 	}
 	switch {
 	case n >= 4 && string(head[:4]) == "PAR1":
@@ -197,7 +184,7 @@ func OpenShard(path string, cols Columns) (*Shard, error) {
 		s.Format = FormatArrowStream
 		err = s.openArrowStream(f, cols)
 	default:
-		return nil, fmt.Errorf("sources: shard %s: %w (bad magic)", path, ErrNotShard)
+		return nil, fmt.Errorf("sources: shard %s: %w (bad magic)", name, ErrNotShard)
 	}
 	if err != nil {
 		return nil, err
@@ -208,6 +195,39 @@ func OpenShard(path string, cols Columns) (*Shard, error) {
 		s.rows += r
 	}
 	return s, nil
+}
+
+// object opens the shard's bytes for a read bounded by ctx (no request for a
+// remote shard).
+func (s *Shard) object(ctx context.Context) (Object, error) {
+	st := s.store
+	if st == nil {
+		st = DefaultStore()
+	}
+	return st.reopen(ctx, s.Path, s.size, s.etag)
+}
+
+// tailReader serves reads inside the object's last bytes from memory.
+type tailReader struct {
+	Object
+	off  int64
+	tail []byte
+}
+
+func withTail(obj Object, n int64) (*tailReader, error) {
+	n = min(n, obj.Size())
+	t := &tailReader{Object: obj, off: obj.Size() - n, tail: make([]byte, n)}
+	if _, err := obj.ReadAt(t.tail, t.off); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *tailReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= t.off && off+int64(len(p)) <= t.off+int64(len(t.tail)) {
+		return copy(p, t.tail[off-t.off:]), nil
+	}
+	return t.Object.ReadAt(p, off)
 }
 
 // Rows returns the shard's row count.
@@ -232,7 +252,13 @@ func (s *Shard) HasLabels() bool { return s.LabelColumn != "" }
 // it to keep it. Only the image and label columns are read. An error from
 // fn stops the read and is returned as is; other errors name the file. It
 // is safe for concurrent use (each call opens the file).
-func (s *Shard) ReadUnit(u int, lo, hi int64, fn func(row int64, image []byte, label int) error) (err error) {
+func (s *Shard) ReadUnit(u int, lo, hi int64, fn func(row int64, image []byte, label int) error) error {
+	return s.ReadUnitContext(context.Background(), u, lo, hi, fn)
+}
+
+// ReadUnitContext is ReadUnit with the remote reads bounded by ctx: a
+// cancelled ctx stops the requests in flight.
+func (s *Shard) ReadUnitContext(ctx context.Context, u int, lo, hi int64, fn func(row int64, image []byte, label int) error) (err error) {
 	if u < 0 || u >= len(s.unitRows) || lo < 0 || hi > s.unitRows[u] || lo > hi {
 		return fmt.Errorf("sources: shard %s: rows [%d,%d) of unit %d are out of range", s.Path, lo, hi, u)
 	}
@@ -255,9 +281,9 @@ func (s *Shard) ReadUnit(u int, lo, hi int64, fn func(row int64, image []byte, l
 	defer recoverCorrupt(s.Path, &err)
 	switch s.Format {
 	case FormatParquet:
-		return s.readParquet(u, lo, hi, wrapped)
+		return s.readParquet(ctx, u, lo, hi, wrapped)
 	default:
-		return s.readArrow(u, lo, hi, wrapped)
+		return s.readArrow(ctx, u, lo, hi, wrapped)
 	}
 }
 

@@ -1,0 +1,6 @@
+//go:build !gcs
+
+package sources
+
+// gcsDriver is nil: gs:// needs a build with -tags gcs.
+var gcsDriver driverFunc

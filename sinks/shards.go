@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/schema"
 
 	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sources"
 )
 
 // Defaults of ShardsConfig.
@@ -41,7 +42,16 @@ type ImageRow struct {
 // default, except Dir.
 type ShardsConfig struct {
 	// Dir is the folder the shards are written to; it is created if needed.
+	// It may be a bucket URL (s3://bucket/prefix, file:///abs/dir, ...; see
+	// sources.Store): each shard is then written to a local temporary file
+	// (in TempDir) and uploaded when complete, so that an object appears
+	// whole or not at all.
 	Dir string
+	// TempDir holds the shard being written when Dir is a URL; "" means
+	// os.TempDir(). It needs room for one shard (MaxBytes).
+	TempDir string
+	// Store uploads to a bucket Dir; nil means sources.DefaultStore().
+	Store *sources.Store
 	// Prefix names the shards: Prefix-00000.parquet, Prefix-00001.parquet...
 	// Default "shard".
 	Prefix string
@@ -192,17 +202,24 @@ func NewShards(cfg ShardsConfig) (*Shards, error) {
 	if len(cfg.ClassNames) > 0 {
 		cfg.Labels = true
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if sources.IsURL(cfg.Dir) {
+		if err := remoteOutput(&cfg); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sinks: shards: %w", err)
 	}
 	old, err := filepath.Glob(filepath.Join(cfg.Dir, cfg.Prefix+"-*.parquet"))
 	if err != nil {
 		return nil, fmt.Errorf("sinks: shards: %w", err)
 	}
+	if sources.IsURL(cfg.Dir) {
+		old = nil // checked by remoteOutput
+	}
 	if len(old) > 0 && !cfg.Overwrite {
 		return nil, fmt.Errorf("sinks: shards: %s already holds %d shard(s) named %s-*.parquet (replace them with --overwrite, ShardsConfig.Overwrite in Go, or write elsewhere)", cfg.Dir, len(old), cfg.Prefix)
 	}
-	if cfg.Overwrite {
+	if cfg.Overwrite && !sources.IsURL(cfg.Dir) {
 		// Old shards and the temporary files of a crashed writer.
 		tmps, _ := filepath.Glob(filepath.Join(cfg.Dir, "."+cfg.Prefix+"-*.parquet.*.tmp"))
 		for _, f := range append(old, tmps...) {
@@ -376,10 +393,47 @@ func (w *Shards) write(image []byte, label int, path string) error {
 	return nil
 }
 
+// remoteOutput checks a bucket output: the store, the temporary folder, and
+// the shards already there (removed with Overwrite, refused without).
+func remoteOutput(cfg *ShardsConfig) error {
+	if cfg.Store == nil {
+		cfg.Store = sources.DefaultStore()
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	glob, err := sources.ObjectURL(cfg.Dir, cfg.Prefix+"-*.parquet")
+	if err != nil {
+		return fmt.Errorf("sinks: shards: %w", err)
+	}
+	ctx := context.Background()
+	old, err := cfg.Store.Discover(ctx, glob)
+	if err != nil && !errors.Is(err, sources.ErrNoFiles) {
+		return fmt.Errorf("sinks: shards: %w", err)
+	}
+	if len(old) > 0 && !cfg.Overwrite {
+		return fmt.Errorf("sinks: shards: %s already holds %d shard(s) named %s-*.parquet (use --overwrite to replace them)", cfg.Dir, len(old), cfg.Prefix)
+	}
+	for _, o := range old {
+		if err := cfg.Store.Delete(ctx, o); err != nil {
+			return fmt.Errorf("sinks: shards: %w", err)
+		}
+	}
+	return nil
+}
+
 // open starts the next shard under a temporary name.
 func (w *Shards) open() error {
-	name := filepath.Join(w.cfg.Dir, fmt.Sprintf("%s-%05d.parquet", w.cfg.Prefix, w.stats.Shards))
-	tmp, err := os.CreateTemp(w.cfg.Dir, "."+filepath.Base(name)+".*.tmp")
+	base := fmt.Sprintf("%s-%05d.parquet", w.cfg.Prefix, w.stats.Shards)
+	name, tmpDir := filepath.Join(w.cfg.Dir, base), w.cfg.Dir
+	if sources.IsURL(w.cfg.Dir) {
+		var err error
+		if name, err = sources.ObjectURL(w.cfg.Dir, base); err != nil {
+			return fmt.Errorf("sinks: shards: %w", err)
+		}
+		tmpDir = w.cfg.TempDir
+	}
+	tmp, err := os.CreateTemp(tmpDir, "."+base+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("sinks: shards: %w", err)
 	}
@@ -476,6 +530,19 @@ func (w *Shards) commit() error {
 	}
 	if err := c.buf.Flush(); err != nil {
 		return fail(err)
+	}
+	if sources.IsURL(c.name) {
+		err := w.cfg.Store.Upload(context.Background(), c.name, c.tmp, c.cw.n, "application/vnd.apache.parquet")
+		c.tmp.Close()
+		os.Remove(c.tmp.Name())
+		if err != nil {
+			return fmt.Errorf("sinks: shards: %w", err)
+		}
+		w.stats.Rows += c.rows
+		w.stats.Shards++
+		w.stats.Bytes += c.cw.n
+		w.stats.Files = append(w.stats.Files, c.name)
+		return nil
 	}
 	if err := c.tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
 		return fail(err)

@@ -49,7 +49,10 @@ type BenchReport struct {
 	Bottleneck string            `json:"bottleneck"` // busiest stage
 	Stages     pipeline.RunStats `json:"stages"`     // whole run, warm-up included
 	BadRecords int64             `json:"bad_records"`
-	Final      bool              `json:"final"`
+	// Storage is the remote traffic of the whole run (warm-up included) for
+	// shards in buckets; nil for local shards.
+	Storage *sources.StoreStats `json:"storage,omitempty"`
+	Final   bool                `json:"final"`
 }
 
 // check names the first setting of a defaulted configuration that is out of
@@ -131,6 +134,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	}
 
 	rep := BenchReport{Size: cfg.Size, Workers: cfg.Workers, Views: cfg.Views, Batch: cfg.Batch, Cores: runtime.GOMAXPROCS(0)}
+	store0 := sources.DefaultStore().Stats()
 	var t0, stopAt time.Time
 	var n0, nStop int64
 	fill := func(now time.Time, final bool) BenchReport {
@@ -140,6 +144,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 		r.Bottleneck = r.Stages.Bottleneck()
 		for _, s := range r.Stages.Stages {
 			r.BadRecords += s.Errors
+		}
+		if st := sources.DefaultStore().Stats().Sub(store0); st != (sources.StoreStats{}) {
+			r.Storage = &st
 		}
 		if !t0.IsZero() {
 			r.Seconds = now.Sub(t0).Seconds()

@@ -26,7 +26,7 @@ func runBench(ctx context.Context, args []string) error {
 	var cfg stages.BenchConfig
 	var jsonOut bool
 	var backend string
-	fs.StringVar(&cfg.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
+	fs.StringVar(&cfg.Glob, "data", "", "shards: a glob, a folder, a comma-separated list or a bucket URL with a glob (required)")
 	fs.IntVar(&cfg.Size, "size", 224, "view side in pixels (0: 224; at most 4096)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU)")
 	fs.IntVar(&cfg.Batch, "batch", 256, "samples per batch (0: 256)")
@@ -82,6 +82,10 @@ func runBench(ctx context.Context, args []string) error {
 		rep.PairsPerS, rep.PerCore, rep.ImagesPerS, rep.ViewsPerS, rep.Seconds, rep.Samples)
 	if rep.BadRecords > 0 {
 		fmt.Printf("  %d bad records skipped\n", rep.BadRecords)
+	}
+	if s := rep.Storage; s != nil {
+		fmt.Printf("  storage: %d requests, %.1f MB received, %d retries, cache %d hits / %d misses (%.1f MB)\n",
+			s.Requests, float64(s.Bytes)/1e6, s.Retries, s.CacheHits, s.CacheMisses, float64(s.CacheBytes)/1e6)
 	}
 	fmt.Println()
 	return rep.Stages.WriteTable(os.Stdout)

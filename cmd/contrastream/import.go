@@ -68,7 +68,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.out, "out", "", "output `folder` for the shards (required)")
+	fs.StringVar(&d.out, "out", "", "output `folder` or bucket URL (s3://bucket/prefix) for the shards (required)")
 	fs.StringVar(&d.prefix, "prefix", sinks.DefaultShardPrefix, "shard file name prefix: PREFIX-00000.parquet, ...")
 	fs.IntVar(&d.shards, "shards", 1, "number of shards to split the rows into (0: by size, 512 MiB each)")
 	fs.IntVar(&d.workers, "workers", 0, "parallel encoders (0: one per CPU)")
@@ -96,6 +96,7 @@ func (d *dataFlags) check(fs *flag.FlagSet) error {
 func newDataFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
+	registerCacheFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), usage)
 		fmt.Fprintln(fs.Output(), "\nflags:")
@@ -166,6 +167,9 @@ func runImportImages(ctx context.Context, args []string) error {
 	}
 	if deadLetters == "" {
 		deadLetters = filepath.Join(d.out, "bad-records.jsonl")
+		if sources.IsURL(d.out) {
+			deadLetters = "bad-records.jsonl" // a local file, in the current folder
+		}
 	}
 	p := newDataProgress(os.Stderr, "import images")
 	sum, err := sinks.ImportImages(ctx, sources.Folder{Dir: dir}, d.shardsConfig(), sinks.ImportOptions{

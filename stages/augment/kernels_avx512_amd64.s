@@ -227,7 +227,7 @@ TEXT ·hue3VBMI(SB), NOSPLIT, $0-64
 	MOVQ blocks+48(FP), DX
 	MOVQ shift+56(FP), AX
 	MOVQ $0xffffffffffff, R11 // the 48 bytes of a block
-	MOVD AX, X0
+	VMOVD AX, X0
 	VPBROADCASTD X0, Z31          // shift
 	VPBROADCASTD h5FF<>(SB), Z30  // 255
 	VPBROADCASTD h5C1<>(SB), Z29  // 1

@@ -38,7 +38,7 @@ loop:
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
 	VZEROUPPER
-	MOVSS   X0, ret+16(FP)
+	VMOVSS   X0, ret+16(FP)
 	RET
 
 // func sqdevAVX(v *float32, n int, m float32) float32
@@ -60,7 +60,7 @@ loop:
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
 	VZEROUPPER
-	MOVSS   X0, ret+24(FP)
+	VMOVSS   X0, ret+24(FP)
 	RET
 
 // func scaleShiftAVX(dst, src *float32, n int, s, t float32)
@@ -132,8 +132,8 @@ loop:
 	VHADDPS X1, X1, X1
 	VHADDPS X1, X1, X1
 	VZEROUPPER
-	MOVSS   X0, sdy+32(FP)
-	MOVSS   X1, sdyx+36(FP)
+	VMOVSS   X0, sdy+32(FP)
+	VMOVSS   X1, sdyx+36(FP)
 	RET
 
 // func bnSumsMaskAVX(dm, dy, x, y *float32, n int, m float32) (sdy, sdyx float32)
@@ -173,8 +173,8 @@ loop:
 	VHADDPS X1, X1, X1
 	VHADDPS X1, X1, X1
 	VZEROUPPER
-	MOVSS   X0, sdy+48(FP)
-	MOVSS   X1, sdyx+52(FP)
+	VMOVSS   X0, sdy+48(FP)
+	VMOVSS   X1, sdyx+52(FP)
 	RET
 
 // func bnApplyAVX(dx, dm, x *float32, n int, k, b, c float32)

@@ -111,7 +111,10 @@ func NewIDXReader(r io.Reader, name string) (*IDXReader, error) {
 	return x, nil
 }
 
-// OpenIDX opens the IDX file at path (gzipped or not); Close closes it.
+// OpenIDX opens the IDX file at path (gzipped or not); Close closes it. An
+// uncompressed file shorter than its header declares is refused here, with
+// an error wrapping ErrIDXTruncated that names both sizes; a gzipped one is
+// found truncated only when Next reaches its end.
 func OpenIDX(path string) (*IDXReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -123,8 +126,28 @@ func OpenIDX(path string) (*IDXReader, error) {
 		return nil, err
 	}
 	x.closer = f
+	if x.gz == nil {
+		// Uncompressed: the header's promise can be checked against the
+		// file's size before a single item is read, so that a truncated
+		// file is refused at the start, not after an epoch.
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			need := x.HeaderSize() + int64(x.Dims[0])*int64(x.itemSize)
+			if st.Size() < need {
+				x.Close()
+				return nil, fmt.Errorf("sources: idx %s: header declares %d items of %d bytes (%d bytes with the header) but the file holds %d: %w",
+					path, x.Dims[0], x.itemSize, need, st.Size(), ErrIDXTruncated)
+			}
+		}
+	}
 	return x, nil
 }
+
+// HeaderSize returns the size of the IDX header in bytes (4 for the magic
+// number and 4 per dimension), before decompression.
+func (x *IDXReader) HeaderSize() int64 { return 4 + 4*int64(len(x.Dims)) }
+
+// Gzipped reports whether the file is gzipped.
+func (x *IDXReader) Gzipped() bool { return x.gz != nil }
 
 func (x *IDXReader) headerErr(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

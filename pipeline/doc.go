@@ -32,6 +32,29 @@
 // without processing it, and returns ctx's error. Stop ends a run gently:
 // sources stop emitting, and everything already emitted flows to the sinks.
 //
+// # Ownership
+//
+// A record emitted into a stream belongs to the stream's consumers, which
+// treat it as read-only. Some records are pooled: their type has a Release
+// method (stages.Decoded, stages.ViewSet, stages.Batch), and the one stage
+// that consumes them hands their buffers back to a pool for the next record
+// (Views releases what Decode gives, Tensorize what Views gives, the
+// Trainer each Batch). A second consumer of such a stream would read
+// buffers already reused, so the builder refuses it: Apply, Via or Sink on
+// a stream of pooled records that has a consumer already panics, naming
+// both consumers and the type. To give pooled records to several
+// consumers, read them through Tee, which hands each consumer after the
+// first its own copy:
+//
+//	views := pipeline.Apply(p, "views", imgs, &stages.Views{...})
+//	both := pipeline.Tee(p, "views-copy", views, (*stages.ViewSet).Clone)
+//	batches := pipeline.Apply(p, "tensorize", both, &stages.Tensorize{...}) // releases the originals
+//	pipeline.Sink(p, "preview", both, preview)                              // gets copies
+//
+// The check goes by type, when the graph is built: a record type with a
+// Release method is pooled, whatever stage made it. A sink that keeps
+// records (sinks.Collect) copies pooled ones and releases the originals.
+//
 // # Determinism
 //
 // Records carry their own identity; RNG and SeedPCG derive a random source

@@ -51,7 +51,9 @@ func (p *Pipeline) Name() string { return p.name }
 
 // Stream is a typed stream of records between two stages. A Stream used as
 // the input of several stages or sinks is fanned out: each gets every record
-// (the same value: treat records as read-only once emitted).
+// (the same value: treat records as read-only once emitted). A stream of
+// pooled records (a type with a Release method) has one consumer, unless it
+// comes from Tee: see "Ownership" in the package documentation.
 type Stream[T any] struct {
 	p *Pipeline
 	n *node
@@ -81,6 +83,8 @@ type node struct {
 	consumers []*node
 	cfg       stageConfig
 	stats     counters
+	pooled    string // the output's type, when its records are pooled (have Release)
+	tee       bool   // a Tee: each consumer gets its own record
 	elem      func(r *run) element
 }
 
@@ -104,6 +108,7 @@ func (p *Pipeline) add(name string, kind nodeKind, up *node, cfg stageConfig, el
 	if up != nil && up.kind == kindSink {
 		panic("pipeline: cannot read from a sink")
 	}
+	checkOwner(up, kind, name)
 	p.names[name] = true
 	n := &node{name: name, kind: kind, up: up, cfg: cfg, elem: elem}
 	if up != nil {
@@ -130,6 +135,7 @@ func buildConfig(opts []StageOption) stageConfig {
 // Source adds a source stage: src's records start a stream.
 func Source[T any](p *Pipeline, name string, src Producer[T]) Stream[T] {
 	n := p.add(name, kindSource, nil, stageConfig{workers: 1}, nil)
+	n.pooled = pooledType[T]()
 	n.elem = func(r *run) element { return newSourceElem(r, n, src) }
 	return Stream[T]{p: p, n: n}
 }
@@ -144,6 +150,7 @@ func Apply[In, Out any](p *Pipeline, name string, in Stream[In], st Stage[In, Ou
 		panic(fmt.Sprintf("pipeline: stage %q has Flush and must run with one worker", name))
 	}
 	n := p.add(name, kindStage, in.n, cfg, nil)
+	n.pooled = pooledType[Out]()
 	n.elem = func(r *run) element { return newStageElem[In, Out](r, n, st) }
 	return Stream[Out]{p: p, n: n}
 }
@@ -166,6 +173,7 @@ func Sink[T any](p *Pipeline, name string, in Stream[T], c Consumer[T], opts ...
 func Via[In, Out any](p *Pipeline, name string, in Stream[In], mk func() streams.Flow) Stream[Out] {
 	checkStream(p, in)
 	n := p.add(name, kindVia, in.n, stageConfig{workers: 1}, nil)
+	n.pooled = pooledType[Out]()
 	n.elem = func(r *run) element { return newViaElem[Out](r, n, mk) }
 	return Stream[Out]{p: p, n: n}
 }
@@ -343,8 +351,8 @@ func (p *Pipeline) validate() error {
 }
 
 // connect wires node n's output to its consumers with go-streams: Via for
-// flows, flow.FanOut when there are several consumers, flow.DoStream (on an
-// owned goroutine) into sinks.
+// flows, flow.FanOut when there are several consumers (a Tee hands each its
+// own record instead), flow.DoStream (on an owned goroutine) into sinks.
 func (r *run) connect(e element, n *node, elems []element) {
 	if len(n.consumers) == 0 {
 		return
@@ -363,6 +371,14 @@ func (r *run) connect(e element, n *node, elems []element) {
 			}
 		}
 		panic("pipeline: consumer not in graph")
+	}
+	if n.tee {
+		downs := make([]element, len(n.consumers))
+		for i, c := range n.consumers {
+			downs[i] = index(c)
+		}
+		r.connectTee(out, downs)
+		return
 	}
 	if len(n.consumers) == 1 {
 		r.link(out, index(n.consumers[0]))

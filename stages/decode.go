@@ -36,6 +36,13 @@ func (d *Decoded) Release() {
 	p.Put(d)
 }
 
+// Clone returns a copy of d whose image shares no buffer with d's and
+// belongs to no pool (its Release does nothing), for pipeline.Tee and
+// sinks.Collect. The Sample, which is not pooled, is shared.
+func (d *Decoded) Clone() *Decoded {
+	return &Decoded{Sample: d.Sample, Image: d.Image.Clone()}
+}
+
 // ErrNoImage is the record error for a sample whose image cell is null.
 var ErrNoImage = errors.New("stages: sample has no image bytes")
 

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"gorgonia.org/tensor"
 
@@ -57,6 +58,28 @@ func (b *Batch) Release() {
 	p := b.pool
 	b.pool = nil
 	p <- b
+}
+
+// Clone returns a copy of b that shares no buffer with it and belongs to no
+// pool (its Release does nothing): what pipeline.Tee needs to give a batch
+// to a second consumer, and what sinks.Collect keeps. It allocates the
+// whole batch.
+func (b *Batch) Clone() *Batch {
+	c := &Batch{Shape: b.Shape, Epoch: b.Epoch, Cursor: b.Cursor,
+		IDs: slices.Clone(b.IDs), Keys: slices.Clone(b.Keys), Labels: slices.Clone(b.Labels),
+		Positions: slices.Clone(b.Positions), Pixels: slices.Clone(b.Pixels)}
+	for _, v := range b.Views {
+		shape := tensor.WithShape(slices.Clone([]int(v.Shape()))...)
+		switch d := v.Data().(type) {
+		case []float32:
+			c.Views = append(c.Views, tensor.New(shape, tensor.WithBacking(slices.Clone(d))))
+		case []uint8:
+			c.Views = append(c.Views, tensor.New(shape, tensor.WithBacking(slices.Clone(d))))
+		default:
+			panic(fmt.Sprintf("stages: Batch.Clone: view of %T", d))
+		}
+	}
+	return c
 }
 
 // Float32s returns view v's backing array ([B,C,H,W] float32). It panics for

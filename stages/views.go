@@ -34,6 +34,17 @@ func (v *ViewSet) Release() {
 	p.Put(v)
 }
 
+// Clone returns a copy of v whose views share no buffer with v's and belong
+// to no pool (its Release does nothing), for pipeline.Tee and sinks.Collect.
+// The Sample, which is not pooled, is shared.
+func (v *ViewSet) Clone() *ViewSet {
+	c := &ViewSet{Sample: v.Sample, Views: make([]*image.Image, len(v.Views))}
+	for i, m := range v.Views {
+		c.Views[i] = m.Clone()
+	}
+	return c
+}
+
 // Views makes K augmented views of each decoded image, from that one decode.
 //
 // It takes *Decoded (and releases it) and gives *ViewSet. View v of a sample

@@ -33,6 +33,18 @@ func (s *Shard) openArrow(f io.ReaderAt, cols Columns) (err error) {
 		return fmt.Errorf("sources: shard %s: Arrow IPC file does not end with its footer magic: %w", s.Path, ErrTruncated)
 	}
 	am := &arrowMeta{allocLimit: allocLimit(s.size)}
+	// The IPC footer lists the record batches' blocks without their row
+	// counts; each batch's metadata message (a few hundred bytes) has it.
+	// The footer, its schema and every message's metadata are checked
+	// (arrow_check.go) before arrow's reader is given the file.
+	ix, rows, err := arrowFileIndex(f, s.size)
+	if err != nil {
+		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
+	}
+	if err := ix.loadPrefix(f); err != nil {
+		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
+	}
+	am.stream = ix
 	r, err := ipc.NewFileReader(io.NewSectionReader(f, 0, s.size), ipc.WithAllocator(&limitAllocator{limit: am.allocLimit}))
 	if err != nil {
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
@@ -44,16 +56,6 @@ func (s *Shard) openArrow(f io.ReaderAt, cols Columns) (err error) {
 		return err
 	}
 	s.setColumnNames(fields, am.img, am.child, am.label)
-	// The IPC footer lists the record batches' blocks without their row
-	// counts; each batch's metadata message (a few hundred bytes) has it.
-	ix, rows, err := arrowFileIndex(f, s.size)
-	if err != nil {
-		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
-	}
-	if err := ix.loadPrefix(f); err != nil {
-		return fmt.Errorf("sources: shard %s: %w", s.Path, err)
-	}
-	am.stream = ix
 	if len(rows) != r.NumRecords() {
 		return fmt.Errorf("sources: shard %s: footer lists %d record batches, reader %d: %w", s.Path, len(rows), r.NumRecords(), ErrCorrupt)
 	}
@@ -229,6 +231,9 @@ func arrowBatchRows(f io.ReaderAt, size int64) (rows []int64, blocks, dicts []by
 	if err != nil {
 		return fail(err)
 	}
+	if err := checkFooterSchema(root); err != nil {
+		return fail(fmt.Errorf("footer schema: %w", err))
+	}
 	vec, ok, err := root.vector(3, 24) // recordBatches: [Block]
 	if err != nil || !ok {
 		return fail(fmt.Errorf("footer without record batches: %w", ErrCorrupt))
@@ -269,6 +274,9 @@ func arrowBatchRows(f io.ReaderAt, size int64) (rows []int64, blocks, dicts []by
 			msg = meta[8:]
 		}
 		m, err := fbRoot(msg)
+		if err == nil {
+			err = checkMessage(m)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("record batch %d: %w", i, err))
 		}
@@ -424,6 +432,9 @@ func (ix *streamIndex) loadPrefix(f io.ReaderAt) error {
 		if _, err := f.ReadAt(ix.data[i], r.off); err != nil {
 			return err
 		}
+		if err := checkMessageBytes(ix.data[i]); err != nil {
+			return fmt.Errorf("message at %d: %w", r.off, err)
+		}
 	}
 	return nil
 }
@@ -473,6 +484,9 @@ func indexStream(f io.ReaderAt, size int64) (*streamIndex, []int64, error) {
 		}
 		pos += metaLen
 		m, err := fbRoot(meta)
+		if err == nil {
+			err = checkMessage(m)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("message at %d: %w", start, err)
 		}
@@ -540,6 +554,10 @@ func (ix *streamIndex) reader(f io.ReaderAt, u int, opts ...ipc.Option) (*ipc.Re
 		r := ix.batches[u]
 		buf := make([]byte, r.n)
 		if _, err := f.ReadAt(buf, r.off); err != nil {
+			return nil, err
+		}
+		// Checked again: the file may have changed since it was indexed.
+		if err := checkMessageBytes(buf); err != nil {
 			return nil, err
 		}
 		parts = append(parts, bytes.NewReader(buf))

@@ -249,8 +249,8 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 
 // column returns a reader of leaf column leaf of row group u: the fast path
 // (a memPageReader over a chunkStream: the chunk read in windows of at most
-// chunkWindow bytes, the next one in flight) when it applies, else arrow/go's
-// own (and a nil page reader).
+// chunkWindow bytes, up to chunkInFlight of them in flight) when it applies,
+// else arrow/go's own (and a nil page reader).
 func (pm *parquetMeta) column(f io.ReaderAt, rdr *file.Reader, u, leaf, slot int, bufs *pageBuffers) (file.ColumnChunkReader, *memPageReader, error) {
 	_ = slot
 	cc, err := pm.meta.RowGroup(u).ColumnChunk(leaf)

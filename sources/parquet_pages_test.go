@@ -2,10 +2,18 @@ package sources
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/parquet/compress"
@@ -185,4 +193,207 @@ func pageCounts(t *testing.T, s *Shard) (dict, v1, v2 int) {
 		}
 	}
 	return dict, v1, v2
+}
+
+// gatedReader is an io.ReaderAt over data whose reads wait for the gate to
+// open (or for its context to end); it records the reads asked for and the
+// most that ran at once.
+type gatedReader struct {
+	data     []byte
+	gate     chan struct{} // closed: reads proceed
+	ctx      context.Context
+	failAt   int64 // a read starting here fails (-1: none)
+	mu       sync.Mutex
+	offs     []int64
+	active   int
+	peak     int
+	finished atomic.Int64
+}
+
+func newGatedReader(size int, open bool) *gatedReader {
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(1, uint64(size)))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	g := &gatedReader{data: data, gate: make(chan struct{}), ctx: context.Background(), failAt: -1}
+	if open {
+		close(g.gate)
+	}
+	return g
+}
+
+func (g *gatedReader) ReadAt(p []byte, off int64) (int, error) {
+	g.mu.Lock()
+	g.offs = append(g.offs, off)
+	g.active++
+	g.peak = max(g.peak, g.active)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.active--
+		g.mu.Unlock()
+		g.finished.Add(1)
+	}()
+	select {
+	case <-g.gate:
+	case <-g.ctx.Done():
+		return 0, g.ctx.Err()
+	}
+	if off == g.failAt {
+		return 0, errors.New("injected")
+	}
+	return copy(p, g.data[off:]), nil
+}
+
+func (g *gatedReader) started() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.offs)
+}
+
+// waitStarted waits until n reads have started.
+func (g *gatedReader) waitStarted(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); g.started() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reads started, want %d", g.started(), n)
+		}
+	}
+}
+
+// TestChunkStreamReadsAhead reads a range of many windows with peeks of
+// random sizes (some spanning several windows) and checks the bytes, that
+// chunkInFlight reads are asked for at once and never more, that every
+// window is read once at its aligned offset, and that the stream never
+// holds more than chunkInFlight+1 windows.
+func TestChunkStreamReadsAhead(t *testing.T) {
+	const start = 1000
+	size := int64(9*chunkWindow + 12345)
+	g := newGatedReader(int(start+size+77), false)
+	bufs := new(pageBuffers)
+	s := newChunkStream(g, start, size, bufs)
+	g.waitStarted(t, chunkInFlight)
+	if n := g.started(); n != chunkInFlight {
+		t.Fatalf("%d reads started before any byte was wanted, want %d", n, chunkInFlight)
+	}
+	close(g.gate)
+	rng := rand.New(rand.NewPCG(3, 4))
+	pos := int64(start)
+	for s.remaining() > 0 {
+		n := int(min(s.remaining(), int64(rng.IntN(100_000)+1)))
+		if rng.IntN(10) == 0 {
+			n = int(min(s.remaining(), int64(rng.IntN(3*chunkWindow)+1)))
+		}
+		b, err := s.peek(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, g.data[pos:pos+int64(n)]) {
+			t.Fatalf("bytes %d..%d differ", pos, pos+int64(n))
+		}
+		adv := n
+		if rng.IntN(3) == 0 {
+			adv = rng.IntN(n + 1) // peek more than is consumed, as the page reader does
+		}
+		s.advance(adv)
+		pos += int64(adv)
+	}
+	if _, err := s.peek(1); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("peek past the end: %v", err)
+	}
+	s.close()
+	windows := int((size + chunkWindow - 1) / chunkWindow)
+	if len(g.offs) != windows {
+		t.Errorf("%d reads for %d windows", len(g.offs), windows)
+	}
+	slices.Sort(g.offs)
+	for i, off := range g.offs {
+		if want := start + int64(i)*chunkWindow; off != want {
+			t.Fatalf("read %d at %d, want %d", i, off, want)
+		}
+	}
+	if g.peak > chunkInFlight {
+		t.Errorf("%d reads at once, more than %d", g.peak, chunkInFlight)
+	}
+	// Every window comes back to the buffers on close, so their number is
+	// the most the stream ever held.
+	if n := len(bufs.windows); n > chunkInFlight+1 {
+		t.Errorf("the stream held %d windows, more than %d", n, chunkInFlight+1)
+	}
+}
+
+// TestChunkStreamCloseWaits closes a stream whose reads are stalled: close
+// returns only once they have finished.
+func TestChunkStreamCloseWaits(t *testing.T) {
+	g := newGatedReader(6*chunkWindow, false)
+	s := newChunkStream(g, 0, 6*chunkWindow, new(pageBuffers))
+	g.waitStarted(t, chunkInFlight)
+	closed := make(chan struct{})
+	go func() { s.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned with reads in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.gate)
+	<-closed
+	if n := g.finished.Load(); n != chunkInFlight {
+		t.Errorf("close returned after %d of %d reads finished", n, chunkInFlight)
+	}
+}
+
+// TestChunkStreamCancel: reads that wait on a context (as a remote object's
+// requests do) end when it is cancelled, and close returns promptly.
+func TestChunkStreamCancel(t *testing.T) {
+	g := newGatedReader(6*chunkWindow, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	g.ctx = ctx
+	s := newChunkStream(g, 0, 6*chunkWindow, new(pageBuffers))
+	g.waitStarted(t, chunkInFlight)
+	cancel()
+	if _, err := s.peek(10); !errors.Is(err, context.Canceled) {
+		t.Errorf("peek after cancel: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { s.close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not return after cancel")
+	}
+}
+
+// TestChunkStreamReadError: a failed window read is returned by the peek
+// that needs it, naming the byte range, after the bytes before it.
+func TestChunkStreamReadError(t *testing.T) {
+	g := newGatedReader(5*chunkWindow, true)
+	g.failAt = 2 * chunkWindow
+	s := newChunkStream(g, 0, 5*chunkWindow, new(pageBuffers))
+	defer s.close()
+	for range 2 {
+		if _, err := s.peek(chunkWindow); err != nil {
+			t.Fatal(err)
+		}
+		s.advance(chunkWindow)
+	}
+	_, err := s.peek(1)
+	want := fmt.Sprintf("reading bytes %d..%d: injected", 2*chunkWindow, 3*chunkWindow)
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// TestChunkStreamSmallChunk: a chunk under one window is one read.
+func TestChunkStreamSmallChunk(t *testing.T) {
+	g := newGatedReader(5000, true)
+	s := newChunkStream(g, 100, 4000, new(pageBuffers))
+	b, err := s.peek(4000)
+	if err != nil || !bytes.Equal(b, g.data[100:4100]) {
+		t.Fatalf("peek: %v", err)
+	}
+	s.close()
+	if len(g.offs) != 1 || g.offs[0] != 100 {
+		t.Errorf("reads at %v, want one at 100", g.offs)
+	}
 }

@@ -40,14 +40,17 @@ type ParquetConfig struct {
 	// ReadAhead is the number of units (row groups, record batches) read at
 	// once, across shards: the one being emitted and those after it; 0
 	// means 4. Each unit is read in pieces of at most 256 rows or 4 MiB of
-	// image bytes, and a Parquet column chunk in windows of at most 4 MiB
-	// with the next window's request in flight, so memory does not depend on
-	// how large the row groups are: per unit being read, two windows and two
-	// pieces (about 16 MiB) plus two Parquet pages, so about 64 MiB with the
-	// default, on top of the shuffle buffer; an Arrow IPC record batch is
+	// image bytes, and a Parquet column chunk in windows of at most 2 MiB
+	// with up to 4 window reads in flight ahead of the one being decoded, so
+	// memory does not depend on how large the row groups are. The read-ahead
+	// budget per unit being read: 5 windows of the image chunk and 5 of the
+	// label chunk (at most 10 MiB each; a label chunk is usually one small
+	// window) and two pieces (8 MiB), plus two Parquet pages; about 18 MiB
+	// per unit with image-only chunks over 8 MiB, so about 72 MiB with the
+	// default, on top of the shuffle buffer. An Arrow IPC record batch is
 	// read whole, so add one record batch per unit for Arrow shards. For a
-	// remote shard that is also the most requests in flight: two per unit
-	// (the image and label chunks' windows).
+	// remote shard the requests in flight are at most 4 per column chunk
+	// being read: 8 per unit, 32 with the default.
 	ReadAhead int
 	// Store opens the shards (local paths or bucket URLs, see Discover) and
 	// counts the remote traffic; nil means DefaultStore().

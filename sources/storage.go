@@ -105,7 +105,7 @@ func (r Retry) backoff(attempt int) time.Duration {
 type StoreConfig struct {
 	Retry Retry
 	// CacheDir, if set, keeps the byte ranges read from remote objects (the
-	// column chunks of the row groups read, in windows of up to 8 MiB, and
+	// column chunks of the row groups read, in windows of up to 2 MiB, and
 	// the footers) in this folder, evicted least recently used beyond
 	// CacheSize bytes (0 means 10 GiB). Several processes may share it.
 	// Local files are never cached.

@@ -15,7 +15,13 @@ import (
 // BenchConfig configures Bench. The zero value (plus Glob) measures
 // SimCLR view pairs at 224 px for 10 s on every core.
 type BenchConfig struct {
-	Glob    string        // shards to read (looped over, epoch after epoch)
+	Glob string // shards to read (looped over, epoch after epoch)
+	// Rank and World read only rank Rank's partition of every epoch (see
+	// sources.Plan; World 0 means 1), as one rank of a job would.
+	Rank, World int
+	// Epochs, if positive, ends the run after that many epochs (or after
+	// Seconds, whichever comes first); 0 loops until Seconds.
+	Epochs  int
 	Size    int           // view side; 0 means 224
 	Views   int           // views per image; 0 means 2
 	Workers int           // goroutines for decode and for views; 0 means GOMAXPROCS
@@ -69,6 +75,9 @@ func (cfg *BenchConfig) check() error {
 			return fmt.Errorf("stages: bench: %s %d: want >= 1 (0 means the default)", c.name, c.v)
 		}
 	}
+	if cfg.Epochs < 0 {
+		return fmt.Errorf("stages: bench: Epochs %d: want >= 0 (0 means until Seconds)", cfg.Epochs)
+	}
 	if !(cfg.Seconds >= 0) {
 		return fmt.Errorf("stages: bench: Seconds %v: want >= 0", cfg.Seconds)
 	}
@@ -109,7 +118,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 		out = Uint8
 	}
 	vs, err := NewViewStream(ViewStreamConfig{
-		Source: sources.ParquetConfig{Glob: cfg.Glob, Seed: cfg.Seed},
+		Source: sources.ParquetConfig{Glob: cfg.Glob, Seed: cfg.Seed, Rank: cfg.Rank, World: cfg.World, Epochs: cfg.Epochs},
 		Recipe: Recipe{Size: cfg.Size}, Aug: cfg.Aug, Views: cfg.Views, Batch: cfg.Batch,
 		Backend: cfg.Backend, Workers: cfg.Workers, Output: out,
 	})

@@ -18,7 +18,7 @@ var benchCommand = command{
 }
 
 func runBench(ctx context.Context, args []string) error {
-	fs := newDataFlagSet("bench", "usage: contrastream bench --data GLOB [--size S --workers N --batch B --seconds T] [--json]\n\n"+
+	fs := newDataFlagSet("bench", "usage: contrastream bench --data GLOB|URL [--size S --workers N --batch B --seconds T --rank R --world W --epochs E] [--json]\n\n"+
 		"Runs source → decode → views → tensorize with the SimCLR recipe of\n"+
 		"shared/bench/aug_bench.py (RandomResizedCrop, flip, colour jitter p=0.8,\n"+
 		"grayscale p=0.2, blur p=0.5 at 224 only, normalize) and prints pairs/s,\n"+
@@ -27,6 +27,9 @@ func runBench(ctx context.Context, args []string) error {
 	var jsonOut bool
 	var backend string
 	fs.StringVar(&cfg.Glob, "data", "", "shards: a glob, a folder, a comma-separated list or a bucket URL with a glob (required)")
+	fs.IntVar(&cfg.Rank, "rank", 0, "read only this rank's partition, in [0, --world)")
+	fs.IntVar(&cfg.World, "world", 1, "number of ranks the epoch is split between")
+	fs.IntVar(&cfg.Epochs, "epochs", 0, "stop after this many epochs (0: loop over the data until --seconds)")
 	fs.IntVar(&cfg.Size, "size", 224, "view side in pixels (0: 224; at most 4096)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU)")
 	fs.IntVar(&cfg.Batch, "batch", 256, "samples per batch (0: 256)")

@@ -57,17 +57,31 @@ func Env(setenv func(k, v string)) {
 	setenv("AWS_REGION", "us-east-1")
 }
 
-// Start serves a fake S3 holding the given (empty) buckets.
+// Start serves a fake S3 holding the given (empty) buckets on a free
+// loopback port.
 func Start(buckets ...string) (*Server, error) {
+	return Listen("127.0.0.1:0", buckets...)
+}
+
+// Listen is Start on the TCP address addr ("127.0.0.1:9000"; port 0 picks
+// a free one).
+func Listen(addr string, buckets ...string) (*Server, error) {
 	be := s3mem.New()
 	for _, b := range buckets {
 		if err := be.CreateBucket(b); err != nil {
 			return nil, err
 		}
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{Backend: be, rng: rand.New(rand.NewPCG(0, 0))}
 	fake := gofakes3.New(be).Server()
-	s.ts = httptest.NewServer(s.middleware(fake))
+	s.ts = httptest.NewUnstartedServer(s.middleware(fake))
+	s.ts.Listener.Close()
+	s.ts.Listener = ln
+	s.ts.Start()
 	s.Endpoint = s.ts.URL
 	return s, nil
 }

@@ -30,18 +30,20 @@ from contrastream.torch import find_binary  # noqa: E402
 
 
 def timed(batches, warmup, seconds):
-    """Iterate (n_samples) items; return pairs/s over the window after warmup."""
+    """Iterate (n_samples) items; return pairs/s over the window after warmup
+    and the reader's own CPU time in that window as a fraction of the wall
+    time (the child's CPU is not in it)."""
     t_start = time.perf_counter()
-    t0 = n0 = None
+    t0 = n0 = c0 = None
     n = 0
     for k in batches:
         n += k
         now = time.perf_counter()
         if t0 is None:
             if now - t_start >= warmup:
-                t0, n0 = now, n
+                t0, n0, c0 = now, n, time.process_time()
         elif now - t0 >= seconds:
-            return (n - n0) / (now - t0)
+            return (n - n0) / (now - t0), (time.process_time() - c0) / (now - t0)
     raise SystemExit("the stream ended before the measurement did (more data or fewer seconds)")
 
 
@@ -120,8 +122,9 @@ def main():
     a = ap.parse_args()
     env = dict(os.environ)
     env.setdefault("GOMAXPROCS", str(a.workers))
-    rate = bytes_mode(a, env) if a.mode == "bytes" else torch_mode(a, env)
-    print("RESULT mode=%s%s size=%d workers=%d pairs/s=%.1f" % (a.mode, "+normalize" if a.normalize else "", a.size, a.workers, rate))
+    rate, cpu = bytes_mode(a, env) if a.mode == "bytes" else torch_mode(a, env)
+    print("RESULT mode=%s%s size=%d workers=%d pairs/s=%.1f reader-cpu=%.1f%%" % (
+        a.mode, "+normalize" if a.normalize else "", a.size, a.workers, rate, 100 * cpu))
 
 
 if __name__ == "__main__":

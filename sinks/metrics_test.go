@@ -336,6 +336,27 @@ func TestPlots(t *testing.T) {
 	}
 }
 
+// TestPlotsOfAPointRange: a series whose values span no range (one step
+// of a run that went NaN at step 2 with lr 1.25e29; a constant loss) is
+// drawn instead of panicking in gonum/plot's ticks ("illegal range").
+func TestPlotsOfAPointRange(t *testing.T) {
+	for _, lr := range []float64{1.25e29, 0.3, 0, -2e-300} {
+		dir := t.TempDir()
+		pl := &Plots{Dir: dir}
+		s := mSteps(1)[0]
+		s.LR, s.Loss = lr, lr
+		if err := pl.WriteStep(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := pl.Close(); err != nil {
+			t.Fatalf("lr %v: %v", lr, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "lr.png")); err != nil {
+			t.Errorf("lr %v: %v", lr, err)
+		}
+	}
+}
+
 func ExampleMetricsJSONL() {
 	m := MetricsJSONLTo(os.Stdout) // NewMetricsJSONL("RUN/metrics.jsonl") for a file
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -146,8 +146,15 @@ func (p *Plots) Flush() error {
 // Close rewrites the plots a last time.
 func (p *Plots) Close() error { return p.Flush() }
 
-func (p *Plots) flush() error {
+func (p *Plots) flush() (err error) {
 	p.since = 0
+	// A plot must not take the run down: gonum/plot panics on some axis
+	// ranges (see widen); any such panic is an error of the plots.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sinks: plots: %v", r)
+		}
+	}()
 	if p.Dir == "" {
 		return fmt.Errorf("sinks: plots: no folder (Plots.Dir)")
 	}
@@ -210,6 +217,8 @@ func (p *Plots) flush() error {
 		if lines == 0 {
 			continue
 		}
+		widen(&pl.X, false)
+		widen(&pl.Y, pn.LogY)
 		pl.Legend.Top = true
 		wt, err := pl.WriterTo(w, h, "png")
 		if err != nil {
@@ -223,4 +232,20 @@ func (p *Plots) flush() error {
 		}
 	}
 	return nil
+}
+
+// widen gives an axis whose data spans no range (one point, a constant
+// series) a range around its value: gonum/plot's ticks panic ("illegal
+// range") on a point range its own padding cannot open, e.g. a single
+// learning rate of 1.25e29 (a run that went NaN at step 2).
+func widen(a *plot.Axis, log bool) {
+	if a.Max-a.Min > 1e-9*math.Max(math.Abs(a.Min), math.Abs(a.Max)) {
+		return
+	}
+	if log {
+		a.Min, a.Max = a.Min/2, a.Max*2
+		return
+	}
+	d := math.Max(0.05*math.Abs(a.Max), 1e-6)
+	a.Min, a.Max = a.Min-d, a.Max+d
 }

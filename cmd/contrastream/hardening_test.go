@@ -501,7 +501,7 @@ func TestBadRecordsHaveABudgetAndAFile(t *testing.T) {
 	few := mixedShard(t, 256, func(i int) bool { return i == 7 || i == 200 })
 	run = filepath.Join(tmp, "few")
 	code, stdout, stderr = runBinCode(t, trainArgs(few, run, "--epochs", "1")...)
-	if code != 0 || !strings.Contains(stdout, "(1 epochs)") {
+	if code != 0 || !strings.Contains(stdout, "(1 epoch)") {
 		t.Fatalf("2 bad of 256, one epoch: exit %d stdout %s stderr %s", code, stdout, stderr)
 	}
 	recs, _ = sinks.ReadDeadLetters(filepath.Join(run, "bad-records.jsonl"))
@@ -664,5 +664,187 @@ func TestUnwritableRunFolderIsFoundAtStart(t *testing.T) {
 	undo()
 	if code != 1 || !strings.Contains(stderr, "cannot be created") {
 		t.Errorf("a run folder in an unwritable parent: exit %d stderr %s", code, stderr)
+	}
+}
+
+// runBinIn is runBinCode with the working directory dir.
+func runBinIn(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(cliBinary, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	}
+	t.Fatalf("contrastream %s: %v", strings.Join(args, " "), err)
+	return 0, "", ""
+}
+
+// runConfig reads a run folder's config.json.
+func runConfig(t *testing.T, run string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sameFiles fails if any file of before changed (the lock file may).
+func sameFiles(t *testing.T, what string, before, after map[string][]byte) {
+	t.Helper()
+	for p, b := range before {
+		if filepath.Base(p) != sinks.LockName && !bytes.Equal(after[p], b) {
+			t.Errorf("%s changed %s", what, p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok && filepath.Base(p) != sinks.LockName {
+			t.Errorf("%s added %s", what, p)
+		}
+	}
+}
+
+// TestResumeMovesAndOverrides: a run started with a relative --data saves
+// the absolute path (config.json, with the dataset's fingerprint), so it
+// resumes from any directory; after the data moved, resume names the old
+// location and asks for the new one; --data with --resume reads it from
+// there (bit-identical to a run that never moved) after checking the
+// fingerprint, and refuses another dataset; a setting the saved state
+// depends on (--batch) is refused naming the flag; each refusal leaves the
+// run folder as it was. Every change is in config.json's history.
+func TestResumeMovesAndOverrides(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	base := t.TempDir()
+	if err := os.Rename(tinyData(t), filepath.Join(base, "a")); err != nil {
+		t.Fatal(err)
+	}
+	straight := filepath.Join(t.TempDir(), "straight")
+	runBin(t, trainArgs(filepath.Join(base, "a"), straight)...)
+	_, want := weightsOf(t, straight)
+
+	run := filepath.Join(base, "run")
+	code, _, stderr := runBinIn(t, base, trainArgs("a", "run", "--max-steps", "5", "--temperature", "0")...)
+	if code != 0 {
+		t.Fatalf("first part: exit %d %s", code, stderr)
+	}
+	cfg := runConfig(t, run)
+	data := cfg["data"].(map[string]any)
+	if data["glob"] != filepath.Join(base, "a") || data["fingerprint"] == "" || data["fingerprint"] == nil {
+		t.Errorf("config.json data %v: want the absolute path and a fingerprint", data)
+	}
+	if tau := cfg["recipe"].(map[string]any)["temperature"]; tau != 0.5 {
+		t.Errorf("--temperature 0: config.json says %v, want the 0.5 used", tau)
+	}
+
+	if err := os.Rename(filepath.Join(base, "a"), filepath.Join(base, "b")); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	if _, err := sinks.WriteSynth(t.Context(), sources.Synth{N: 200, Size: 16, Seed: 9},
+		sinks.ShardsConfig{Dir: other}, sinks.ImportOptions{Shards: 2}); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	before := snapshotFiles(t, run)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"--data " + filepath.Join(base, "a") + ": the run's data cannot be read", "if it moved, give its new location"}},
+		{[]string{"--data", other}, []string{"--data " + other + ": not the run's dataset (fingerprint", "row counts changed"}},
+		{[]string{"--data", filepath.Join(base, "b"), "--batch", "64"}, []string{"--batch cannot change on resume (64, the run's is 32)"}},
+		{[]string{"--data", filepath.Join(base, "b"), "--seed", "4"}, []string{"--seed cannot change on resume (4, the run's is 3)"}},
+		{[]string{"--data", filepath.Join(base, "b"), "--optimizer", "adamw"}, []string{"--optimizer cannot change on resume (adamw, the run's is sgd)"}},
+	} {
+		code, stdout, stderr := runBinIn(t, elsewhere, append([]string{"train", "--out", run, "--resume"}, c.args...)...)
+		ok := code == 1 && stdout == ""
+		for _, w := range c.want {
+			ok = ok && strings.Contains(stderr, w)
+		}
+		if !ok {
+			t.Errorf("resume %v: exit %d stdout %q stderr %s; want exit 1 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	sameFiles(t, "a refused resume", before, snapshotFiles(t, run))
+
+	// From another directory, with the new location given relative to it.
+	rel, err := filepath.Rel(elsewhere, filepath.Join(base, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinIn(t, elsewhere, "train", "--out", run, "--resume", "--data", rel)
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("resumed with --data %s (was %s)", filepath.Join(base, "b"), filepath.Join(base, "a"))) {
+		t.Fatalf("resume with the moved data: exit %d stdout %s stderr %s", code, stdout, stderr)
+	}
+	step, got := weightsOf(t, run)
+	if step != 16 {
+		t.Fatalf("resumed run ended at step %d", step)
+	}
+	sameWeights(t, want, got)
+	hist, _ := runConfig(t, run)["history"].([]any)
+	if len(hist) != 1 || hist[0].(map[string]any)["field"] != "Data.Glob" || hist[0].(map[string]any)["step"] != 5.0 {
+		t.Errorf("history %v: want the one Data.Glob change at step 5", hist)
+	}
+}
+
+// TestResumeAfterNaNWithLowerLR: a run that goes NaN stops with the message
+// naming the step and the learning rate, exit 1, its last checkpoint
+// untouched; resumed with a lower --lr it runs to its end, says so, and
+// the change is recorded in the run's history (config.json and every
+// later checkpoint).
+func TestResumeAfterNaNWithLowerLR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains")
+	}
+	data := tinyData(t)
+	run := filepath.Join(t.TempDir(), "run")
+	runBin(t, trainArgs(data, run, "--max-steps", "4")...)
+	before := snapshotFiles(t, run)
+	ck := filepath.Join(run, "checkpoints", sinks.CheckpointName(4))
+
+	code, stdout, stderr := runBinCode(t, "train", "--out", run, "--resume", "--lr", "1e30")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "loss is NaN at step 6") ||
+		!strings.Contains(stderr, "the last good checkpoint is untouched") || strings.Contains(stderr, "panic") {
+		t.Fatalf("resume at lr 1e30: exit %d stdout %q stderr %s", code, stdout, stderr)
+	}
+	if b, _ := os.ReadFile(ck); !bytes.Equal(b, before[ck]) {
+		t.Fatal("the NaN run changed the checkpoint of step 4")
+	}
+	if s, _ := weightsOf(t, run); s != 4 {
+		t.Fatalf("latest checkpoint is step %d after the NaN, want 4", s)
+	}
+
+	code, stdout, stderr = runBinCode(t, "train", "--out", run, "--resume", "--lr", "0.1")
+	if code != 0 || !strings.Contains(stdout, "12 steps after resuming at step 4") ||
+		!strings.Contains(stdout, "resumed with --lr 0.1 (was 0.3)") {
+		t.Fatalf("resume at lr 0.1: exit %d stdout %s stderr %s", code, stdout, stderr)
+	}
+	hist, _ := runConfig(t, run)["history"].([]any)
+	if len(hist) != 1 {
+		t.Fatalf("history %v: want one change", hist)
+	}
+	h := hist[0].(map[string]any)
+	if h["field"] != "Optimizer.LR" || h["from"] != "0.3" || h["to"] != "0.1" || h["step"] != 4.0 {
+		t.Errorf("history %v", h)
+	}
+	saved, err := sinks.LoadCheckpoint(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(saved.Config), `"field":"Optimizer.LR"`) {
+		t.Errorf("the checkpoint's config has no history: %s", saved.Config)
 	}
 }

@@ -114,7 +114,7 @@ func runQuickstart(ctx context.Context, args []string) error {
 	stop := make(chan struct{})
 	var once sync.Once
 	watchSignals(ctx, func() { once.Do(func() { close(stop) }) }, cancel)
-	res, err := trainOutput{progress: log, eval: suite}.run(ctx, cfg, runDir, false, stop)
+	res, err := trainOutput{progress: log, eval: suite}.run(ctx, cfg, runDir, false, nil, stop)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -70,14 +71,17 @@ func registerTrain(fs *flag.FlagSet, c *train.Config, f *trainFlags) {
 	fs.IntVar(&c.Eval.KNNK, "knn-k", c.Eval.KNNK, "neighbours of the kNN evaluation (0: 200)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (e.g. 127.0.0.1:9090)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per step record on stdout (progress stays on stderr)")
-	fs.BoolVar(&f.resume, "resume", false, "continue from the latest checkpoint in --out, bit-identically")
+	fs.BoolVar(&f.resume, "resume", false, "continue from the latest checkpoint in --out, bit-identically (other flags given change the run, recorded in its history)")
 }
 
 func runTrain(ctx context.Context, args []string) error {
 	fs := newDataFlagSet("train", "usage: contrastream train --data GLOB --out RUN [--model M --epochs E --batch B --lr ...] [--resume]\n\n"+
 		"Trains a SimCLR encoder + projection head with NT-Xent. SIGINT (Ctrl-C) finishes\n"+
 		"the step in progress, writes a checkpoint and exits 0; a second one aborts.\n"+
-		"--resume continues from RUN's latest checkpoint exactly as if never stopped.")
+		"--resume continues from RUN's latest checkpoint exactly as if never stopped;\n"+
+		"flags given with it change the saved run from the resumed step on (--data: the\n"+
+		"dataset moved, checked by its fingerprint; --lr, --epochs, ...: recorded in the\n"+
+		"run's history in config.json) or are refused (--batch, --seed, --model, ...).")
 	cfg := train.DefaultConfig("")
 	var f trainFlags
 	registerTrain(fs, &cfg, &f)
@@ -92,16 +96,12 @@ func runTrain(ctx context.Context, args []string) error {
 		return errors.New("--out is required")
 	}
 	cfg.Data.Seed, cfg.Model.Seed = f.seed, f.seed
+	var override []string // with --resume: the Config fields of the flags given
 	if f.resume {
-		// A resumed run keeps its configuration (the schedule spans the
-		// saved --epochs); only when to stop may change.
-		fs.Visit(func(fl *flag.Flag) {
-			switch fl.Name {
-			case "out", "resume", "json", "minutes", "max-steps", "metrics-addr":
-			default:
-				fmt.Fprintf(os.Stderr, "train: --resume keeps the run's saved configuration; ignoring --%s\n", fl.Name)
-			}
-		})
+		// A resumed run keeps its saved configuration but for the flags
+		// given: train.Resume refuses those it cannot change and records
+		// the others in the run's history.
+		fs.Visit(func(fl *flag.Flag) { override = append(override, trainFieldsOf("--"+fl.Name)...) })
 	} else if cfg.Data.Glob == "" {
 		fs.Usage()
 		return errors.New("--data is required")
@@ -117,7 +117,7 @@ func runTrain(ctx context.Context, args []string) error {
 	if f.jsonOut {
 		out.json = os.Stdout
 	}
-	res, err := out.run(ctx, cfg, f.out, f.resume, stop)
+	res, err := out.run(ctx, cfg, f.out, f.resume, override, stop)
 	if errors.Is(err, pipeline.ErrBadRecordBudget) {
 		err = fmt.Errorf("%w\n(the bad records are listed in %s; --max-bad changes the budget)", err, filepath.Join(f.out, sinks.BadRecordsName))
 	}
@@ -140,7 +140,21 @@ var trainFlagOf = map[string]string{
 	"Checkpoint.Every": "--checkpoint-every", "Eval.Every": "--eval-every", "Eval.KNNK": "--knn-k",
 	"Stop.MaxSteps": "--max-steps", "Stop.Minutes": "--minutes",
 	"Data.MaxBad": "--max-bad", "Optimizer.Momentum": "--momentum", "Optimizer.WeightDecay": "--weight-decay",
-	"Checkpoint.Keep": "--keep",
+	"Checkpoint.Keep": "--keep", "Recipe.Blur": "--blur", "Model.HeadBN": "--head-bn",
+	"Eval.Train": "--eval-train", "Eval.Test": "--eval-test", "Data.Seed": "--seed", "Model.Seed": "--seed",
+}
+
+// trainFieldsOf returns the train.Config fields a flag sets (none for the
+// flags that are not part of the run's Config: --out, --json, ...).
+func trainFieldsOf(flagName string) []string {
+	var out []string
+	for field, f := range trainFlagOf {
+		if f == flagName {
+			out = append(out, field)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // flagError says a train.ConfigError in terms of the flag that set it.
@@ -163,9 +177,9 @@ type trainOutput struct {
 	eval        train.Evaluator // the run's evaluation, when the command has loaded it already
 }
 
-// run trains cfg in the run folder dir (or resumes the run there, changing
-// only cfg.Stop) and returns its summary.
-func (t trainOutput) run(ctx context.Context, cfg train.Config, dir string, resume bool, stop <-chan struct{}) (*trainSummary, error) {
+// run trains cfg in the run folder dir (or resumes the run there, taking
+// cfg.Stop and the override fields from cfg) and returns its summary.
+func (t trainOutput) run(ctx context.Context, cfg train.Config, dir string, resume bool, override []string, stop <-chan struct{}) (*trainSummary, error) {
 	rf := sinks.NewRunFolder(dir)
 	rf.Checkpoints.Warn = warnSkipped
 	var extra []train.Metrics
@@ -191,7 +205,10 @@ func (t trainOutput) run(ctx context.Context, cfg train.Config, dir string, resu
 	var res *train.Result
 	var err error
 	if resume {
-		res, err = train.Resume(ctx, o, func(c *train.Config) error { c.Stop = cfg.Stop; return nil })
+		res, err = train.Resume(ctx, o, func(c *train.Config) error {
+			c.Stop = cfg.Stop
+			return c.Override(cfg, override...)
+		})
 	} else {
 		res, err = train.Run(ctx, cfg, o)
 	}
@@ -220,12 +237,31 @@ type trainSummary struct {
 }
 
 func (r *trainSummary) print(w io.Writer) {
-	steps := fmt.Sprintf("%d steps (%d epochs)", r.Steps, r.Epochs)
+	epochs := fmt.Sprintf("%d epochs", r.Epochs)
+	if r.Epochs == 1 {
+		epochs = "1 epoch"
+	}
+	steps := fmt.Sprintf("%d steps (%s)", r.Steps, epochs)
 	if r.StartStep > 0 {
-		steps = fmt.Sprintf("%d steps after resuming at step %d (%d in all, %d epochs)", r.Steps-r.StartStep, r.StartStep, r.Steps, r.Epochs)
+		steps = fmt.Sprintf("%d steps after resuming at step %d (%d in all, %s)", r.Steps-r.StartStep, r.StartStep, r.Steps, epochs)
+	}
+	took := time.Duration(r.Seconds * float64(time.Second))
+	if took < 10*time.Second {
+		took = took.Round(time.Millisecond)
+	} else {
+		took = took.Round(time.Second)
 	}
 	fmt.Fprintf(w, "train: %s in %s, %.0f pairs/s, waiting for data %.0f%% of the time\n",
-		steps, time.Duration(r.Seconds*float64(time.Second)).Round(time.Second), r.PairsPerS, 100*r.DataWait)
+		steps, took, r.PairsPerS, 100*r.DataWait)
+	for _, c := range r.Config.History {
+		if c.Step == r.StartStep && r.StartStep > 0 {
+			name := c.Field
+			if f, ok := trainFlagOf[c.Field]; ok {
+				name = f
+			}
+			fmt.Fprintf(w, "train: resumed with %s %s (was %s), recorded in the run's history\n", name, c.To, c.From)
+		}
+	}
 	fmt.Fprintf(w, "train: last loss %.4f", r.Loss)
 	if e := r.Eval; e != nil {
 		fmt.Fprintf(w, ", knn_top1 %.4f", e.KNNTop1)

@@ -25,13 +25,22 @@ type Config struct {
 	Eval       Evaluation    `json:"eval"`
 	Checkpoint Checkpointing `json:"checkpoint"`
 	Stop       Stopping      `json:"stop"`
+	// History lists the settings changed when the run was resumed (see
+	// Resume), oldest first; Run keeps it and adds nothing to it.
+	History []Change `json:"history,omitempty"`
 }
 
 // Data is where the images come from and how they are read.
 type Data struct {
 	// Glob lists the training shards: a glob, a folder or a comma-separated
-	// list (sources.Discover). Required.
+	// list (sources.Discover). Required. Run saves it with local paths made
+	// absolute, so a run resumes from any working directory.
 	Glob string `json:"glob"`
+	// Fingerprint is the dataset's sources.Source.Fingerprint (shard base
+	// names and row counts). Run sets it when empty and otherwise refuses
+	// shards with another one, so a run resumed with its data moved
+	// elsewhere (Glob changed) is checked to read the same dataset.
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// Seed keys the data order and every view's random choices.
 	Seed uint64 `json:"seed"`
 	// ShuffleBuffer is the samples the shuffle buffer holds (0: off).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -149,6 +150,7 @@ func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return res, err
 	}
+	cfg.absPaths()
 	var cursor sources.Cursor
 	startStep := 0
 	if o.Resume != nil {
@@ -162,6 +164,12 @@ func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	src, err := sources.NewSource(sources.ParquetConfig{Glob: cfg.Data.Glob, Seed: cfg.Data.Seed,
 		ShuffleBuffer: cfg.Data.ShuffleBuffer, Epochs: cfg.Schedule.Epochs, Cursor: cursor})
 	if err != nil {
+		if o.Resume != nil && absGlob(o.Resume.Config.Data.Glob) == cfg.Data.Glob {
+			return res, configError("Data.Glob", " %s: the run's data cannot be read (%v); if it moved, give its new location", cfg.Data.Glob, err)
+		}
+		return res, err
+	}
+	if err := cfg.checkFingerprint(src); err != nil {
 		return res, err
 	}
 	if cfg.Data.Size == 0 || cfg.Model.InChannels == 0 {
@@ -337,9 +345,20 @@ func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
 
 // Resume continues the run whose newest checkpoint o.Store holds, with the
 // Config saved in it, bit-identically. edit, if not nil, may change that
-// Config first (typically cfg.Stop; a changed schedule or architecture is
-// the caller's responsibility: the architecture must still match the
-// saved tensors).
+// Config first (Config.Override sets the fields a command line was given):
+//
+//   - Stop (when this call ends) changes freely;
+//   - Data.Glob may point elsewhere (the data moved): the shards must have
+//     the saved Data.Fingerprint, or the resume is refused;
+//   - hyper-parameters (Optimizer.LR after a NaN, the recipe, the epochs,
+//     the evaluation, checkpointing, workers, threads) may change, and each
+//     change is appended to Config.History (step, field, from, to, time),
+//     saved with every later checkpoint;
+//   - what the saved weights, optimizer state or data position depend on
+//     (the architecture, the seeds, the shuffle buffer, the view size, the
+//     batch, the optimizer) is refused with a ConfigError naming the field.
+//
+// Without changes the run ends bit-identical to one never stopped.
 func Resume(ctx context.Context, o Options, edit func(*Config) error) (*Result, error) {
 	if o.Store == nil {
 		return &Result{Saved: -1}, fmt.Errorf("%w: Options.Store is nil", ErrConfig)
@@ -357,12 +376,21 @@ func resume(ctx context.Context, o Options, edit func(*Config) error) (*Result, 
 	if err != nil {
 		return &Result{Saved: -1}, err
 	}
-	cfg := snap.Config
+	saved := snap.Config
+	saved.absPaths()
+	cfg := saved
+	cfg.History = slices.Clone(saved.History)
 	if edit != nil {
 		if err := edit(&cfg); err != nil {
 			return &Result{Saved: -1}, err
 		}
 	}
+	cfg.absPaths()
+	changes, err := resumeChanges(saved, cfg, snap.Step, time.Now().UTC())
+	if err != nil {
+		return &Result{Saved: -1}, err
+	}
+	cfg.History = appendHistory(saved.History, changes)
 	o.Resume = snap
 	return runLocked(ctx, cfg, o)
 }

@@ -37,6 +37,13 @@ type BenchConfig struct {
 	Uint8 bool
 	// Progress, if set, is called about once a second with the report so far.
 	Progress func(BenchReport)
+	// DeadLetter receives each bad record (an image that does not decode, a
+	// view that fails) with its shard, row, stage and reason; nil: they are
+	// only counted (BenchReport.BadRecords).
+	DeadLetter pipeline.DeadLetterWriter
+	// MaxBad fails the run with pipeline.ErrBadRecordBudget once more than
+	// this fraction of the records read failed (0: 0.01; negative: no limit).
+	MaxBad float64
 }
 
 // BenchReport is what Bench measured over the timed window (after warm-up).
@@ -81,6 +88,9 @@ func (cfg *BenchConfig) check() error {
 	if !(cfg.Seconds >= 0) {
 		return fmt.Errorf("stages: bench: Seconds %v: want >= 0", cfg.Seconds)
 	}
+	if !(cfg.MaxBad <= 1) {
+		return fmt.Errorf("stages: bench: MaxBad %v: want a fraction <= 1 (negative: no limit)", cfg.MaxBad)
+	}
 	return nil
 }
 
@@ -109,6 +119,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	if cfg.Aug == nil {
 		cfg.Aug = augment.TorchvisionBench(cfg.Size)
 	}
+	if cfg.MaxBad == 0 {
+		cfg.MaxBad = 0.01
+	}
 	if err := cfg.check(); err != nil {
 		return BenchReport{}, err
 	}
@@ -125,7 +138,14 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	if err != nil {
 		return BenchReport{}, err
 	}
-	p := pipeline.New("bench")
+	var opts []pipeline.Option
+	if cfg.DeadLetter != nil {
+		opts = append(opts, pipeline.WithDeadLetter(cfg.DeadLetter))
+	}
+	if cfg.MaxBad >= 0 {
+		opts = append(opts, pipeline.WithBadRecordBudget(cfg.MaxBad))
+	}
+	p := pipeline.New("bench", opts...)
 	batches := vs.Add(p)
 	pipeline.Sink(p, "discard", batches, pipeline.ConsumerFunc[*Batch](func(_ context.Context, b *Batch) error {
 		b.Release()

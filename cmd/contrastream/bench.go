@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/term"
 
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/stages"
 	"github.com/contrastream/contrastream/stages/image"
 )
@@ -40,6 +43,8 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.Uint8, "uint8", false, "emit uint8 [B,H,W,C] batches (skip the float conversion)")
 	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")
 	fs.BoolVar(&jsonOut, "json", false, "print JSON objects on stdout (progress each second, then the final report)")
+	fs.Float64Var(&cfg.MaxBad, "max-bad", 0.01, "fraction of the records that may be bad (skipped, listed in --dead-letters) before bench fails (0: 0.01; negative: no limit)")
+	deadLetters := fs.String("dead-letters", "bad-records.jsonl", "JSONL `file` listing the bad records: shard, row, stage, reason (made only when one fails)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,7 +72,13 @@ func runBench(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "\rbench: %6.1fs %8.1f pairs/s (bottleneck: %s)   ", r.Seconds, r.PairsPerS, r.Bottleneck)
 		}
 	}
+	dl := sinks.JSONL(*deadLetters)
+	cfg.DeadLetter = dl
 	rep, err := stages.Bench(ctx, cfg)
+	err = errors.Join(err, dl.Close())
+	if errors.Is(err, pipeline.ErrBadRecordBudget) {
+		err = fmt.Errorf("%w\n(the bad records are listed in %s; --max-bad changes the budget)", err, *deadLetters)
+	}
 	if tty {
 		fmt.Fprintln(os.Stderr)
 	}
@@ -84,7 +95,7 @@ func runBench(ctx context.Context, args []string) error {
 	fmt.Printf("  %.1f pairs/s  (%.1f per core)   %.1f images/s   %.1f views/s   over %.1fs, %d samples\n",
 		rep.PairsPerS, rep.PerCore, rep.ImagesPerS, rep.ViewsPerS, rep.Seconds, rep.Samples)
 	if rep.BadRecords > 0 {
-		fmt.Printf("  %d bad records skipped\n", rep.BadRecords)
+		fmt.Printf("  %d bad records skipped (listed in %s)\n", rep.BadRecords, *deadLetters)
 	}
 	if s := rep.Storage; s != nil {
 		fmt.Printf("  storage: %d requests, %.1f MB received, %d retries, cache %d hits / %d misses (%.1f MB)\n",

@@ -848,3 +848,61 @@ func TestResumeAfterNaNWithLowerLR(t *testing.T) {
 		t.Errorf("the checkpoint's config has no history: %s", saved.Config)
 	}
 }
+
+// TestBenchAndStreamBadRecords: bench and stream skip a few bad records,
+// list each with shard, row and reason in their dead-letter file (appended
+// to: an earlier run's lines stay), and fail on garbage past the budget,
+// exit 1, naming the file and --max-bad.
+func TestBenchAndStreamBadRecords(t *testing.T) {
+	few := mixedShard(t, 256, func(i int) bool { return i == 7 || i == 200 })
+	garbage := mixedShard(t, 600, func(i int) bool { return i >= 2 })
+	tmp := t.TempDir()
+	common := []string{"--size", "16", "--batch", "32", "--epochs", "1", "--workers", "1"}
+	bench := append([]string{"--seconds", "120", "--warmup", "-1"}, common...)
+	stream := append([]string{"--parent-pid", "-1", "--max-bad", "0.01", "--shuffle-buffer", "0"}, common...)
+	for _, c := range []struct {
+		cmd   string
+		extra []string
+		say   string // on a success, where
+	}{{"bench", bench, "stdout"}, {"stream", stream, "stderr"}} {
+		dl := filepath.Join(tmp, c.cmd+"-bad.jsonl")
+		earlier := `{"earlier":"run"}` + "\n"
+		if err := os.WriteFile(dl, []byte(earlier), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := append([]string{c.cmd, "--data", few, "--dead-letters", dl}, c.extra...)
+		code, stdout, stderr := runBinCode(t, args...)
+		msg := map[string]string{"stdout": stdout, "stderr": stderr}[c.say]
+		if code != 0 || !strings.Contains(msg, "2 bad records skipped") || !strings.Contains(msg, dl) {
+			t.Errorf("%s, 2 bad of 256: exit %d\nstdout %.300q\nstderr %s", c.cmd, code, stdout, stderr)
+		}
+		b, _ := os.ReadFile(dl)
+		if !strings.HasPrefix(string(b), earlier) {
+			t.Errorf("%s: the earlier dead letters were lost: %q", c.cmd, b)
+		}
+		recs, err := sinks.ReadDeadLetters(dl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []int64
+		for _, r := range recs {
+			if r.Shard == "" {
+				continue // the earlier line
+			}
+			if !strings.HasSuffix(r.Shard, "shard-00000.parquet") || r.Stage != "decode" || !strings.Contains(r.Reason, "unknown format") {
+				t.Errorf("%s: dead letter %+v", c.cmd, r)
+			}
+			rows = append(rows, r.Row)
+		}
+		if len(rows) != 2 || rows[0] != 7 || rows[1] != 200 {
+			t.Errorf("%s: dead-letter rows %v, want 7 and 200", c.cmd, rows)
+		}
+
+		args = append([]string{c.cmd, "--data", garbage, "--dead-letters", dl}, c.extra...)
+		code, _, stderr = runBinCode(t, args...)
+		if code != 1 || !strings.Contains(stderr, "bad-record budget exceeded") || !strings.Contains(stderr, dl) ||
+			!strings.Contains(stderr, "--max-bad") {
+			t.Errorf("%s on garbage: exit %d stderr %s", c.cmd, code, stderr)
+		}
+	}
+}

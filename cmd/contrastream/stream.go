@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages/image"
@@ -97,6 +99,9 @@ func runStream(ctx context.Context, args []string) error {
 	// clean exit) instead of killing the process with SIGPIPE.
 	signal.Ignore(syscall.SIGPIPE)
 	rep, err := sinks.Stream(ctx, cfg)
+	if errors.Is(err, pipeline.ErrBadRecordBudget) {
+		return fmt.Errorf("%w\n(the bad records are listed in %s; --max-bad changes the budget)", err, cfg.DeadLetters)
+	}
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,8 @@ import (
 // Record is what the Trainer emits: a *Step after every optimizer step, an
 // *Eval after every evaluation and a *Snapshot whenever a checkpoint is due.
 // The set is closed (the method is unexported); take the records apart with
-// a type switch, or hand the stream to Sinks, which routes each kind to its
-// typed destination.
+// a type switch, or hand the stream to the Checkpoints sink (snapshots to a
+// Store) and the Report sink (steps and evaluations to typed Metrics).
 type Record interface{ record() }
 
 func (*Step) record()     {}

@@ -30,6 +30,9 @@ type BenchConfig struct {
 	Warmup  float64       // seconds run before measuring; 0 means 1, negative none
 	Seed    uint64        // keys the views
 	Backend image.Backend // JPEG decoder
+	// FullDecode decodes every pixel (see ViewStreamConfig.FullDecode): to
+	// measure what crop-aware decoding saves.
+	FullDecode bool
 	// Aug makes each view; nil means augment.TorchvisionBench(Size), the
 	// recipe of shared/bench/aug_bench.py (blur at 224 only).
 	Aug augment.Augmentation
@@ -133,7 +136,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	vs, err := NewViewStream(ViewStreamConfig{
 		Source: sources.ParquetConfig{Glob: cfg.Glob, Seed: cfg.Seed, Rank: cfg.Rank, World: cfg.World, Epochs: cfg.Epochs},
 		Recipe: Recipe{Size: cfg.Size}, Aug: cfg.Aug, Views: cfg.Views, Batch: cfg.Batch,
-		Backend: cfg.Backend, Workers: cfg.Workers, Output: out,
+		Backend: cfg.Backend, FullDecode: cfg.FullDecode, Workers: cfg.Workers, Output: out,
 	})
 	if err != nil {
 		return BenchReport{}, err

@@ -16,10 +16,14 @@ import (
 // after it has made every view) calls Release exactly once, and must not
 // touch Image afterwards. A Decoded that is never released is simply
 // garbage-collected; only the buffer reuse is lost.
+//
+// When the Decode stage has Crops, only the pixels inside the boxes Crops
+// gave are decoded; the rest of Image is unspecified (see Decode.Crops).
 type Decoded struct {
 	Sample *sources.Sample
 	Image  *image.Image
 	pool   *sync.Pool
+	crops  []image.Rect // scratch for Decode.Crops
 }
 
 // Key names the sample (shard, row) in record errors and dead letters.
@@ -82,6 +86,16 @@ type Decode struct {
 	// image.DecodeOptions).
 	FastUpsample bool
 	Backend      image.Backend
+	// Crops, when set, gives the rectangles of each image its consumer
+	// will read (Views.Crops, from the header's size, before decoding):
+	// they go to the decoder as image.DecodeOptions.Crops, so the pure-Go
+	// JPEG decoder reconstructs only those parts and stops reading after
+	// the last MCU row they need, and every pixel of the Decoded image
+	// outside them is unspecified (an earlier image's, typically). Set it
+	// only when nothing else reads the images: NewViewStream sets it for
+	// its Views stage, the only consumer of its Decode stage (unless
+	// ViewStreamConfig.FullDecode). A false ok decodes everything.
+	Crops func(dst []image.Rect, s *sources.Sample, w, h int) (crops []image.Rect, ok bool)
 
 	pool sync.Pool // *Decoded with its *image.Image
 }
@@ -96,13 +110,24 @@ func (s *Decode) Process(_ context.Context, in *sources.Sample, emit func(*Decod
 	if d == nil {
 		d = &Decoded{Image: new(image.Image)}
 	}
-	err := image.Decode(d.Image, in.Bytes, image.DecodeOptions{
+	opt := image.DecodeOptions{
 		MaxPixels:    s.MaxPixels,
 		Channels:     s.Channels,
 		MinSide:      s.MinSide,
 		FastUpsample: s.FastUpsample,
 		Backend:      s.Backend,
-	})
+	}
+	if s.Crops != nil {
+		// The boxes depend on the size only; a header that does not parse
+		// is Decode's to report.
+		if h, err := image.DecodeHeader(in.Bytes); err == nil && h.Format == image.FormatJPEG {
+			var ok bool
+			if d.crops, ok = s.Crops(d.crops, in, h.W, h.H); ok {
+				opt.Crops = d.crops
+			}
+		}
+	}
+	err := image.Decode(d.Image, in.Bytes, opt)
 	if err != nil {
 		s.pool.Put(d)
 		return fmt.Errorf("stages: decode: %w", err)

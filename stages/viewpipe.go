@@ -157,6 +157,11 @@ type ViewStreamConfig struct {
 	Channels int
 	// Backend is the JPEG decoder.
 	Backend image.Backend
+	// FullDecode decodes every pixel of every image. By default the Decode
+	// stage gets the Views stage's crop boxes (Decode.Crops = Views.Crops)
+	// and the pure-Go JPEG decoder reconstructs only what the crops read:
+	// the same views, less work. FullDecode is there to measure the gain.
+	FullDecode bool
 	// Workers for decode and for views (0: GOMAXPROCS).
 	Workers int
 	// Output is what the batches hold (default Float32).
@@ -218,9 +223,15 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		return nil, err
 	}
 	s := &ViewStream{Source: src, cfg: cfg}
+	views := &Views{N: cfg.Views, Aug: aug, Seed: cfg.Source.Seed}
+	dec := &Decode{Channels: cfg.Channels, Backend: cfg.Backend}
+	if !cfg.FullDecode {
+		// Views is the decoded images' only consumer (ViewPipeline.Add).
+		dec.Crops = views.Crops
+	}
 	s.Pipeline = ViewPipeline{
-		Decode: &Decode{Channels: cfg.Channels, Backend: cfg.Backend},
-		Views:  &Views{N: cfg.Views, Aug: aug, Seed: cfg.Source.Seed},
+		Decode: dec,
+		Views:  views,
 		Tensorize: &Tensorize{BatchSize: cfg.Batch, DropLast: cfg.DropLast, InFlight: cfg.InFlight,
 			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed},
 		Workers: cfg.Workers,

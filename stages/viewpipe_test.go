@@ -116,3 +116,22 @@ func TestRecipe(t *testing.T) {
 		}
 	}
 }
+
+// TestViewStreamCropDecodeWiring: a view stream hands its Views stage's
+// crop boxes to its Decode stage unless FullDecode.
+func TestViewStreamCropDecodeWiring(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sinks.WriteSynth(context.Background(), sources.Synth{N: 8, Size: 16}, sinks.ShardsConfig{Dir: dir},
+		sinks.ImportOptions{Shards: 1, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, full := range []bool{false, true} {
+		vs, err := stages.NewViewStream(stages.ViewStreamConfig{Source: sources.ParquetConfig{Glob: dir}, Recipe: stages.Recipe{Size: 12}, Batch: 4, FullDecode: full})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := vs.Pipeline.Decode.Crops != nil; got == full {
+			t.Errorf("FullDecode %v: Decode.Crops set: %v", full, got)
+		}
+	}
+}

@@ -109,6 +109,42 @@ func (s *Views) Count() int {
 	return s.N
 }
 
+// Crops appends to dst the rectangle of a w×h image each view of sample sm
+// will read (its chain's first op's, see augment.SourceRegion: the crop box
+// of RandomResizedCrop), drawn from the same keyed random source Process
+// uses, so they are the boxes Process will crop. ok is false when some view
+// may read any pixel (its chain does not start with a SourceRegion); dst
+// then holds nothing useful. The Decode stage passes the boxes to the
+// decoder (Decode.Crops). Safe for concurrent use; allocates nothing once
+// dst has room.
+func (s *Views) Crops(dst []image.Rect, sm *sources.Sample, w, h int) ([]image.Rect, bool) {
+	dst = dst[:0]
+	k := s.Count()
+	kr, _ := s.rngPool.Get().(*keyedRand)
+	if kr == nil {
+		kr = &keyedRand{}
+		kr.r = rand.New(&kr.pcg)
+	}
+	defer s.rngPool.Put(kr)
+	for v := range k {
+		aug := s.Aug
+		if len(s.Augs) > 0 {
+			aug = s.Augs[v]
+		}
+		sr, ok := aug.(augment.SourceRegion)
+		if !ok {
+			return dst, false
+		}
+		pipeline.SeedPCG(&kr.pcg, s.Seed, uint64(sm.Epoch), sm.ID, uint64(v))
+		r, ok := sr.SourceRect(w, h, kr.r)
+		if !ok {
+			return dst, false
+		}
+		dst = append(dst, r)
+	}
+	return dst, true
+}
+
 // Process makes the views of one image.
 func (s *Views) Process(_ context.Context, in *Decoded, emit func(*ViewSet)) error {
 	defer in.Release()

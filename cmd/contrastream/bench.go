@@ -42,6 +42,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the views")
 	fs.BoolVar(&cfg.Uint8, "uint8", false, "emit uint8 [B,H,W,C] batches (skip the float conversion)")
 	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")
+	cropDecode := fs.Bool("crop-decode", true, "with the pure-Go JPEG decoder, reconstruct only the parts of each image the views' crops read (false: decode every pixel, to measure the gain)")
 	fs.BoolVar(&jsonOut, "json", false, "print JSON objects on stdout (progress each second, then the final report)")
 	fs.Float64Var(&cfg.MaxBad, "max-bad", 0.01, "fraction of the records that may be bad (skipped, listed in --dead-letters) before bench fails (0: 0.01; negative: no limit)")
 	deadLetters := fs.String("dead-letters", "bad-records.jsonl", "JSONL `file` listing the bad records: shard, row, stage, reason (made only when one fails)")
@@ -62,6 +63,7 @@ func runBench(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--jpeg %q: want auto, go or turbo", backend)
 	}
+	cfg.FullDecode = !*cropDecode
 	enc := json.NewEncoder(os.Stdout)
 	tty := term.IsTerminal(int(os.Stderr.Fd()))
 	cfg.Progress = func(r stages.BenchReport) {

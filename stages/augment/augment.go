@@ -24,6 +24,18 @@ type InPlace interface {
 	AllowsInPlace() bool
 }
 
+// SourceRegion is implemented by augmentations that read only part of
+// their source and can say which part before seeing its pixels:
+// SourceRect, given the source's size and a random source in the state
+// Augment would get, returns the rectangle of a w×h source that Augment
+// will read, drawing from rng what Augment draws before it reads (the
+// draws after that are not made). ok is false when Augment may read any
+// pixel. The Views stage uses it to have the decoder reconstruct only
+// those rectangles (image.DecodeOptions.Crops).
+type SourceRegion interface {
+	SourceRect(w, h int, rng *rand.Rand) (r image.Rect, ok bool)
+}
+
 // Func adapts a plain function to [Augmentation]. It does not allow
 // in-place use.
 type Func func(dst, src *image.Image, rng *rand.Rand) error
@@ -103,6 +115,18 @@ func (c chain) Augment(dst, src *image.Image, rng *rand.Rand) error {
 		}
 	}
 	return nil
+}
+
+// SourceRect implements [SourceRegion]: only the first op reads the
+// chain's source, so the chain reads what its first op reads.
+func (c chain) SourceRect(w, h int, rng *rand.Rand) (image.Rect, bool) {
+	if len(c) == 0 {
+		return image.Rect{}, false
+	}
+	if sr, ok := c[0].(SourceRegion); ok {
+		return sr.SourceRect(w, h, rng)
+	}
+	return image.Rect{}, false
 }
 
 // AllowsInPlace reports true: a chain copies its input when its first op

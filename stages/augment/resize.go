@@ -676,6 +676,16 @@ func (r RandomResizedCrop) Params(w, h int, rng *rand.Rand) (top, left, height, 
 	return (h - height) / 2, (w - width) / 2, height, width
 }
 
+// SourceRect implements [SourceRegion]: the box Params draws (Augment
+// reads nothing outside it; ResizedCrop clamps its filter to the box).
+func (r RandomResizedCrop) SourceRect(w, h int, rng *rand.Rand) (image.Rect, bool) {
+	if r.Size <= 0 || w < 1 || h < 1 {
+		return image.Rect{}, false
+	}
+	top, left, ch, cw := r.Params(w, h, rng)
+	return image.Rect{X0: left, Y0: top, X1: left + cw, Y1: top + ch}, true
+}
+
 // Augment implements [Augmentation].
 func (r RandomResizedCrop) Augment(dst, src *image.Image, rng *rand.Rand) error {
 	if r.Size <= 0 {

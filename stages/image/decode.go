@@ -121,6 +121,22 @@ type DecodeOptions struct {
 
 	// Backend picks the JPEG decoder; see Backend.
 	Backend Backend
+
+	// Crops, when not empty, is a promise that the caller reads only the
+	// pixels inside these rectangles (of the full-size image; they are
+	// clipped to it). The pure-Go JPEG decoder then reconstructs (IDCT,
+	// upsampling, colour conversion) only the MCUs the rectangles touch,
+	// plus the neighbouring samples fancy upsampling reads, and stops
+	// entropy decoding after the last MCU row they need. Pixels inside the
+	// union of the rectangles are exactly those of a full decode; pixels
+	// outside it are unspecified (they may hold an earlier image's); dst is
+	// still W×H. Damage in the entropy-coded data after the last needed MCU
+	// row goes unnoticed (a truncated scan is still refused). When no
+	// rectangle meets the image the whole image is decoded. The turbojpeg
+	// backend, image/jpeg (BackendStd and the pure-Go fallback) and PNG
+	// ignore Crops and decode everything. The Views stage's crop boxes
+	// (stages.Views.Crops) are meant for it.
+	Crops []Rect
 }
 
 func (o *DecodeOptions) maxPixels() int {

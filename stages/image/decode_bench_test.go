@@ -3,6 +3,8 @@ package image
 import (
 	"bytes"
 	"image/jpeg"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -106,6 +108,86 @@ func BenchmarkDecode(b *testing.B) {
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// rrcBox draws a crop box as torchvision's RandomResizedCrop (scale
+// 0.08–1, ratio 3/4–4/3) does; augment.RandomResizedCrop.Params is the
+// one the Views stage uses (this package cannot import augment).
+func rrcBox(w, h int, rng *rand.Rand) Rect {
+	area := float64(w * h)
+	lr0, lr1 := math.Log(3.0/4), math.Log(4.0/3)
+	for range 10 {
+		target := area * (0.08 + 0.92*rng.Float64())
+		aspect := math.Exp(lr0 + (lr1-lr0)*rng.Float64())
+		cw := int(math.RoundToEven(math.Sqrt(target * aspect)))
+		ch := int(math.RoundToEven(math.Sqrt(target / aspect)))
+		if 0 < cw && cw <= w && 0 < ch && ch <= h {
+			y, x := rng.IntN(h-ch+1), rng.IntN(w-cw+1)
+			return Rect{x, y, x + cw, y + ch}
+		}
+	}
+	return Rect{0, 0, w, h}
+}
+
+// BenchmarkDecodeCrops decodes jpg500 with the pure-Go decoder, in full
+// and with the union of two RandomResizedCrop boxes per image (what the
+// Views stage passes at any view size), and reports the share of MCUs
+// reconstructed and of MCU rows entropy decoded.
+//
+//	BENCH_DATA=/tmp/stream-bench/data go test -run XXX -bench DecodeCrops ./stages/image/
+func BenchmarkDecodeCrops(b *testing.B) {
+	blobs := benchSet(b, "jpg500")
+	rng := rand.New(rand.NewPCG(7, 7))
+	crops := make([][]Rect, 64*len(blobs))
+	var mcus, rec, rows, decRows float64
+	d := new(jpegDecoder)
+	for i := range crops {
+		data := blobs[i%len(blobs)]
+		h, err := DecodeHeader(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		crops[i] = []Rect{rrcBox(h.W, h.H, rng), rrcBox(h.W, h.H, rng)}
+		if i < 4*len(blobs) {
+			var dst Image
+			d.crops = crops[i]
+			if err := d.decode(&dst, data, 3, false); err != nil {
+				b.Fatal(err)
+			}
+			mcus += float64(d.mcusX * d.mcusY)
+			rows += float64(d.mcusY)
+			decRows += float64(d.lastRow + 1)
+			for _, p := range d.plan {
+				rec += float64(max(p.m1-p.m0, 0))
+			}
+		}
+	}
+	for _, crop := range []bool{false, true} {
+		name := "full"
+		if crop {
+			name = "crops"
+		}
+		b.Run(name, func(b *testing.B) {
+			var dst Image
+			cpu0 := int64(cputime.Now())
+			for i := 0; i < b.N; i++ {
+				opt := DecodeOptions{Backend: BackendGo}
+				if crop {
+					opt.Crops = crops[i%len(crops)]
+				}
+				if err := Decode(&dst, blobs[i%len(crops)%len(blobs)], opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if cpu := int64(cputime.Now()) - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-us/op")
+			}
+			if crop {
+				b.ReportMetric(100*rec/mcus, "%mcus")
+				b.ReportMetric(100*decRows/rows, "%rows")
 			}
 		})
 	}

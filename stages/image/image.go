@@ -18,6 +18,10 @@ type Image struct {
 	Pix    []uint8 // samples, len(Pix) >= (H-1)*Stride + W*C
 }
 
+// Rect is the half-open pixel rectangle [X0, X1) × [Y0, Y1). A rectangle
+// with X0 >= X1 or Y0 >= Y1 is empty.
+type Rect struct{ X0, Y0, X1, Y1 int }
+
 // ErrInvalid is wrapped by the errors of [Image.Validate].
 var ErrInvalid = errors.New("image: invalid image")
 

@@ -96,6 +96,21 @@ type jpegDecoder struct {
 	blk        [64]int32
 	cmykRow    []uint8
 	rowScratch []uint8
+
+	// crop-aware decoding (DecodeOptions.Crops, planCrop): what each MCU
+	// row emits and reconstructs, and the last MCU row decoded.
+	crops   []Rect
+	plan    []mcuRowPlan
+	lastRow int
+}
+
+// mcuRowPlan is the work of one MCU row: the pixels [x0, x1) × [y0, y1) it
+// writes into dst, and the MCU columns [m0, m1) whose blocks it transforms
+// (the rest are entropy decoded only). Empty spans (x0 >= x1, m0 >= m1)
+// mean nothing.
+type mcuRowPlan struct {
+	x0, x1, y0, y1 int
+	m0, m1         int
 }
 
 const (
@@ -119,8 +134,9 @@ func unsupported(format string, args ...any) error {
 // decodeJPEGPure decodes data into dst with c output channels.
 func decodeJPEGPure(dst *Image, data []byte, hd *Header, c int, opt *DecodeOptions) error {
 	d := jpegPool.Get().(*jpegDecoder)
+	d.crops = opt.Crops
 	err := d.decode(dst, data, c, opt.FastUpsample)
-	d.data = nil
+	d.data, d.crops = nil, nil
 	jpegPool.Put(d)
 	return err
 }
@@ -604,7 +620,74 @@ func (d *jpegDecoder) startFrame(dst *Image) error {
 		d.rowScratch = make([]uint8, 3*d.w)
 	}
 	d.rowScratch = d.rowScratch[:3*d.w]
+	d.planCrop()
 	return nil
+}
+
+// planCrop fills d.plan and d.lastRow from d.crops: without crops every
+// MCU row emits and reconstructs everything. With crops, MCU row my emits
+// the bounding box of the crop pixels in it, and reconstructs the MCU
+// columns that hold those pixels or the samples their upsampling reads:
+// a crop is widened by hmax pixels left and right when some component is
+// upsampled horizontally with the triangle filter (it reads the chroma
+// samples on either side), and by vmax rows above and below when one is
+// upsampled vertically (needContext); upsampledRow and emitRows read
+// nothing else. Entropy decoding stops after the last MCU row that
+// reconstructs something (d.lastRow).
+func (d *jpegDecoder) planCrop() {
+	if cap(d.plan) < d.mcusY {
+		d.plan = make([]mcuRowPlan, d.mcusY)
+	}
+	d.plan = d.plan[:d.mcusY]
+	rowH, colW := 8*d.vmax, 8*d.hmax
+	hit := false
+	for _, r := range d.crops {
+		if max(r.X0, 0) < min(r.X1, d.w) && max(r.Y0, 0) < min(r.Y1, d.h) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		for my := range d.plan {
+			d.plan[my] = mcuRowPlan{0, d.w, my * rowH, min((my+1)*rowH, d.h), 0, d.mcusX}
+		}
+		d.lastRow = d.mcusY - 1
+		return
+	}
+	mh, mv := 0, 0
+	if d.needContext() {
+		mv = d.vmax
+	}
+	if !d.fast && d.ncomp > 1 && !(d.outC == 1 && d.colorKind == ccYCbCr) {
+		for i := 0; i < d.ncomp; i++ {
+			cp := &d.comp[i]
+			if d.hmax == 2*cp.h && d.vmax <= 2*cp.v && cp.dw > 2 {
+				mh = d.hmax
+			}
+		}
+	}
+	for my := range d.plan {
+		d.plan[my] = mcuRowPlan{x0: d.w, y0: d.h, m0: d.mcusX}
+	}
+	d.lastRow = -1
+	for _, r := range d.crops {
+		x0, y0, x1, y1 := max(r.X0, 0), max(r.Y0, 0), min(r.X1, d.w), min(r.Y1, d.h)
+		if x0 >= x1 || y0 >= y1 {
+			continue
+		}
+		for my := y0 / rowH; my <= (y1-1)/rowH; my++ {
+			p := &d.plan[my]
+			p.x0, p.x1 = min(p.x0, x0), max(p.x1, x1)
+			p.y0, p.y1 = min(p.y0, max(y0, my*rowH)), max(p.y1, min(y1, (my+1)*rowH))
+		}
+		m0, m1 := max(x0-mh, 0)/colW, (min(x1+mh, d.w)+colW-1)/colW
+		ry0, ry1 := max(y0-mv, 0), min(y1+mv, d.h)
+		for my := ry0 / rowH; my <= (ry1-1)/rowH; my++ {
+			p := &d.plan[my]
+			p.m0, p.m1 = min(p.m0, m0), max(p.m1, m1)
+			d.lastRow = max(d.lastRow, my)
+		}
+	}
 }
 
 // allocCoefs makes the coefficient buffers for buffered decoding.
@@ -693,8 +776,9 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 		bw, bh = (cp.dw+7)/8, (cp.dh+7)/8
 		_ = bh
 	}
-	for my := 0; my < d.mcusY; my++ {
+	for my := 0; my <= d.lastRow; my++ {
 		slot := my % 3
+		m0, m1 := d.plan[my].m0, d.plan[my].m1
 		if single {
 			cp := &d.comp[d.scomp[0]]
 			dc, ac := &d.dcTab[cp.td], &d.acTab[cp.ta]
@@ -717,7 +801,11 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 				if last < 0 {
 					return corrupt("bad Huffman code")
 				}
-				d.idct(cp.plane[base+8*bx:], cp.stride, last)
+				if bx >= m0 && bx < m1 {
+					d.idct(cp.plane[base+8*bx:], cp.stride, last)
+				} else {
+					d.dropBlock(last)
+				}
 			}
 		} else {
 			for mx := 0; mx < d.mcusX; mx++ {
@@ -734,6 +822,7 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 					}
 					left--
 				}
+				rec := mx >= m0 && mx < m1
 				for si := 0; si < d.sn; si++ {
 					cp := &d.comp[d.scomp[si]]
 					dc, ac := &d.dcTab[cp.td], &d.acTab[cp.ta]
@@ -744,7 +833,11 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 							if last < 0 {
 								return corrupt("bad Huffman code")
 							}
-							d.idct(cp.plane[base+by*8*cp.stride+bx*8:], cp.stride, last)
+							if rec {
+								d.idct(cp.plane[base+by*8*cp.stride+bx*8:], cp.stride, last)
+							} else {
+								d.dropBlock(last)
+							}
 						}
 					}
 				}
@@ -762,7 +855,7 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 		}
 	}
 	if ctx {
-		d.emitRows(dst, d.mcusY-1)
+		d.emitRows(dst, d.lastRow)
 	}
 	return nil
 }
@@ -776,6 +869,16 @@ func (d *jpegDecoder) idct(dst []uint8, stride int, last int) {
 		return
 	}
 	idctBlock(dst, stride, &d.blk)
+	d.blk = [64]int32{}
+}
+
+// dropBlock zeroes d.blk without transforming it (a block outside the
+// crops).
+func (d *jpegDecoder) dropBlock(last int) {
+	if last <= 1 {
+		d.blk[0] = 0
+		return
+	}
 	d.blk = [64]int32{}
 }
 
@@ -804,8 +907,11 @@ func (d *jpegDecoder) compRow(cp *jpegComponent, y int) []uint8 {
 }
 
 // upsampledRow returns component cp's samples for output row y at full
-// resolution (at least d.w of them).
-func (d *jpegDecoder) upsampledRow(cp *jpegComponent, y int) []uint8 {
+// resolution, indexed by the pixel column: those for columns [x0, x1) are
+// set (the rest of the slice is unspecified). It reads the component's
+// samples for those columns and, with the triangle filter, one sample on
+// either side (planCrop reconstructs them).
+func (d *jpegDecoder) upsampledRow(cp *jpegComponent, y, x0, x1 int) []uint8 {
 	if cp.h == d.hmax && cp.v == d.vmax {
 		return d.compRow(cp, y)
 	}
@@ -814,26 +920,29 @@ func (d *jpegDecoder) upsampledRow(cp *jpegComponent, y int) []uint8 {
 	fancy := !d.fast
 	switch {
 	case fancy && hf == 2 && vf == 1 && cp.dw > 2:
-		fancyH2V1(out, d.compRow(cp, y)[:cp.dw])
+		c0, c1 := fancySpan(x0, x1, cp.dw)
+		fancyH2V1(out[2*c0:min(2*c1, d.w)], d.compRow(cp, y)[c0:c1])
 	case fancy && hf == 2 && vf == 2 && cp.dw > 2:
 		cy := y / 2
 		ny := cy + 1
 		if y&1 == 0 {
 			ny = cy - 1
 		}
-		fancyH2V2(out, d.compRow(cp, cy)[:cp.dw], d.compRow(cp, ny)[:cp.dw])
+		c0, c1 := fancySpan(x0, x1, cp.dw)
+		fancyH2V2(out[2*c0:min(2*c1, d.w)], d.compRow(cp, cy)[c0:c1], d.compRow(cp, ny)[c0:c1])
 	case fancy && hf == 1 && vf == 2:
 		cy := y / 2
-		a := d.compRow(cp, cy)[:d.w]
+		a := d.compRow(cp, cy)[x0:x1]
+		o := out[x0:x1]
 		if y&1 == 0 {
-			b := d.compRow(cp, cy-1)[:d.w]
-			for x := range out {
-				out[x] = uint8((3*int32(a[x]) + int32(b[x]) + 1) >> 2)
+			b := d.compRow(cp, cy-1)[x0:x1]
+			for x := range o {
+				o[x] = uint8((3*int32(a[x]) + int32(b[x]) + 1) >> 2)
 			}
 		} else {
-			b := d.compRow(cp, cy+1)[:d.w]
-			for x := range out {
-				out[x] = uint8((3*int32(a[x]) + int32(b[x]) + 2) >> 2)
+			b := d.compRow(cp, cy+1)[x0:x1]
+			for x := range o {
+				o[x] = uint8((3*int32(a[x]) + int32(b[x]) + 2) >> 2)
 			}
 		}
 	default: // replication (libjpeg's h2v1/h2v2/int upsample)
@@ -841,59 +950,80 @@ func (d *jpegDecoder) upsampledRow(cp *jpegComponent, y int) []uint8 {
 		if hf == 1 {
 			return src
 		}
-		for x := range out {
+		for x := x0; x < x1; x++ {
 			out[x] = src[x/hf]
 		}
 	}
 	return out
 }
 
-// emitRows converts MCU row my of the component planes into dst.
+// fancySpan returns the chroma samples [c0, c1) a horizontal triangle
+// filter reads for output columns [x0, x1) of a component dw samples wide
+// (dw > 2): those under the columns and one on either side, at least two.
+// fancyH2V1 and fancyH2V2 on that span give the right outputs for columns
+// [x0, x1) (the span's own end outputs are off unless at the image edge).
+func fancySpan(x0, x1, dw int) (c0, c1 int) {
+	c0, c1 = max(x0/2-1, 0), min((x1-1)/2+2, dw)
+	if c1-c0 < 2 {
+		if c0 > 0 {
+			c0 = c1 - 2
+		} else {
+			c1 = 2
+		}
+	}
+	return c0, c1
+}
+
+// emitRows converts MCU row my of the component planes into dst: the rows
+// and columns d.plan[my] says (all of them without crops).
 func (d *jpegDecoder) emitRows(dst *Image, my int) {
-	y0 := my * 8 * d.vmax
-	y1 := min(y0+8*d.vmax, d.h)
-	w := d.w
-	for y := y0; y < y1; y++ {
-		out := dst.Row(y)
+	p := &d.plan[my]
+	x0, x1 := p.x0, p.x1
+	if x0 >= x1 {
+		return
+	}
+	c := d.outC
+	for y := p.y0; y < p.y1; y++ {
+		out := dst.Row(y)[x0*c : x1*c]
 		switch d.colorKind {
 		case ccGray:
-			grayRow(out, d.compRow(&d.comp[0], y)[:w], d.outC)
+			grayRow(out, d.compRow(&d.comp[0], y)[x0:x1], c)
 		case ccYCbCr:
-			yr := d.upsampledRow(&d.comp[0], y)[:w]
-			if d.outC == 1 {
+			yr := d.upsampledRow(&d.comp[0], y, x0, x1)[x0:x1]
+			if c == 1 {
 				copy(out, yr)
 				continue
 			}
-			cb := d.upsampledRow(&d.comp[1], y)[:w]
-			cr := d.upsampledRow(&d.comp[2], y)[:w]
+			cb := d.upsampledRow(&d.comp[1], y, x0, x1)[x0:x1]
+			cr := d.upsampledRow(&d.comp[2], y, x0, x1)[x0:x1]
 			yccRow(out, yr, cb, cr)
 		case ccRGB:
-			r := d.upsampledRow(&d.comp[0], y)[:w]
-			g := d.upsampledRow(&d.comp[1], y)[:w]
-			b := d.upsampledRow(&d.comp[2], y)[:w]
-			if d.outC == 1 {
+			r := d.upsampledRow(&d.comp[0], y, x0, x1)[x0:x1]
+			g := d.upsampledRow(&d.comp[1], y, x0, x1)[x0:x1]
+			b := d.upsampledRow(&d.comp[2], y, x0, x1)[x0:x1]
+			if c == 1 {
 				for x := range out {
 					out[x] = luma(r[x], g[x], b[x])
 				}
 				continue
 			}
-			for x := 0; x < w; x++ {
+			for x := range r {
 				p := out[3*x : 3*x+3 : 3*x+3]
 				p[0], p[1], p[2] = r[x], g[x], b[x]
 			}
 		case ccCMYK, ccYCCK:
-			c0 := d.upsampledRow(&d.comp[0], y)[:w]
-			c1 := d.upsampledRow(&d.comp[1], y)[:w]
-			c2 := d.upsampledRow(&d.comp[2], y)[:w]
-			k := d.upsampledRow(&d.comp[3], y)[:w]
-			row := d.cmykRow[:4*w]
+			c0 := d.upsampledRow(&d.comp[0], y, x0, x1)[x0:x1]
+			c1 := d.upsampledRow(&d.comp[1], y, x0, x1)[x0:x1]
+			c2 := d.upsampledRow(&d.comp[2], y, x0, x1)[x0:x1]
+			k := d.upsampledRow(&d.comp[3], y, x0, x1)[x0:x1]
+			row := d.cmykRow[4*x0 : 4*x1]
 			if d.colorKind == ccCMYK {
-				for x := 0; x < w; x++ {
+				for x := range c0 {
 					p := row[4*x : 4*x+4 : 4*x+4]
 					p[0], p[1], p[2], p[3] = c0[x], c1[x], c2[x], k[x]
 				}
 			} else {
-				for x := 0; x < w; x++ {
+				for x := range c0 {
 					yy := int32(c0[x]) + rangeOff
 					u, v := c1[x], c2[x]
 					p := row[4*x : 4*x+4 : 4*x+4]
@@ -903,7 +1033,7 @@ func (d *jpegDecoder) emitRows(dst *Image, my int) {
 					p[3] = k[x]
 				}
 			}
-			cmykRow(out, row, d.outC, true)
+			cmykRow(out, row, c, true)
 		}
 	}
 }

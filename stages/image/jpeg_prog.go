@@ -228,12 +228,14 @@ func (d *jpegDecoder) decodeBufferedScan() error {
 
 func (d *jpegDecoder) checkComplete() error { return nil }
 
-// output runs the output pass of a buffered decode: IDCT of every block,
-// MCU row by MCU row, then upsampling and colour conversion into dst.
+// output runs the output pass of a buffered decode: IDCT of every block
+// (of the blocks d.plan names), MCU row by MCU row, then upsampling and
+// colour conversion into dst.
 func (d *jpegDecoder) output(dst *Image) {
 	ctx := d.needContext()
-	for my := 0; my < d.mcusY; my++ {
+	for my := 0; my <= d.lastRow; my++ {
 		slot := my % 3
+		m0, m1 := d.plan[my].m0, d.plan[my].m1
 		for i := 0; i < d.ncomp; i++ {
 			cp := &d.comp[i]
 			if d.outC == 1 && d.colorKind == ccYCbCr && i > 0 {
@@ -243,7 +245,7 @@ func (d *jpegDecoder) output(dst *Image) {
 				by := my*cp.v + y
 				row := cp.coef[by*cp.bw*64:]
 				base := (slot*cp.v + y) * 8 * cp.stride
-				for bx := 0; bx < cp.bw; bx++ {
+				for bx := m0 * cp.h; bx < min(m1*cp.h, cp.bw); bx++ {
 					src := row[bx*64 : bx*64+64 : bx*64+64]
 					last := 1
 					for k := 0; k < 64; k++ {
@@ -267,6 +269,6 @@ func (d *jpegDecoder) output(dst *Image) {
 		}
 	}
 	if ctx {
-		d.emitRows(dst, d.mcusY-1)
+		d.emitRows(dst, d.lastRow)
 	}
 }

@@ -263,9 +263,12 @@ func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
 		Stop: stopCh, MaxSteps: cfg.Stop.MaxSteps, Halt: halt, Config: cfg,
 	}
 	rows := pipeline.Source[*sources.Sample](p, "parquet", src)
+	// The Views stage is the decoded images' only reader: the decoder
+	// reconstructs only what its crops read (stages.Decode.Crops).
+	views := &stages.Views{Aug: cfg.Augmentation(), Seed: cfg.Data.Seed}
 	batches := stages.ViewPipeline{
-		Decode:    &stages.Decode{Channels: cfg.Model.InChannels},
-		Views:     &stages.Views{Aug: cfg.Augmentation(), Seed: cfg.Data.Seed},
+		Decode:    &stages.Decode{Channels: cfg.Model.InChannels, Crops: views.Crops},
+		Views:     views,
 		Tensorize: tz,
 		Workers:   cfg.Data.Workers,
 	}.Add(p, rows)

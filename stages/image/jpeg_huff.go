@@ -35,7 +35,8 @@ type huffTable struct {
 	maxcode [18]int32 // largest code of each length, -1 if none; [17] sentinel
 	valptr  [17]int32 // index in vals of the first code of each length, minus that code
 	vals    [256]uint8
-	defined bool
+	defined bool // defined by a DHT of the current file
+	built   bool // the tables hold a valid build of src
 	ac      bool
 	src     [16 + 256]byte // the DHT bytes it was built from (counts, symbols)
 	srcLen  int
@@ -46,11 +47,12 @@ type huffTable struct {
 // space overflow, DC symbols over 15).
 func (t *huffTable) build(counts []byte, syms []byte, ac bool) bool {
 	n := len(counts) + len(syms)
-	if t.defined && t.ac == ac && t.srcLen == n &&
+	if t.built && t.ac == ac && t.srcLen == n &&
 		string(t.src[:16]) == string(counts) && string(t.src[16:n]) == string(syms) {
-		return true // same table as last time: keep it
+		t.defined = true // same table as last time (in this file or a previous one): keep it
+		return true
 	}
-	t.defined = false
+	t.defined, t.built = false, false
 	var codes [256]uint16
 	var lens [256]uint8
 	code, k := uint32(0), 0
@@ -117,7 +119,7 @@ func (t *huffTable) build(counts []byte, syms []byte, ac bool) bool {
 			t.fast[first+j] = e
 		}
 	}
-	t.defined, t.ac, t.srcLen = true, ac, n
+	t.defined, t.built, t.ac, t.srcLen = true, true, ac, n
 	copy(t.src[:16], counts)
 	copy(t.src[16:], syms)
 	return true

@@ -53,9 +53,8 @@ type jpegComponent struct {
 	// blocks in raster order (bw per row); qlatch is the table in force
 	// when the component's first scan began (libjpeg latches it).
 	coef      []int16
-	q         [128]int32 // dequantisation, zigzag order, padded with q[63]
-	qn        [64]int32  // the same in natural order
-	coefBits  [64]int8   // progression state (-1: never coded)
+	q         [64]int16 // quantisation steps, natural order
+	coefBits  [64]int8  // progression state (-1: never coded)
 	seenScan  bool
 	upsampled []uint8 // one full-width row of upsampled samples
 }
@@ -93,7 +92,7 @@ type jpegDecoder struct {
 	segs       []int  // segment boundaries: start0, end0, start1, end1, ...
 	br         bitReader
 	eobrun     int
-	blk        [64]int32
+	blk        [64]int16 // quantised coefficients, natural order
 	cmykRow    []uint8
 	rowScratch []uint8
 
@@ -426,20 +425,14 @@ func (d *jpegDecoder) parseDQT(seg []byte) error {
 	return nil
 }
 
-// latchQuant copies the component's quantisation table, in zigzag order.
+// latchQuant copies the component's quantisation table (as the 16-bit
+// words libjpeg-turbo's SIMD IDCT multiplies by).
 func (d *jpegDecoder) latchQuant(cp *jpegComponent) error {
 	if !d.qdef[cp.tq] {
 		return corrupt("quantisation table %d not defined", cp.tq)
 	}
-	t := &d.qt[cp.tq]
-	for k := 0; k < 64; k++ {
-		cp.q[k] = int32(t[zigzag[k]])
-	}
-	for k := 64; k < 128; k++ {
-		cp.q[k] = cp.q[63]
-	}
-	for k := 0; k < 64; k++ {
-		cp.qn[k] = int32(t[k])
+	for k, v := range &d.qt[cp.tq] {
+		cp.q[k] = int16(v)
 	}
 	return nil
 }
@@ -797,12 +790,12 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 					}
 					left--
 				}
-				last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.q, &cp.pred)
+				last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.pred)
 				if last < 0 {
 					return corrupt("bad Huffman code")
 				}
 				if bx >= m0 && bx < m1 {
-					d.idct(cp.plane[base+8*bx:], cp.stride, last)
+					d.idct(cp.plane[base+8*bx:], cp.stride, &cp.q, last)
 				} else {
 					d.dropBlock(last)
 				}
@@ -829,12 +822,12 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 					base := slot*cp.stride*8*cp.v + mx*cp.h*8
 					for by := 0; by < cp.v; by++ {
 						for bx := 0; bx < cp.h; bx++ {
-							last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.q, &cp.pred)
+							last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.pred)
 							if last < 0 {
 								return corrupt("bad Huffman code")
 							}
 							if rec {
-								d.idct(cp.plane[base+by*8*cp.stride+bx*8:], cp.stride, last)
+								d.idct(cp.plane[base+by*8*cp.stride+bx*8:], cp.stride, &cp.q, last)
 							} else {
 								d.dropBlock(last)
 							}
@@ -860,16 +853,16 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 	return nil
 }
 
-// idct transforms d.blk (last: coefficients written, 1 = DC only) into
-// dst and zeroes d.blk for the next block.
-func (d *jpegDecoder) idct(dst []uint8, stride int, last int) {
+// idct transforms d.blk (last: coefficients written, 1 = DC only) with
+// the quantisation steps q into dst and zeroes d.blk for the next block.
+func (d *jpegDecoder) idct(dst []uint8, stride int, q *[64]int16, last int) {
 	if last <= 1 {
-		idctDC(dst, stride, d.blk[0])
+		idctDC(dst, stride, d.blk[0], q[0])
 		d.blk[0] = 0
 		return
 	}
-	idctBlock(dst, stride, &d.blk)
-	d.blk = [64]int32{}
+	idctBlock(dst, stride, &d.blk, q)
+	d.blk = [64]int16{}
 }
 
 // dropBlock zeroes d.blk without transforming it (a block outside the
@@ -879,7 +872,7 @@ func (d *jpegDecoder) dropBlock(last int) {
 		d.blk[0] = 0
 		return
 	}
-	d.blk = [64]int32{}
+	d.blk = [64]int16{}
 }
 
 // needContext reports whether some component is upsampled vertically with

@@ -172,11 +172,10 @@ func (t *huffTable) slowSymbol(acc uint64) (sym uint8, l uint) {
 	return 0, 0
 }
 
-// decodeBaselineBlock decodes one sequential block into blk (natural order,
-// dequantised with libjpeg-turbo's 16-bit products), updating the DC
-// predictor. blk must be zero on entry. It returns the number of the last
+// decodeBaselineBlock decodes one sequential block into blk (quantised
+// coefficients, natural order), updating the DC predictor. blk must be zero on entry. It returns the number of the last
 // coefficient written plus one (1: DC only), or -1 for a bad Huffman code.
-func (b *bitReader) decodeBaselineBlock(blk *[64]int32, dc, ac *huffTable, q *[128]int32, pred *int32) int {
+func (b *bitReader) decodeBaselineBlock(blk *[64]int16, dc, ac *huffTable, pred *int32) int {
 	acc, n, p := b.acc, b.n, b.p
 	buf := b.buf
 	// refill
@@ -217,7 +216,7 @@ func (b *bitReader) decodeBaselineBlock(blk *[64]int32, dc, ac *huffTable, q *[1
 	}
 	v := *pred + diff
 	*pred = v
-	blk[0] = int32(int16(int32(int16(v)) * q[0]))
+	blk[0] = int16(v)
 
 	last := 1
 	for k := 1; k < 64; {
@@ -233,7 +232,7 @@ func (b *bitReader) decodeBaselineBlock(blk *[64]int32, dc, ac *huffTable, q *[1
 			n -= l
 			k += int(e>>12) & 15
 			z := zigzag[k&127]
-			blk[z&63] = int32(int16(int32(int16(e>>16)) * q[k&127]))
+			blk[z&63] = int16(e >> 16)
 			k++
 			last = k
 			continue
@@ -273,7 +272,7 @@ func (b *bitReader) decodeBaselineBlock(blk *[64]int32, dc, ac *huffTable, q *[1
 		n -= uint(sz)
 		vv = extend(vv, int32(sz))
 		z := zigzag[k&127]
-		blk[z&63] = int32(int16(vv * q[k&127]))
+		blk[z&63] = int16(vv)
 		k++
 		last = k
 	}

@@ -4,15 +4,6 @@ package image
 // with several scans keep every block's quantised coefficients; the output
 // pass runs once all scans are read.
 
-// unitQ is a dequantisation table of ones: sequential scans decoded into
-// the coefficient buffer are stored quantised, as libjpeg stores them.
-var unitQ = func() (q [128]int32) {
-	for i := range q {
-		q[i] = 1
-	}
-	return q
-}()
-
 // scanBlocks calls f for every block of the current scan in order, with
 // restart handling; f returns false on a bad Huffman code.
 func (d *jpegDecoder) scanBlocks(f func(cp *jpegComponent, blk []int16) bool) error {
@@ -87,14 +78,12 @@ func (d *jpegDecoder) decodeBufferedScan() error {
 	switch {
 	case !d.progressive:
 		return d.scanBlocks(func(cp *jpegComponent, blk []int16) bool {
-			last := br.decodeBaselineBlock(&d.blk, &d.dcTab[cp.td], &d.acTab[cp.ta], &unitQ, &cp.pred)
+			last := br.decodeBaselineBlock(&d.blk, &d.dcTab[cp.td], &d.acTab[cp.ta], &cp.pred)
 			if last < 0 {
 				return false
 			}
-			for k := range blk {
-				blk[k] = int16(d.blk[k])
-			}
-			d.blk = [64]int32{}
+			copy(blk, d.blk[:])
+			d.blk = [64]int16{}
 			return true
 		})
 	case d.ss == 0 && d.ah == 0: // DC first
@@ -246,17 +235,7 @@ func (d *jpegDecoder) output(dst *Image) {
 				row := cp.coef[by*cp.bw*64:]
 				base := (slot*cp.v + y) * 8 * cp.stride
 				for bx := m0 * cp.h; bx < min(m1*cp.h, cp.bw); bx++ {
-					src := row[bx*64 : bx*64+64 : bx*64+64]
-					last := 1
-					for k := 0; k < 64; k++ {
-						if v := src[k]; v != 0 {
-							d.blk[k] = int32(int16(int32(v) * cp.qn[k]))
-							if k > 0 {
-								last = 2
-							}
-						}
-					}
-					d.idct(cp.plane[base+8*bx:], cp.stride, last)
+					idctBlock(cp.plane[base+8*bx:], cp.stride, (*[64]int16)(row[bx*64:bx*64+64]), &cp.q)
 				}
 			}
 		}

@@ -48,10 +48,20 @@ func benchSet(b *testing.B, name string) [][]byte {
 //	turbo-s2 turbo with MinSide so that it decodes at 1/2 scale (jpg500 only)
 //	turbo-s4 same at 1/4 scale (jpg500 only)
 //	std      image/jpeg alone, to YCbCr, with no conversion: the floor of the go path
+//
+// Sets: png32, jpg96 and jpg500 from make_data.py; jpg96p and jpg500p are
+// progressive copies of jpg96 and jpg500 (skipped when absent), made with
+// Debian's PIL from the same directory:
+//
+//	cd $BENCH_DATA && /usr/bin/python3 -c 'import glob, os; from PIL import Image
+//	for s in ["jpg500", "jpg96"]:
+//	    os.makedirs(s + "p", exist_ok=True)
+//	    for f in sorted(glob.glob(s + "/*.jpg")):
+//	        Image.open(f).save(s + "p/" + os.path.basename(f), format="JPEG", quality=90, progressive=True)'
 func BenchmarkDecode(b *testing.B) {
 	sets := []struct {
 		name string
-	}{{"png32"}, {"jpg96"}, {"jpg500"}}
+	}{{"png32"}, {"jpg96"}, {"jpg500"}, {"jpg96p"}, {"jpg500p"}}
 	variants := []struct {
 		name string
 		opt  DecodeOptions

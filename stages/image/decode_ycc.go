@@ -186,13 +186,22 @@ func fancyH2V1(d, src []uint8) {
 	w := len(d)
 	d = d[:2*n-1]
 	d[0] = src[0]
-	for c := 0; c < n-1; c++ {
-		this, next := int32(src[c]), int32(src[c+1])
-		// output 2c+1 is nearer to c, output 2c+2 nearer to c+1
-		p := d[2*c+1 : 2*c+3 : 2*c+3]
-		p[0] = uint8((3*this + next + 2) >> 2)
-		p[1] = uint8((3*next + this + 1) >> 2)
+	d[1] = uint8((3*int32(src[0]) + int32(src[1]) + 2) >> 2)
+	// outputs 2c (nearer to c than to c-1) and 2c+1 (nearer to c than to
+	// c+1) for the columns 0 < c < n-1
+	c := 1
+	if useAVX2 && n >= 18 {
+		blocks := (n - 2) / 16
+		simd.FancyH2V1(&d[2], &src[0], blocks)
+		c += 16 * blocks
 	}
+	for ; c < n-1; c++ {
+		t := 3 * int32(src[c])
+		p := d[2*c : 2*c+2 : 2*c+2]
+		p[0] = uint8((t + int32(src[c-1]) + 1) >> 2)
+		p[1] = uint8((t + int32(src[c+1]) + 2) >> 2)
+	}
+	d[2*n-2] = uint8((3*int32(src[n-1]) + int32(src[n-2]) + 1) >> 2)
 	if 2*n <= w {
 		d[:w][2*n-1] = src[n-1]
 	}
@@ -206,16 +215,23 @@ func fancyH2V2(d, a, b []uint8) {
 	w := len(d)
 	b = b[:n]
 	d = d[:2*n-1]
-	this := 3*int32(a[0]) + int32(b[0])
-	d[0] = uint8((4*this + 8) >> 4)
-	for c := 0; c < n-1; c++ {
-		next := 3*int32(a[c+1]) + int32(b[c+1])
-		p := d[2*c+1 : 2*c+3 : 2*c+3]
-		p[0] = uint8((3*this + next + 7) >> 4)
-		p[1] = uint8((3*next + this + 8) >> 4)
-		this = next
+	cs := func(c int) int32 { return 3*int32(a[c]) + int32(b[c]) } // column sums
+	d[0] = uint8((4*cs(0) + 8) >> 4)
+	d[1] = uint8((3*cs(0) + cs(1) + 7) >> 4)
+	c := 1
+	if useAVX2 && n >= 18 {
+		blocks := (n - 2) / 16
+		simd.FancyH2V2(&d[2], &a[0], &b[0], blocks)
+		c += 16 * blocks
 	}
+	for ; c < n-1; c++ {
+		t := 3 * cs(c)
+		p := d[2*c : 2*c+2 : 2*c+2]
+		p[0] = uint8((t + cs(c-1) + 8) >> 4)
+		p[1] = uint8((t + cs(c+1) + 7) >> 4)
+	}
+	d[2*n-2] = uint8((3*cs(n-1) + cs(n-2) + 8) >> 4)
 	if 2*n <= w {
-		d[:w][2*n-1] = uint8((4*this + 7) >> 4)
+		d[:w][2*n-1] = uint8((4*cs(n-1) + 7) >> 4)
 	}
 }

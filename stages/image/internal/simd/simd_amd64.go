@@ -26,3 +26,17 @@ var HasAVX2 = cpu.X86.HasAVX2
 //
 //go:noescape
 func IDCT(dst *uint8, stride int, coef, q *int16)
+
+// FancyH2V2 is libjpeg's h2v2 fancy upsampling of one output row for
+// blocks×16 interior chroma columns (see upsample_amd64.s); a and b point at
+// the column before the first, d at the first column's first output. Call
+// it only when HasAVX2, with blocks >= 1.
+//
+//go:noescape
+func FancyH2V2(d, a, b *uint8, blocks int)
+
+// FancyH2V1 is libjpeg's h2v1 fancy upsampling for blocks×16 interior
+// columns, laid out as FancyH2V2. Call it only when HasAVX2, blocks >= 1.
+//
+//go:noescape
+func FancyH2V1(d, s *uint8, blocks int)

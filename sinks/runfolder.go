@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/stages/train"
 )
 
@@ -56,7 +55,7 @@ const BadRecordsName = "bad-records.jsonl"
 // (a Progress, a Prometheus, ...).
 func (r *RunFolder) Options(extra ...train.Metrics) train.Options {
 	return train.Options{Store: r.Checkpoints, Metrics: append([]train.Metrics{r, r.Plots}, extra...),
-		Pipeline: []pipeline.Option{pipeline.WithDeadLetter(JSONL(filepath.Join(r.Dir, BadRecordsName)))}}
+		DeadLetters: JSONL(filepath.Join(r.Dir, BadRecordsName))}
 }
 
 // Start creates the folder and opens metrics.jsonl for appending. A run

@@ -22,6 +22,11 @@ type ParquetConfig struct {
 	// of them (see Discover). Files, when non-empty, is used instead.
 	Glob  string
 	Files []string
+	// Shards, when non-empty, are shards opened already (another Source's
+	// Shards()), read instead of Glob and Files: no discovery, no
+	// metadata read, so one run reads each footer once. Their columns are
+	// those they were opened with; Columns is then ignored.
+	Shards []*Shard
 	// Columns overrides the automatic image and label columns.
 	Columns Columns
 	// Seed keys the unit permutation and the shuffle buffer.
@@ -80,7 +85,8 @@ type Source struct {
 func (s *Source) Reads() (units, rows int64) { return s.unitsRead.Load(), s.rowsRead.Load() }
 
 // NewSource discovers the shards, reads their metadata (see OpenShard; up to
-// 8 files at a time; no image bytes) and makes the plan. It fails on any
+// 8 files at a time; no image bytes) unless cfg.Shards has them already,
+// and makes the plan. It fails on any
 // discovery or shard error, on an invalid rank, shuffle buffer or cursor,
 // and when the shards hold fewer rows than ranks.
 func NewSource(cfg ParquetConfig) (*Source, error) {
@@ -94,7 +100,9 @@ func NewSourceContext(ctx context.Context, cfg ParquetConfig) (*Source, error) {
 		cfg.Store = DefaultStore()
 	}
 	files := cfg.Files
-	if len(files) == 0 {
+	if len(cfg.Shards) > 0 {
+		files = nil
+	} else if len(files) == 0 {
 		var err error
 		if files, err = cfg.Store.Discover(ctx, cfg.Glob); err != nil {
 			return nil, err
@@ -106,9 +114,12 @@ func NewSourceContext(ctx context.Context, cfg ParquetConfig) (*Source, error) {
 	if cfg.Epochs < 0 {
 		return nil, fmt.Errorf("sources: negative epoch count %d", cfg.Epochs)
 	}
-	s := &Source{cfg: cfg, shards: make([]*Shard, len(files))}
-	if err := openShards(ctx, cfg.Store, files, cfg.Columns, s.shards); err != nil {
-		return nil, err
+	s := &Source{cfg: cfg, shards: slices.Clone(cfg.Shards)}
+	if len(cfg.Shards) == 0 {
+		s.shards = make([]*Shard, len(files))
+		if err := openShards(ctx, cfg.Store, files, cfg.Columns, s.shards); err != nil {
+			return nil, err
+		}
 	}
 	var units []Unit
 	for i, sh := range s.shards {

@@ -151,6 +151,7 @@ func OpenShard(path string, cols Columns) (*Shard, error) {
 // for an Arrow IPC file, one per record batch (their headers hold the row
 // counts).
 func (st *Store) OpenShard(ctx context.Context, name string, cols Columns) (*Shard, error) {
+	st.footers.Add(1)
 	obj, err := st.Open(ctx, name)
 	if err != nil {
 		return nil, err

@@ -121,12 +121,16 @@ type StoreStats struct {
 	CacheHits   int64 `json:"cache_hits"`   // reads served from the cache
 	CacheMisses int64 `json:"cache_misses"` // cacheable reads that went to the network
 	CacheBytes  int64 `json:"cache_bytes"`  // bytes served from the cache
+	// Footers counts the shard metadata reads (OpenShard calls), local
+	// shards included: the footer of a Parquet file, the footer and
+	// record-batch headers of an Arrow IPC file.
+	Footers int64 `json:"footers"`
 }
 
 // Sub returns s - o, field by field.
 func (s StoreStats) Sub(o StoreStats) StoreStats {
 	return StoreStats{s.Requests - o.Requests, s.Bytes - o.Bytes, s.Retries - o.Retries,
-		s.CacheHits - o.CacheHits, s.CacheMisses - o.CacheMisses, s.CacheBytes - o.CacheBytes}
+		s.CacheHits - o.CacheHits, s.CacheMisses - o.CacheMisses, s.CacheBytes - o.CacheBytes, s.Footers - o.Footers}
 }
 
 // Store opens shards named by local paths or bucket URLs (s3://, file:// and,
@@ -150,6 +154,7 @@ type Store struct {
 
 	requests, bytes, retries          atomic.Int64
 	cacheHits, cacheMisses, cacheRead atomic.Int64
+	footers                           atomic.Int64
 }
 
 // NewStore returns a store; it opens nothing until used.
@@ -197,7 +202,7 @@ func (st *Store) SetCache(dir string, size int64) error {
 // Stats returns the store's counters so far.
 func (st *Store) Stats() StoreStats {
 	return StoreStats{st.requests.Load(), st.bytes.Load(), st.retries.Load(),
-		st.cacheHits.Load(), st.cacheMisses.Load(), st.cacheRead.Load()}
+		st.cacheHits.Load(), st.cacheMisses.Load(), st.cacheRead.Load(), st.footers.Load()}
 }
 
 // Close closes the store's bucket handles and idle connections. The store

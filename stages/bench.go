@@ -177,7 +177,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 		for _, s := range r.Stages.Stages {
 			r.BadRecords += s.Errors
 		}
-		if st := sources.DefaultStore().Stats().Sub(store0); st != (sources.StoreStats{}) {
+		if st := sources.DefaultStore().Stats().Sub(store0); st != (sources.StoreStats{Footers: st.Footers}) { // remote traffic only
 			r.Storage = &st
 		}
 		if !t0.IsZero() {

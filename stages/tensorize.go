@@ -270,19 +270,8 @@ func (t *Tensorize) copyRows(dst []uint8, m *image.Image) {
 // toFloat writes view m as sample i of a [B,C,H,W] float32 batch through the
 // normalization table (bit-identical to torchvision's ToTensor+Normalize).
 func (t *Tensorize) toFloat(dst []float32, i int, m *image.Image) error {
-	plane := m.W * m.H
-	d := dst[i*m.C*plane : (i+1)*m.C*plane]
-	if m.C == 3 {
-		return t.norm.CHW(d, m)
-	}
-	lut := &t.norm.Table()[0]
-	for y := range m.H {
-		o := d[y*m.W : (y+1)*m.W]
-		for x, v := range m.Row(y)[:len(o)] {
-			o[x] = lut[v]
-		}
-	}
-	return nil
+	n := m.C * m.W * m.H
+	return t.norm.Planes(dst[i*n:(i+1)*n], m)
 }
 
 // finish emits (or, with DropLast, recycles) the partial batch.

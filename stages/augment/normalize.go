@@ -175,3 +175,30 @@ func (z *Normalizer) CHW(dst []float32, src *image.Image) error {
 	}
 	return nil
 }
+
+// Planes writes src as src.C normalized planar float32 planes into dst,
+// which must hold exactly C·H·W values: an RGB image as [Normalizer.CHW]
+// does, a gray one as one plane through the table's first channel. It is
+// the one conversion of 8-bit pixels to model input: Tensorize makes the
+// training batches with it and eval.Encode the evaluation batches, so a
+// model sees the same values in both. Safe for concurrent use; allocates
+// nothing.
+func (z *Normalizer) Planes(dst []float32, src *image.Image) error {
+	if src.C == 3 {
+		return z.CHW(dst, src)
+	}
+	if err := checkSrc("normalize", src); err != nil {
+		return err
+	}
+	if len(dst) != src.W*src.H {
+		return fmt.Errorf("augment: normalize: dst holds %d values, want %d×%d", len(dst), src.H, src.W)
+	}
+	lut := &z.t[0]
+	for y := range src.H {
+		o := dst[y*src.W : (y+1)*src.W]
+		for x, v := range src.Row(y)[:len(o)] {
+			o[x] = lut[v]
+		}
+	}
+	return nil
+}

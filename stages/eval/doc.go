@@ -10,9 +10,11 @@
 //     features (mini-batch Adam, cosine decay), the linear evaluation
 //     protocol.
 //   - [PixelFeatures]: the raw-pixel baseline's features.
-//   - [LoadLabeled] and [Encode] load a labeled image set and run an encoder
-//     over it.
+//   - [Load] reads a labeled image set through a pipeline (parquet → decode
+//     → resize, on workers, bad images to the dead letters) and [Encode]
+//     runs an encoder over it, normalizing as Tensorize does
+//     (augment.Normalizer.Planes).
 //
-// Imports point one way: eval uses stages/train (nn, gemm) and sources,
-// never sinks.
+// Imports point one way: eval uses pipeline, sources, stages and
+// stages/train (nn, gemm), never sinks.
 package eval

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 
 	"gorgonia.org/tensor"
 
+	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages"
 	"github.com/contrastream/contrastream/stages/augment"
 	"github.com/contrastream/contrastream/stages/image"
 	"github.com/contrastream/contrastream/stages/train/nn"
@@ -27,93 +28,179 @@ type Labeled struct {
 // Len returns the number of images.
 func (l *Labeled) Len() int { return len(l.Labels) }
 
-// LoadLabeled reads every image of the shards (in discovery order), decodes
-// it on workers goroutines (0: GOMAXPROCS) and keeps it at side×side with
-// channels (1 or 3) channels. Every image must have a label: every shard
-// needs an integer "label" column (a missing one, or one of another type, is
-// an error naming the shard and the column's type), and a null label is an
-// error naming its shard and row. When several images fail, the error is
-// about the first of them in discovery order, whatever the worker count.
-// Memory: N·side²·channels bytes.
+// LoadConfig says which labeled images Load reads, and how.
+type LoadConfig struct {
+	// Glob lists the shards (see sources.Discover). Shards, when set, are
+	// shards opened already (another Source's Shards()), read instead of
+	// Glob so that their footers are not read again; each needs a label
+	// column (else Load opens them again, to say why not).
+	Glob   string
+	Shards []*sources.Shard
+	// Side and Channels are the size every image is resized to (Side×Side,
+	// whole image, bilinear, aspect not kept) and its channels (1 or 3).
+	Side, Channels int
+	// Workers is the decode and resize goroutines each (0: GOMAXPROCS).
+	// The set does not depend on it.
+	Workers int
+	// MaxBad is the fraction of the images that may be bad (an image that
+	// does not decode, a null label) and are left out of the set; 0 allows
+	// none, negative any number. Beyond it Load fails, naming the first bad
+	// image in discovery order.
+	MaxBad float64
+	// DeadLetters, if set, receives every bad image (shard, row, stage,
+	// reason). Load does not close it.
+	DeadLetters pipeline.DeadLetterWriter
+	// Store opens the shards (nil: sources.DefaultStore()).
+	Store *sources.Store
+}
+
+// LoadLabeled is Load of the shards glob at side×side with channels (1 or
+// 3) channels on workers goroutines (0: GOMAXPROCS), with no bad image
+// allowed.
 func LoadLabeled(ctx context.Context, glob string, side, channels, workers int) (*Labeled, error) {
+	return Load(ctx, LoadConfig{Glob: glob, Side: side, Channels: channels, Workers: workers})
+}
+
+// Load reads every image of the shards (in discovery order) through a
+// pipeline,
+//
+//	parquet (in order, labels) → decode (stages.Decode) → resize → set
+//
+// with cfg.Workers goroutines for decode and for resize (ordered), and
+// keeps the images at Side×Side as uint8 HWC. Every image must have a
+// label: every shard needs an integer "label" column (a missing one, or one
+// of another type, is an error naming the shard and the column's type). A
+// bad image (it does not decode, its label is null) is a record error of
+// its stage, sent to cfg.DeadLetters and left out, up to cfg.MaxBad of the
+// images; beyond it the error (wrapping pipeline.ErrBadRecordBudget) names
+// the first bad image in discovery order, whatever the worker count.
+// Memory: N·Side²·Channels bytes; each image is resized straight into its
+// place in the set.
+func Load(ctx context.Context, cfg LoadConfig) (*Labeled, error) {
+	side, channels, workers := cfg.Side, cfg.Channels, cfg.Workers
 	if side < 1 || (channels != 1 && channels != 3) {
-		return nil, fmt.Errorf("eval: LoadLabeled side %d channels %d", side, channels)
+		return nil, fmt.Errorf("eval: Load side %d channels %d", side, channels)
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1,
-		Columns: sources.Columns{Label: "label"}})
+	shards := cfg.Shards
+	for _, sh := range shards {
+		if !sh.HasLabels() {
+			shards = nil // open them again with a required label column: its error says why
+			break
+		}
+	}
+	src, err := sources.NewSourceContext(ctx, sources.ParquetConfig{Glob: cfg.Glob, Files: paths(cfg.Shards, shards),
+		Shards: shards, InOrder: true, Epochs: 1, Columns: sources.Columns{Label: "label"}, Store: cfg.Store})
 	if err != nil {
 		return nil, fmt.Errorf("eval: the images must be labeled: %w", err)
 	}
 	n := int(src.Plan().EpochSize())
-	out := &Labeled{Side: side, C: channels, Pix: make([]uint8, n*side*side*channels), Labels: make([]int, n)}
-	jobs := make(chan *sources.Sample, 2*workers)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	firstPos := int64(-1)
 	per := side * side * channels
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var dec, res image.Image
-			for s := range jobs {
-				err := image.Decode(&dec, s.Bytes, image.DecodeOptions{Channels: channels})
-				if err == nil {
-					err = augment.ResizedCrop(&res, &dec, 0, 0, dec.H, dec.W, side, side, augment.Bilinear)
-				}
-				if err == nil && s.Label < 0 {
-					err = errors.New("the label is null")
-				}
-				if err != nil {
-					mu.Lock()
-					if firstPos < 0 || s.Position < firstPos {
-						firstErr, firstPos = fmt.Errorf("eval: %s: %w", s.Key(), err), s.Position
-					}
-					mu.Unlock()
-					continue
-				}
-				i := int(s.Position)
-				dst := out.Pix[i*per : (i+1)*per]
-				for y := range side {
-					copy(dst[y*side*channels:(y+1)*side*channels], res.Row(y))
-				}
-				out.Labels[i] = s.Label
-			}
-		}()
+	out := &Labeled{Side: side, C: channels, Pix: make([]uint8, n*per), Labels: make([]int, 0, n)}
+	bad := &badImages{next: cfg.DeadLetters, order: map[string]int{}}
+	for i, sh := range src.Shards() {
+		bad.order[sh.Path] = i
 	}
-	err = src.Produce(ctx, func(s *sources.Sample) error {
-		select {
-		case jobs <- s:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+	p := pipeline.New("eval-load", pipeline.WithDeadLetter(bad))
+	rows := pipeline.Source[*sources.Sample](p, "parquet", src)
+	imgs := pipeline.Apply(p, "decode", rows, &stages.Decode{Channels: channels}, pipeline.Workers(workers), pipeline.Ordered())
+	placed := pipeline.Apply(p, "resize", imgs, resize{out: out}, pipeline.Workers(workers), pipeline.Ordered())
+	pipeline.Sink(p, "set", placed, pipeline.ConsumerFunc[placedImage](func(_ context.Context, im placedImage) error {
+		k := len(out.Labels) // images before it that were bad leave a gap: close it (in order, so k <= im.pos)
+		if k != im.pos {
+			copy(out.Pix[k*per:(k+1)*per], out.Pix[im.pos*per:(im.pos+1)*per])
 		}
-	})
-	close(jobs)
-	wg.Wait()
-	if err != nil {
+		out.Labels = append(out.Labels, im.label)
+		return nil
+	}))
+	if err := p.Run(ctx); err != nil {
 		return nil, err
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if bad.n > 0 && (cfg.MaxBad >= 0 && float64(bad.n) > cfg.MaxBad*float64(n)) {
+		return nil, fmt.Errorf("eval: %s: %s (%d of %d images bad, budget %g: %w)",
+			bad.first.Key, bad.first.Reason, bad.n, n, max(cfg.MaxBad, 0), pipeline.ErrBadRecordBudget)
 	}
+	out.Pix = out.Pix[:len(out.Labels)*per]
 	return out, nil
+}
+
+// paths returns the paths of all when use is nil (the shards must be
+// opened again).
+func paths(all, use []*sources.Shard) []string {
+	if use != nil {
+		return nil
+	}
+	var p []string
+	for _, sh := range all {
+		p = append(p, sh.Path)
+	}
+	return p
+}
+
+// placedImage is an image that resize wrote into its slot of the set.
+type placedImage struct {
+	pos, label int
+}
+
+// resize writes each decoded image, resized, into slot Position of out.Pix
+// and releases it. Safe for concurrent use (each writes its own slot).
+type resize struct{ out *Labeled }
+
+func (r resize) Process(_ context.Context, in *stages.Decoded, emit func(placedImage)) error {
+	defer in.Release()
+	if in.Sample.Label < 0 {
+		return errors.New("the label is null")
+	}
+	s, c, i := r.out.Side, r.out.C, int(in.Sample.Position)
+	per := s * s * c
+	dst := image.Image{W: s, H: s, C: c, Stride: s * c, Pix: r.out.Pix[i*per : (i+1)*per : (i+1)*per]}
+	src := in.Image
+	if err := augment.ResizedCrop(&dst, src, 0, 0, src.H, src.W, s, s, augment.Bilinear); err != nil {
+		return err
+	}
+	emit(placedImage{pos: i, label: in.Sample.Label})
+	return nil
+}
+
+// badImages collects Load's bad images: the count and the first in
+// discovery order (shard order, then row); each goes on to next.
+type badImages struct {
+	next  pipeline.DeadLetterWriter
+	order map[string]int // shard path → discovery index
+	n     int
+	first pipeline.DeadLetter
+}
+
+func (b *badImages) WriteDeadLetter(d pipeline.DeadLetter) error {
+	b.n++
+	if b.n == 1 || b.before(d.Key, b.first.Key) {
+		b.first = d
+	}
+	if b.next != nil {
+		return b.next.WriteDeadLetter(d)
+	}
+	return nil
+}
+
+func (b *badImages) before(x, y pipeline.Key) bool {
+	ix, iy := b.order[x.Shard], b.order[y.Shard]
+	return ix < iy || ix == iy && x.Row < y.Row
 }
 
 // Encode runs the model's encoder (evaluation mode) over the set in batches
 // and returns the features, row-major [N, m.FeatureDim]. Images are
-// normalized with norm (zero: ImageNet statistics) as Tensorize does.
+// normalized with norm (zero: ImageNet statistics) by the routine Tensorize
+// uses in training (augment.Normalizer.Planes), so the model sees the same
+// values.
 func Encode(m *nn.SimCLR, set *Labeled, batch int, norm augment.Normalize) ([]float32, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("eval: Encode batch %d", batch)
 	}
 	n, s, c := set.Len(), set.Side, set.C
 	feats := make([]float32, n*m.FeatureDim)
-	lut := norm.Table()
+	z := norm.Normalizer()
 	buf := make([]float32, batch*c*s*s)
 	var x *tensor.Dense
 	per := s * s * c
@@ -122,7 +209,9 @@ func Encode(m *nn.SimCLR, set *Labeled, batch int, norm augment.Normalize) ([]fl
 		b := hi - lo
 		in := buf[:b*per]
 		for i := range b {
-			toCHW(in[i*per:(i+1)*per], set.Pix[(lo+i)*per:(lo+i+1)*per], c, &lut)
+			if err := z.Planes(in[i*per:(i+1)*per], set.image(lo+i)); err != nil {
+				return nil, err
+			}
 		}
 		if x == nil || x.Shape()[0] != b {
 			x = tensor.New(tensor.WithShape(b, c, s, s), tensor.WithBacking(in))
@@ -133,14 +222,8 @@ func Encode(m *nn.SimCLR, set *Labeled, batch int, norm augment.Normalize) ([]fl
 	return feats, nil
 }
 
-// toCHW writes one HWC uint8 image (c channels) as planar float32 through the
-// normalization table: the layout Encode feeds the model and PixelFeatures
-// uses as the raw-pixel baseline. It allocates nothing.
-func toCHW(dst []float32, px []uint8, c int, lut *[3][256]float32) {
-	plane := len(px) / c
-	for p := range plane {
-		for ch := range c {
-			dst[ch*plane+p] = lut[ch][px[p*c+ch]]
-		}
-	}
+// image returns image i of the set (sharing its pixels).
+func (l *Labeled) image(i int) *image.Image {
+	per := l.Side * l.Side * l.C
+	return &image.Image{W: l.Side, H: l.Side, C: l.C, Stride: l.Side * l.C, Pix: l.Pix[i*per : (i+1)*per]}
 }

@@ -11,10 +11,12 @@ func PixelFeatures(set *Labeled, norm augment.Normalize) (feats []float32, dim i
 	s, c := set.Side, set.C
 	plane := s * s
 	dim = c * plane
-	lut := norm.Table()
+	z := norm.Normalizer()
 	feats = make([]float32, set.Len()*dim)
 	for i := 0; i < set.Len(); i++ {
-		toCHW(feats[i*dim:(i+1)*dim], set.Pix[i*dim:(i+1)*dim], c, &lut)
+		if err := z.Planes(feats[i*dim:(i+1)*dim], set.image(i)); err != nil {
+			panic(err) // the set's images are valid by construction
+		}
 	}
 	return feats, dim
 }

@@ -86,8 +86,12 @@ type Options struct {
 	// describes (whose Every still applies), e.g. an eval.Suite the caller
 	// has loaded already and uses itself too.
 	Eval Evaluator
-	// Pipeline options, e.g. pipeline.WithDeadLetter and
-	// pipeline.WithBadRecordBudget.
+	// DeadLetters, if set, receives the run's bad records: training
+	// images that fail (decode, views) and evaluation images that do
+	// (eval.Load), all within Data.MaxBad. Run closes it (when it has
+	// Close() error) before it returns.
+	DeadLetters pipeline.DeadLetterWriter
+	// Pipeline options of the training pipeline, e.g. pipeline.WithLogger.
 	Pipeline []pipeline.Option
 }
 
@@ -144,7 +148,26 @@ func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	return res, errors.Join(err, unlock())
 }
 
+// runLocked runs the graph with o.DeadLetters open until it ends.
 func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
+	dl := o.DeadLetters
+	if dl != nil {
+		o.Pipeline = append(o.Pipeline[:len(o.Pipeline):len(o.Pipeline)], pipeline.WithDeadLetter(keepOpen{dl}))
+	}
+	res, err := runGraph(ctx, cfg, o)
+	if c, ok := dl.(interface{ Close() error }); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return res, err
+}
+
+// keepOpen hides a dead-letter writer's Close from a pipeline, so that
+// the evaluation sets' loads and the training pipeline share it.
+type keepOpen struct{ w pipeline.DeadLetterWriter }
+
+func (k keepOpen) WriteDeadLetter(d pipeline.DeadLetter) error { return k.w.WriteDeadLetter(d) }
+
+func runGraph(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	res := &Result{Saved: -1}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -173,7 +196,7 @@ func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
 		return res, err
 	}
 	if cfg.Data.Size == 0 || cfg.Model.InChannels == 0 {
-		side, channels, err := peekImage(cfg.Data.Glob)
+		side, channels, err := peekImage(cfg.Data.Glob, src.Shards())
 		if err != nil {
 			return res, err
 		}
@@ -233,15 +256,10 @@ func runLocked(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	}
 	ev := o.Eval
 	if ev == nil && cfg.Eval.Test != "" {
-		bank := cfg.Eval.Train
-		if bank == "" {
-			bank = cfg.Data.Glob
-		}
-		suite, err := eval.LoadSuite(ctx, bank, cfg.Eval.Test, cfg.Data.Size, cfg.Model.InChannels)
+		suite, err := loadSuite(ctx, cfg, src.Shards(), o.DeadLetters)
 		if err != nil {
 			return res, err
 		}
-		suite.KNN, suite.Linear = eval.KNN{K: cfg.Eval.KNNK}, cfg.Eval.Linear
 		ev = suite
 	}
 	every := cfg.Checkpoint.Every
@@ -469,9 +487,34 @@ func (t *tally) WriteStep(s *Step) error {
 
 func (t *tally) WriteEval(e *Eval) error { t.eval = e; return nil }
 
-// peekImage returns the side and channels of the first image of the shards.
-func peekImage(glob string) (side, channels int, err error) {
-	src, err := sources.NewSource(sources.ParquetConfig{Glob: glob, InOrder: true, Epochs: 1})
+// loadSuite loads the run's evaluation sets through eval.Load: the memory
+// bank from the training shards (opened already) unless Eval.Train names
+// others, bad images to dl within Data.MaxBad.
+func loadSuite(ctx context.Context, cfg Config, shards []*sources.Shard, dl pipeline.DeadLetterWriter) (*eval.Suite, error) {
+	lc := eval.LoadConfig{Side: cfg.Data.Size, Channels: cfg.Model.InChannels, Workers: cfg.Data.Workers,
+		MaxBad: cfg.Data.MaxBad, DeadLetters: dl}
+	bank, test := lc, lc
+	if cfg.Eval.Train == "" || cfg.Eval.Train == cfg.Data.Glob {
+		bank.Shards = shards
+	} else {
+		bank.Glob = cfg.Eval.Train
+	}
+	test.Glob = cfg.Eval.Test
+	tr, err := eval.Load(ctx, bank)
+	if err != nil {
+		return nil, fmt.Errorf("evaluation train set: %w", err)
+	}
+	te, err := eval.Load(ctx, test)
+	if err != nil {
+		return nil, fmt.Errorf("evaluation test set: %w", err)
+	}
+	return &eval.Suite{Train: tr, Test: te, KNN: eval.KNN{K: cfg.Eval.KNNK}, Linear: cfg.Eval.Linear}, nil
+}
+
+// peekImage returns the side and channels of the first image of the
+// shards (opened already: no footer is read again).
+func peekImage(glob string, shards []*sources.Shard) (side, channels int, err error) {
+	src, err := sources.NewSource(sources.ParquetConfig{Shards: shards, InOrder: true, Epochs: 1})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -370,8 +370,11 @@ func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, ErrObjectChanged) {
 		return false
 	}
+	// An error without an HTTP answer (the AWS SDK reports status 0 when
+	// the connection was reset before a response) is judged by what failed
+	// below.
 	var hs interface{ HTTPStatusCode() int }
-	if errors.As(err, &hs) {
+	if errors.As(err, &hs) && hs.HTTPStatusCode() != 0 {
 		c := hs.HTTPStatusCode()
 		return c >= 500 || c == 429 || c == 408
 	}

@@ -3,11 +3,16 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
 	"path"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -324,6 +329,43 @@ func TestBucketBytesPerRank(t *testing.T) {
 			if limit := total/int64(world) + total/16; s.Bytes > limit {
 				t.Errorf("world %d rank %d read %d bytes, more than %d (1/%d of %d plus one unit)", world, rank, s.Bytes, limit, world, total)
 			}
+		}
+	}
+}
+
+// statusErr is an error with an HTTP status, as the AWS SDK's response
+// errors are (status 0 when no response arrived).
+type statusErr struct {
+	code int
+	err  error
+}
+
+func (e statusErr) Error() string       { return fmt.Sprintf("status %d: %v", e.code, e.err) }
+func (e statusErr) Unwrap() error       { return e.err }
+func (e statusErr) HTTPStatusCode() int { return e.code }
+
+// TestTransient: 5xx, 429 and 408 answers and network failures are retried,
+// other answers are not; a response error with status 0 (the connection
+// reset before an answer) is judged by its cause.
+func TestTransient(t *testing.T) {
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{statusErr{503, errors.New("slow down")}, true},
+		{statusErr{500, errors.New("internal")}, true},
+		{statusErr{429, errors.New("throttled")}, true},
+		{statusErr{404, errors.New("no such key")}, false},
+		{statusErr{403, errors.New("denied")}, false},
+		{statusErr{0, fmt.Errorf("request send failed: %w", reset)}, true},
+		{statusErr{0, io.ErrUnexpectedEOF}, true},
+		{statusErr{0, errors.New("invalid endpoint")}, false},
+		{reset, true},
+		{ErrObjectChanged, false},
+	} {
+		if got := transient(context.Background(), tc.err); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

@@ -65,10 +65,15 @@ type BenchReport struct {
 	Bottleneck string            `json:"bottleneck"` // busiest stage
 	Stages     pipeline.RunStats `json:"stages"`     // whole run, warm-up included
 	BadRecords int64             `json:"bad_records"`
-	// Storage is the remote traffic of the whole run (warm-up included) for
-	// shards in buckets; nil for local shards.
+	// Storage is the remote traffic of the whole run (listing, opening the
+	// shards and the warm-up included) for shards in buckets; nil for local
+	// shards.
 	Storage *sources.StoreStats `json:"storage,omitempty"`
-	Final   bool                `json:"final"`
+	// StorageOpen is the part of Storage spent listing the shards and
+	// reading their footers, before the first sample (every rank reads every
+	// footer: the plan needs all row counts); nil for local shards.
+	StorageOpen *sources.StoreStats `json:"storage_open,omitempty"`
+	Final       bool                `json:"final"`
 }
 
 // check names the first setting of a defaulted configuration that is out of
@@ -129,6 +134,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 		return BenchReport{}, err
 	}
 
+	// The storage counters start before the source lists and opens the
+	// shards, so that the report covers the whole run.
+	store0 := sources.DefaultStore().Stats()
 	out := Float32
 	if cfg.Uint8 {
 		out = Uint8
@@ -166,7 +174,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	}
 
 	rep := BenchReport{Size: cfg.Size, Workers: cfg.Workers, Views: cfg.Views, Batch: cfg.Batch, Cores: runtime.GOMAXPROCS(0)}
-	store0 := sources.DefaultStore().Stats()
+	if st := sources.DefaultStore().Stats().Sub(store0); st != (sources.StoreStats{}) {
+		rep.StorageOpen = &st
+	}
 	var t0, stopAt time.Time
 	var n0, nStop int64
 	fill := func(now time.Time, final bool) BenchReport {

@@ -102,6 +102,9 @@ func runBench(ctx context.Context, args []string) error {
 	if s := rep.Storage; s != nil {
 		fmt.Printf("  storage: %d requests, %.1f MB received, %d retries, cache %d hits / %d misses (%.1f MB)\n",
 			s.Requests, float64(s.Bytes)/1e6, s.Retries, s.CacheHits, s.CacheMisses, float64(s.CacheBytes)/1e6)
+		if o := rep.StorageOpen; o != nil {
+			fmt.Printf("           of which listing and opening the shards: %d requests, %.2f MB\n", o.Requests, float64(o.Bytes)/1e6)
+		}
 	}
 	fmt.Println()
 	return rep.Stages.WriteTable(os.Stdout)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 )
@@ -208,18 +209,44 @@ func (s *Shard) object(ctx context.Context) (Object, error) {
 	return st.reopen(ctx, s.Path, s.size, s.etag)
 }
 
-// tailReader serves reads inside the object's last bytes from memory.
+// tailReader serves reads inside the object's first bytes (the format's
+// magic) and last bytes (where both formats keep their footer) from memory.
 type tailReader struct {
 	Object
 	off  int64
 	tail []byte
+	head []byte
 }
 
+// headBytes is how much of an object's start withTail keeps: enough for
+// every format's magic.
+const headBytes = 8
+
+// withTail reads the last n bytes of obj and its first headBytes, at once
+// (two requests in flight, one round trip, for a remote object; one when
+// the tail covers the whole object).
 func withTail(obj Object, n int64) (*tailReader, error) {
 	n = min(n, obj.Size())
 	t := &tailReader{Object: obj, off: obj.Size() - n, tail: make([]byte, n)}
-	if _, err := obj.ReadAt(t.tail, t.off); err != nil && !errors.Is(err, io.EOF) {
+	var headErr error
+	var wg sync.WaitGroup
+	if t.off > 0 {
+		t.head = make([]byte, min(headBytes, t.off))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := obj.ReadAt(t.head, 0); err != nil && !errors.Is(err, io.EOF) {
+				headErr = err
+			}
+		}()
+	}
+	_, err := obj.ReadAt(t.tail, t.off)
+	wg.Wait()
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
+	}
+	if headErr != nil {
+		return nil, headErr
 	}
 	return t, nil
 }
@@ -227,6 +254,9 @@ func withTail(obj Object, n int64) (*tailReader, error) {
 func (t *tailReader) ReadAt(p []byte, off int64) (int, error) {
 	if off >= t.off && off+int64(len(p)) <= t.off+int64(len(t.tail)) {
 		return copy(p, t.tail[off-t.off:]), nil
+	}
+	if off >= 0 && off+int64(len(p)) <= int64(len(t.head)) {
+		return copy(p, t.head[off:]), nil
 	}
 	return t.Object.ReadAt(p, off)
 }

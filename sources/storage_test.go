@@ -369,3 +369,28 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketOpenRoundTrips: opening a remote Parquet shard asks for its
+// attributes, then for its magic bytes and its 64 KiB tail (the footer) at
+// once: two round trips, three requests, no image bytes beyond the tail.
+// (An Arrow IPC file also reads each record batch's message header.)
+func TestBucketOpenRoundTrips(t *testing.T) {
+	dir := t.TempDir()
+	writeFixture(t, dir, "e.parquet", fixture{Units: []int{40, 30}, ImageSize: 3000})
+	srv, _ := fakeBucket(t, dir)
+	srv.SetFaults(s3test.Faults{Latency: 30 * time.Millisecond})
+	for _, name := range []string{"e.parquet"} {
+		st := NewStore(StoreConfig{})
+		srv.ResetMaxInFlight()
+		sh, err := st.OpenShard(context.Background(), srv.BucketURL("data", "shards/"+name), Columns{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.Stats()
+		st.Close()
+		if s.Requests != 3 || s.Bytes > 64<<10+headBytes || srv.MaxInFlight() != 2 || sh.Rows() != 70 {
+			t.Errorf("%s: %d requests, %d bytes, at most %d in flight, %d rows; want 3 requests, at most 64 KiB + %d bytes, 2 in flight, 70 rows",
+				name, s.Requests, s.Bytes, srv.MaxInFlight(), sh.Rows(), headBytes)
+		}
+	}
+}

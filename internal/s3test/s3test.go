@@ -46,6 +46,7 @@ type Server struct {
 
 	requests, gets, injected atomic.Int64
 	bytes                    atomic.Int64
+	inFlight, maxInFlight    atomic.Int64
 }
 
 // Env sets the variables the AWS SDK needs to talk to a fake S3 (no
@@ -106,6 +107,13 @@ func (s *Server) Stats() (requests, gets, injected, bytes int64) {
 	return s.requests.Load(), s.gets.Load(), s.injected.Load(), s.bytes.Load()
 }
 
+// MaxInFlight returns the most requests the server held at once (being
+// delayed or served) since it started or since the last ResetMaxInFlight.
+func (s *Server) MaxInFlight() int64 { return s.maxInFlight.Load() }
+
+// ResetMaxInFlight restarts MaxInFlight from the requests in flight now.
+func (s *Server) ResetMaxInFlight() { s.maxInFlight.Store(s.inFlight.Load()) }
+
 // BucketURL returns the s3blob URL of bucket on this server, with the
 // query parameters that point the AWS SDK at it; key is appended to the path
 // (it may hold a glob).
@@ -157,6 +165,10 @@ func (w countWriter) Write(p []byte) (int, error) {
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		n := s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
+		}
 		s.mu.Lock()
 		f := s.faults
 		var errDraw, resetDraw, slowDraw float64 = 1, 1, 1

@@ -86,6 +86,7 @@ func run(args []string) error {
 	defer stop()
 	<-ctx.Done()
 	req, gets, injected, bytes := srv.Stats()
-	fmt.Fprintf(os.Stderr, "fakes3: served %d requests (%d GETs, %.1f MB), %d faults injected\n", req, gets, float64(bytes)/1e6, injected)
+	fmt.Fprintf(os.Stderr, "fakes3: served %d requests (%d GETs, %.1f MB), %d faults injected, at most %d in flight at once\n",
+		req, gets, float64(bytes)/1e6, injected, srv.MaxInFlight())
 	return nil
 }

@@ -15,13 +15,20 @@
 //     metadata, a checksum) atomically and keeps the last K and a latest
 //     pointer; [LoadCheckpoint] verifies and reads one; [ExportEncoder]
 //     writes a plain .safetensors of the encoder for PyTorch users.
-//   - [MetricsJSONL], [Prometheus] and [Plots] take step and evaluation
-//     records; [Metrics] fans a stream of records out to them.
+//   - [MetricsJSONL], [Prometheus], [Plots] and [Progress] take a run's
+//     typed step and evaluation records (train.Metrics); train.Report hands
+//     a Trainer's records to them, [RunFolder] wires a whole run folder.
 //   - [WriteFileAtomic] is how every file here is written: temporary file,
 //     fsync, rename, fsync of the folder.
 //   - [ImportIDX], [ImportImages] and [WriteSynth] are the data-in pipelines
 //     behind `contrastream import` and `contrastream synth`: a source, an
-//     encode stage run in parallel in input order, and a shard sink.
+//     encode stage run in parallel in input order, and a shard sink. Each
+//     format's pipeline and its stage are one file (import_idx.go,
+//     import_images.go, synth.go; the shared run in import.go); its reader
+//     is in sources (sources.IDX, sources.Folder, sources.Synth). An
+//     imported image is checked as training decodes it: fully by
+//     image.Decode, or with ImportOptions.HeaderOnly by
+//     image.DecodeOptions.Check, the check Decode makes first.
 //
 // Imports point one way (pipeline ← sources ← stages ← sinks ← cmd): sinks
 // uses pipeline, sources and stages (the nn state-dict types for

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"image/png"
 	"runtime"
 	"sync"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sources"
-	cimage "github.com/contrastream/contrastream/stages/image"
 )
 
 // ImportOptions are the run settings shared by the importers. The zero value
@@ -119,85 +117,6 @@ type ImportSummary struct {
 // BadRecordBudget is 0: the shards hold every good record, and the
 // dead-letter file (if any) names the bad ones.
 var ErrRejected = errors.New("sinks: records rejected")
-
-// ImportIDX imports a pair of MNIST-format IDX files (see sources.IDX) as a
-// pipeline: the IDX source → a parallel, ordered PNG encoder (8-bit gray) →
-// a Shards sink configured by out. With a labels file the shards get a label
-// column: a ClassLabel when out.ClassNames is set (a label without a name is
-// then a rejected record), else a plain int64. Rows keep the file order.
-func ImportIDX(ctx context.Context, src sources.IDX, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
-	images, labels, n, err := src.Open()
-	if err != nil {
-		return ImportSummary{}, err
-	}
-	images.Close()
-	if labels != nil {
-		labels.Close()
-		out.Labels = true
-	}
-	enc := &pngEncoder{level: opt.PNG.or(PNGSpeed), classes: len(out.ClassNames)}
-	return runImport(ctx, "import-idx", int64(n), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
-		raw := pipeline.Source(p, "read", pipeline.Producer[sources.RawImage](src))
-		return pipeline.Apply(p, "encode", raw, pipeline.Stage[sources.RawImage, ImageRow](enc), workers(opt)...)
-	})
-}
-
-// ImportImages imports a folder of JPEG and PNG files (see sources.Folder):
-// the folder source → a parallel, ordered check of each file (its format is
-// detected from its bytes and its header decoded; a file that is not a
-// readable PNG or JPEG is rejected to the dead letters) → a Shards sink. The
-// bytes are stored unchanged with their relative path; with class
-// subfolders, the labels and class names come from the folder names.
-func ImportImages(ctx context.Context, src sources.Folder, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
-	listing, err := src.List()
-	if err != nil {
-		return ImportSummary{}, err
-	}
-	if listing.Classes != nil {
-		out.Labels = true
-		if out.ClassNames == nil {
-			out.ClassNames = listing.Classes
-		}
-	}
-	sum, err := runImport(ctx, "import-images", int64(len(listing.Files)), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
-		files := pipeline.Source(p, "read", pipeline.ProducerFunc[sources.ImageFile](
-			func(ctx context.Context, emit func(sources.ImageFile) error) error {
-				return src.ProduceListing(ctx, listing, emit)
-			}))
-		return pipeline.Apply(p, "check", files, pipeline.Stage[sources.ImageFile, ImageRow](&checkImage{headerOnly: opt.HeaderOnly}), workers(opt)...)
-	})
-	sum.Classes = listing.Classes
-	return sum, err
-}
-
-// WriteSynth writes the synthetic dataset s (see sources.Synth) as shards:
-// a source of image indices → a parallel, ordered stage that draws and
-// PNG-encodes each image (RGB) → a Shards sink with the class names of s.
-// The bytes depend only on s (not on Workers).
-func WriteSynth(ctx context.Context, s sources.Synth, out ShardsConfig, opt ImportOptions) (ImportSummary, error) {
-	if err := s.Validate(); err != nil {
-		return ImportSummary{}, err
-	}
-	out.Labels = true
-	if out.ClassNames == nil {
-		out.ClassNames = s.ClassNames()
-	}
-	st := &synthStage{s: s, enc: pngEncoder{level: opt.PNG.or(PNGStore)}}
-	sum, err := runImport(ctx, "synth", int64(s.N), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
-		idx := pipeline.Source(p, "index", pipeline.ProducerFunc[int64](
-			func(ctx context.Context, emit func(int64) error) error {
-				for i := 0; i < s.N; i++ {
-					if err := emit(int64(i)); err != nil {
-						return err
-					}
-				}
-				return nil
-			}))
-		return pipeline.Apply(p, "draw", idx, pipeline.Stage[int64, ImageRow](st), workers(opt)...)
-	})
-	sum.Classes = out.ClassNames
-	return sum, err
-}
 
 func workers(opt ImportOptions) []pipeline.StageOption {
 	n := opt.Workers
@@ -376,85 +295,4 @@ func (e *pngEncoder) encode(in sources.RawImage) ([]byte, error) {
 		return nil, fmt.Errorf("sinks: encode: %w", err)
 	}
 	return bytes.Clone(eb.out.Bytes()), nil
-}
-
-// synthStage draws and encodes one synthetic image per index.
-type synthStage struct {
-	s    sources.Synth
-	enc  pngEncoder
-	pool sync.Pool // *[]byte pixel buffers
-}
-
-func (st *synthStage) Process(_ context.Context, i int64, emit func(ImageRow)) error {
-	n := st.s.Size
-	if n <= 0 {
-		n = 32
-	}
-	bp, _ := st.pool.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, n*n*3)
-		bp = &b
-	}
-	defer st.pool.Put(bp)
-	label := st.s.Draw(*bp, i)
-	b, err := st.enc.encode(sources.RawImage{Row: i, Label: label, W: n, H: n, C: 3, Pix: *bp})
-	if err != nil {
-		return err
-	}
-	emit(ImageRow{Image: b, Label: label})
-	return nil
-}
-
-// checkImage is the check stage of ImportImages: ImageFile → ImageRow after
-// decoding the image with the training decoder (stages/image, its pixel
-// limit included), or with headerOnly only its header. Safe for concurrent
-// use; the pixel buffers are pooled, so it allocates what the decoder does.
-type checkImage struct {
-	headerOnly bool
-	pool       sync.Pool // *cimage.Image
-}
-
-func (c *checkImage) Process(_ context.Context, f sources.ImageFile, emit func(ImageRow)) error {
-	h, err := cimage.DecodeHeader(f.Data)
-	if err == nil {
-		err = cimage.DecodeOptions{}.CheckPixels(h)
-	}
-	if err == nil && !c.headerOnly {
-		m, _ := c.pool.Get().(*cimage.Image)
-		if m == nil {
-			m = new(cimage.Image)
-		}
-		err = cimage.Decode(m, f.Data, cimage.DecodeOptions{})
-		c.pool.Put(m)
-	}
-	if err != nil {
-		return fmt.Errorf("sinks: %w", err)
-	}
-	emit(ImageRow{Image: f.Data, Label: f.Label, Path: f.Path})
-	return nil
-}
-
-// ImageConfig detects PNG or JPEG from the first bytes of b and decodes its
-// header. It returns an error for any other format, an empty image, or a
-// header that does not decode. It uses the png and jpeg packages directly
-// and registers nothing in image's global format table.
-func ImageConfig(b []byte) (image.Config, error) {
-	var cfg image.Config
-	var err error
-	switch {
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		cfg, err = png.DecodeConfig(bytes.NewReader(b))
-	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
-		cfg, err = jpeg.DecodeConfig(bytes.NewReader(b))
-	default:
-		n := min(len(b), 8)
-		return cfg, fmt.Errorf("sinks: not a PNG or JPEG file (starts with % x)", b[:n])
-	}
-	if err != nil {
-		return cfg, fmt.Errorf("sinks: bad image header: %w", err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return cfg, fmt.Errorf("sinks: empty image %dx%d", cfg.Width, cfg.Height)
-	}
-	return cfg, nil
 }

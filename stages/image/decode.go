@@ -160,6 +160,26 @@ func (o DecodeOptions) CheckPixels(h Header) error {
 	return nil
 }
 
+// Check is the header check Decode makes before it decodes a pixel, on its
+// own: DecodeHeader (PNG or JPEG, a readable header), CheckPixels (the
+// pixel limit) and the layouts Decode refuses (a 4-component JPEG without
+// an Adobe marker). Import (header-only or not), training's peek at the
+// first image and Decode all use it, so they agree on what is valid. It
+// allocates nothing.
+func (o DecodeOptions) Check(data []byte) (Header, error) {
+	h, err := DecodeHeader(data)
+	if err != nil {
+		return h, err
+	}
+	if err := o.CheckPixels(h); err != nil {
+		return h, err
+	}
+	if h.Format == FormatJPEG && h.Components == 4 && !h.Adobe {
+		return h, fmt.Errorf("%w: jpeg: 4-component image without Adobe marker", ErrUnsupported)
+	}
+	return h, nil
+}
+
 // outChannels returns the channel count of the output for a source that is
 // gray or not.
 func (o *DecodeOptions) outChannels(gray bool) (int, error) {
@@ -364,11 +384,8 @@ func jpegHeader(data []byte) (Header, error) {
 //
 // Decode is safe for concurrent use with distinct dst.
 func Decode(dst *Image, data []byte, opt DecodeOptions) error {
-	h, err := DecodeHeader(data)
+	h, err := opt.Check(data)
 	if err != nil {
-		return err
-	}
-	if err := opt.CheckPixels(h); err != nil {
 		return err
 	}
 	c, err := opt.outChannels(h.Gray)
@@ -377,9 +394,6 @@ func Decode(dst *Image, data []byte, opt DecodeOptions) error {
 	}
 	if h.Format == FormatPNG {
 		return decodePNG(dst, data, &h, c)
-	}
-	if h.Components == 4 && !h.Adobe {
-		return fmt.Errorf("%w: jpeg: 4-component image without Adobe marker", ErrUnsupported)
 	}
 	switch opt.Backend {
 	case BackendGo:

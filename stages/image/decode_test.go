@@ -823,3 +823,42 @@ func TestDecodeTolerated(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckIsDecodesHeaderCheck: what Check refuses, Decode refuses with the
+// same sentinel (import's header-only check and training agree), and a
+// valid image passes both.
+func TestCheckIsDecodesHeaderCheck(t *testing.T) {
+	png8 := fixtureFile(t, "testdata/decode/png_rgb8")
+	jpg := fixtureFile(t, "testdata/decode/jpg_420")
+	cmyk := fixtureFile(t, "testdata/decode/jpg_cmyk")
+	cases := []struct {
+		name string
+		data []byte
+		opt  DecodeOptions
+		want error // of Check; nil: it passes
+	}{
+		{"png", png8, DecodeOptions{}, nil},
+		{"jpeg", jpg, DecodeOptions{}, nil},
+		{"jpeg cmyk with Adobe", cmyk, DecodeOptions{}, nil},
+		{"text", []byte("not an image"), DecodeOptions{}, ErrFormat},
+		{"png truncated header", png8[:20], DecodeOptions{}, ErrCorrupt},
+		{"png bomb", bombPNG(100000, 100000), DecodeOptions{}, ErrTooLarge},
+		{"jpeg over MaxPixels", jpg, DecodeOptions{MaxPixels: 100}, ErrTooLarge},
+		{"jpeg cmyk without Adobe", withoutAdobe(t, cmyk), DecodeOptions{}, ErrUnsupported},
+	}
+	for _, tc := range cases {
+		h, err := tc.opt.Check(tc.data)
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%s: Check: %v, want %v", tc.name, err, tc.want)
+			continue
+		}
+		var dst Image
+		derr := Decode(&dst, tc.data, tc.opt)
+		if tc.want != nil && !errors.Is(derr, tc.want) {
+			t.Errorf("%s: Check says %v, Decode %v", tc.name, err, derr)
+		}
+		if tc.want == nil && (derr != nil || dst.W != h.W || dst.H != h.H) {
+			t.Errorf("%s: Check passes %dx%d, Decode gives %dx%d, %v", tc.name, h.W, h.H, dst.W, dst.H, derr)
+		}
+	}
+}

@@ -527,10 +527,7 @@ func peekImage(glob string, shards []*sources.Shard) (side, channels int, err er
 		}
 		return 0, 0, err
 	}
-	h, err := image.DecodeHeader(first.Bytes)
-	if err == nil {
-		err = image.DecodeOptions{}.CheckPixels(h) // the limit Decode applies
-	}
+	h, err := image.DecodeOptions{}.Check(first.Bytes) // what Decode checks first
 	if err != nil {
 		return 0, 0, fmt.Errorf("train: the first image, %s, gives no view side or channels (set --size and --channels, or Data.Size and Model.InChannels): %w", first.Key(), err)
 	}

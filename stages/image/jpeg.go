@@ -792,7 +792,7 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 				}
 				last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.pred)
 				if last < 0 {
-					return corrupt("bad Huffman code")
+					return d.br.blockError()
 				}
 				if bx >= m0 && bx < m1 {
 					d.idct(cp.plane[base+8*bx:], cp.stride, &cp.q, last)
@@ -824,7 +824,7 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 						for bx := 0; bx < cp.h; bx++ {
 							last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.pred)
 							if last < 0 {
-								return corrupt("bad Huffman code")
+								return d.br.blockError()
 							}
 							if rec {
 								d.idct(cp.plane[base+by*8*cp.stride+bx*8:], cp.stride, &cp.q, last)

@@ -143,13 +143,30 @@ type bitReader struct {
 	end   int    // segment end in buf
 }
 
-// padBytes of zeros follow every segment: more than one block can consume
-// (64 symbols of at most 16+16 bits), so a block that runs off the end
-// reads zeros, and the overrun is found after it.
-const padBytes = 64*4 + 16
+// padBytes of zeros follow every segment: more than one block can read. A
+// block starts with p at most 8 bytes past the segment's end (beyond that,
+// see past, the decoders stop), consumes at most 64 symbols of 16+16 bits
+// (256 bytes), and a refill loads 8 bytes from at most 8 bytes ahead of the
+// bits consumed: so a block that runs off the end reads zeros, and the
+// overrun is found after it.
+const padBytes = 8 + 64*4 + 16 + 8
+
+// past reports whether the bits consumed certainly run beyond the
+// segment's end (the next load would be more than 8 bytes past it): no
+// further block may be decoded, the data ran out (overrun is true).
+func (b *bitReader) past() bool { return b.p > b.end+8 }
 
 func (b *bitReader) reset(buf []byte, start, end int) {
 	b.buf, b.acc, b.n, b.p, b.start, b.end = buf, 0, 0, start, start, end
+}
+
+// blockError is the error for a block that could not be decoded: the data
+// ran out, or a bad Huffman code.
+func (b *bitReader) blockError() error {
+	if b.overrun() {
+		return corrupt("premature end of data")
+	}
+	return corrupt("bad Huffman code")
 }
 
 // overrun reports whether more bits were consumed than the segment has.
@@ -173,11 +190,16 @@ func (t *huffTable) slowSymbol(acc uint64) (sym uint8, l uint) {
 }
 
 // decodeBaselineBlock decodes one sequential block into blk (quantised
-// coefficients, natural order), updating the DC predictor. blk must be zero on entry. It returns the number of the last
-// coefficient written plus one (1: DC only), or -1 for a bad Huffman code.
+// coefficients, natural order), updating the DC predictor. blk must be zero
+// on entry. It returns the number of the last coefficient written plus one
+// (1: DC only), or -1 for a bad Huffman code or when the data ran out in an
+// earlier block (see blockError).
 func (b *bitReader) decodeBaselineBlock(blk *[64]int16, dc, ac *huffTable, pred *int32) int {
 	acc, n, p := b.acc, b.n, b.p
 	buf := b.buf
+	if p > b.end+8 { // b.past(): the data ran out in an earlier block
+		return -1
+	}
 	// refill
 	acc |= binary.BigEndian.Uint64(buf[p:]) >> n
 	p += int((63 - n) >> 3)

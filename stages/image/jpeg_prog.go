@@ -5,7 +5,8 @@ package image
 // pass runs once all scans are read.
 
 // scanBlocks calls f for every block of the current scan in order, with
-// restart handling; f returns false on a bad Huffman code.
+// restart handling; f returns false on a bad Huffman code. It stops when
+// the data ran out (bitReader.past) before a block.
 func (d *jpegDecoder) scanBlocks(f func(cp *jpegComponent, blk []int16) bool) error {
 	seg := 0
 	if err := d.startSegment(0); err != nil {
@@ -38,8 +39,8 @@ func (d *jpegDecoder) scanBlocks(f func(cp *jpegComponent, blk []int16) bool) er
 				if err := next(); err != nil {
 					return err
 				}
-				if !f(cp, row[bx*64:bx*64+64:bx*64+64]) {
-					return corrupt("bad Huffman code")
+				if d.br.past() || !f(cp, row[bx*64:bx*64+64:bx*64+64]) {
+					return d.br.blockError()
 				}
 			}
 			if d.br.overrun() {
@@ -59,8 +60,8 @@ func (d *jpegDecoder) scanBlocks(f func(cp *jpegComponent, blk []int16) bool) er
 					row := cp.coef[(my*cp.v+y)*cp.bw*64:]
 					for x := 0; x < cp.h; x++ {
 						b := (mx*cp.h + x) * 64
-						if !f(cp, row[b:b+64:b+64]) {
-							return corrupt("bad Huffman code")
+						if d.br.past() || !f(cp, row[b:b+64:b+64]) {
+							return d.br.blockError()
 						}
 					}
 				}

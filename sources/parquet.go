@@ -197,11 +197,32 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 		}
 	}
 	if lo > 0 {
-		if n, err := imgs.Skip(lo); err != nil || n != lo {
-			return s.shortUnit(imgPages, labPages, u, n, lo, err)
+		// Whole pages before lo are passed over undecompressed; the column
+		// readers skip the rest (within one page).
+		imgLo, labLo := lo, lo
+		if imgPages != nil && pm.meta.Schema.Column(pm.imgLeaf).MaxRepetitionLevel() == 0 {
+			n, err := imgPages.skipPages(lo)
+			if err != nil {
+				return s.shortUnit(imgPages, labPages, u, n, lo, err)
+			}
+			imgLo -= n
 		}
-		if err := lab.skip(lo); err != nil {
-			return s.shortUnit(imgPages, labPages, u, 0, lo, err)
+		if labPages != nil && pm.meta.Schema.Column(pm.labelLeaf).MaxRepetitionLevel() == 0 {
+			n, err := labPages.skipPages(lo)
+			if err != nil {
+				return s.shortUnit(imgPages, labPages, u, n, lo, err)
+			}
+			labLo -= n
+		}
+		if imgLo > 0 {
+			if n, err := imgs.Skip(imgLo); err != nil || n != imgLo {
+				return s.shortUnit(imgPages, labPages, u, lo-imgLo+n, lo, err)
+			}
+		}
+		if labLo > 0 {
+			if err := lab.skip(labLo); err != nil {
+				return s.shortUnit(imgPages, labPages, u, 0, lo, err)
+			}
 		}
 	}
 	var (

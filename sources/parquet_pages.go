@@ -196,6 +196,29 @@ func (s *chunkStream) recycle() {
 // advance moves the read position n bytes on (after a peek of ≥ n bytes).
 func (s *chunkStream) advance(n int) { s.pos += int64(n) }
 
+// skip moves the read position n bytes on (n ≤ remaining()), past bytes
+// that need not have been peeked: the windows wholly before the new
+// position are handed back as their reads complete (they are still read:
+// the next page's header may lie in any of them).
+func (s *chunkStream) skip(n int64) error {
+	if n > s.remaining() {
+		return fmt.Errorf("%d bytes skipped, %d left in the column chunk: %w", n, s.remaining(), io.ErrUnexpectedEOF)
+	}
+	s.pos += n
+	if s.buf != nil && s.pos >= s.bufOff+int64(len(s.buf)) {
+		s.recycle()
+	}
+	for s.buf == nil && len(s.queue) > 0 && s.queue[0].off+int64(len(s.queue[0].data)) <= s.pos {
+		w, err := s.take()
+		if err != nil {
+			return err
+		}
+		s.bufs.windows = append(s.bufs.windows, w.data)
+		s.prefetch()
+	}
+	return nil
+}
+
 // close waits for the reads in flight and returns the buffers.
 func (s *chunkStream) close() {
 	for _, w := range s.queue {
@@ -289,28 +312,11 @@ func (r *memPageReader) Next() bool {
 		r.page = nil
 	}
 	for r.seen < r.nvals && r.src.remaining() > 0 && r.err == nil {
-		var h pageHeader
-		var n int
-		for want := int64(256); ; want *= 16 {
-			b, err := r.src.peek(int(min(want, r.src.remaining())))
-			if err != nil {
-				return r.failErr(err)
-			}
-			n, err = h.parse(b)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, errShortHeader) || int64(len(b)) == r.src.remaining() || want >= 1<<24 {
-				return r.fail("header: %v", err)
-			}
+		h, n, ok := r.header()
+		if !ok {
+			return false
 		}
 		r.src.advance(n)
-		if h.compressed < 0 || h.uncompressed < 0 || int64(h.compressed) > r.src.remaining() {
-			return r.fail("%d compressed bytes, %d uncompressed, %d left in the chunk", h.compressed, h.uncompressed, r.src.remaining())
-		}
-		if h.uncompressed > r.limit || h.compressed > r.limit {
-			return r.fail("page of %d bytes exceeds the limit of %d", max(h.uncompressed, h.compressed), r.limit)
-		}
 		body, err := r.src.peek(h.compressed)
 		if err != nil {
 			return r.failErr(err)
@@ -370,6 +376,61 @@ func (r *memPageReader) Next() bool {
 		}
 	}
 	return false
+}
+
+// header parses the page header at the read position (without moving past
+// it) and checks its sizes: the header, its length in bytes, and false
+// after recording the error.
+func (r *memPageReader) header() (pageHeader, int, bool) {
+	var h pageHeader
+	var n int
+	for want := int64(256); ; want *= 16 {
+		b, err := r.src.peek(int(min(want, r.src.remaining())))
+		if err != nil {
+			return h, 0, r.failErr(err)
+		}
+		n, err = h.parse(b)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errShortHeader) || int64(len(b)) == r.src.remaining() || want >= 1<<24 {
+			return h, 0, r.fail("header: %v", err)
+		}
+	}
+	if h.compressed < 0 || h.uncompressed < 0 || int64(h.compressed) > r.src.remaining()-int64(n) {
+		return h, 0, r.fail("%d compressed bytes, %d uncompressed, %d left in the chunk", h.compressed, h.uncompressed, r.src.remaining()-int64(n))
+	}
+	if h.uncompressed > r.limit || h.compressed > r.limit {
+		return h, 0, r.fail("page of %d bytes exceeds the limit of %d", max(h.uncompressed, h.compressed), r.limit)
+	}
+	return h, n, true
+}
+
+// skipPages moves past the data pages that lie wholly within the next n
+// values of a flat column (one value or null per row, so a page's value
+// count is its row count) without decompressing them, and returns the
+// values it skipped; the column reader skips the rest (less than a page).
+// It stops at the first other page (a dictionary page must reach the
+// column reader). Reading rows [lo, hi) of a unit thus decompresses the
+// pages of those rows only, not every page before lo as well.
+func (r *memPageReader) skipPages(n int64) (int64, error) {
+	var done int64
+	for r.seen < r.nvals && r.src.remaining() > 0 && r.err == nil {
+		h, hn, ok := r.header()
+		if !ok {
+			break
+		}
+		if (h.typ != pageData && h.typ != pageDataV2) || h.numValues < 0 || int64(h.numValues) > n-done {
+			break
+		}
+		if err := r.src.skip(int64(hn + h.compressed)); err != nil {
+			r.failErr(err)
+			break
+		}
+		r.seen += int64(h.numValues)
+		done += int64(h.numValues)
+	}
+	return done, r.err
 }
 
 // keep returns a copy of b in a page buffer (body points into the stream's

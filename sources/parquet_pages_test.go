@@ -90,7 +90,7 @@ func TestParquetFastPathMatchesLibrary(t *testing.T) {
 			if tt.fx.Dict != (dict > 0) || tt.fx.PageV2 != (v2 > 0) || tt.fx.PageV2 == (v1 > 0) || tt.fx.SmallPgs != (v1+v2 > 2*len(tt.fx.Units)) {
 				t.Fatalf("fixture has %d dictionary, %d v1 and %d v2 pages", dict, v1, v2)
 			}
-			for _, lo := range []int64{0, 3, 17} {
+			for _, lo := range []int64{0, 1, 3, 17, 24, 40, 49} {
 				a, err := readAll(t, fast, lo)
 				if err != nil {
 					t.Fatalf("fast path: %v", err)
@@ -114,6 +114,67 @@ func TestParquetFastPathMatchesLibrary(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSkipPagesDecompressesNothing: reading from row lo of a row group of
+// many pages passes over the pages wholly before lo without decompressing
+// them (no page buffer in use afterwards), stopping at the page holding lo.
+func TestSkipPagesDecompressesNothing(t *testing.T) {
+	for _, fx := range []fixture{
+		{Units: []int{50}, ImageSize: 200, SmallPgs: true, Zstd: true, NullEvery: 5},
+		{Units: []int{40}, ImageSize: 200, SmallPgs: true, PageV2: true, Zstd: true},
+	} {
+		path := writeFixture(t, t.TempDir(), "skip.parquet", fx)
+		s, err := OpenShard(path, Columns{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The value counts of the data pages, from their headers.
+		b, _ := os.ReadFile(path)
+		cc, _ := s.pq.meta.RowGroup(0).ColumnChunk(s.pq.imgLeaf)
+		chunk := b[cc.DataPageOffset() : cc.DataPageOffset()+cc.TotalCompressedSize()]
+		var counts []int64
+		for len(chunk) > 0 {
+			var h pageHeader
+			n, err := h.parse(chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts = append(counts, int64(h.numValues))
+			chunk = chunk[n+h.compressed:]
+		}
+		if len(counts) < 4 {
+			t.Fatalf("fixture has %d pages, want several", len(counts))
+		}
+		f, err := s.object(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lo := range []int64{0, 1, counts[0], counts[0] + 1, int64(fx.Units[0]) - 1, int64(fx.Units[0])} {
+			var want, sum int64
+			for _, c := range counts {
+				if sum+c > lo {
+					break
+				}
+				sum += c
+				want = sum
+			}
+			bufs := new(pageBuffers)
+			_, pr, err := s.pq.column(f, nil, 0, s.pq.imgLeaf, 0, bufs)
+			if err != nil || pr == nil {
+				t.Fatalf("column: %v %v", pr, err)
+			}
+			got, err := pr.skipPages(lo)
+			if err != nil || got != want {
+				t.Errorf("skipPages(%d) over pages of %v: %d, %v; want %d", lo, counts, got, err, want)
+			}
+			if len(pr.inUse) != 0 || len(bufs.spare) != 0 {
+				t.Errorf("skipPages(%d) decompressed %d pages", lo, len(pr.inUse)+len(bufs.spare))
+			}
+			pr.release()
+		}
+		f.Close()
 	}
 }
 

@@ -562,3 +562,50 @@ func BenchmarkShardsWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestShardPagesStaySmall: a row group of large images is written as many
+// data pages of about 1 MiB plus one image each, not one page per 1,024
+// values (which a reader must hold whole, compressed and decompressed,
+// whatever the row group's size).
+func TestShardPagesStaySmall(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewShards(ShardsConfig{Dir: dir, RowGroupRows: 200, RowGroupBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]byte, 50<<10)
+	for i := range 200 {
+		for j := range img {
+			img[j] = byte(uint32(i*7919+j*104729) >> 7) // little for zstd to find
+		}
+		if err := w.Write(img, -1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := file.OpenParquetFile(filepath.Join(dir, "shard-00000.parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.NumRowGroups() != 1 {
+		t.Fatalf("%d row groups, want 1", r.NumRowGroups())
+	}
+	pr, err := r.RowGroup(0).GetColumnPageReader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, most := 0, 0
+	for pr.Next() {
+		pages++
+		most = max(most, len(pr.Page().Data()))
+	}
+	if err := pr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if limit := 1<<20 + len(img) + 4<<10; pages < 8 || most > limit {
+		t.Errorf("200 images of 50 KiB in %d pages, the largest %d bytes; want >= 8 pages of <= %d", pages, most, limit)
+	}
+}

@@ -65,6 +65,8 @@ type dataFlags struct {
 	workers   int
 	overwrite bool
 	json      bool
+	groupRows int
+	groupSize int64
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
@@ -74,10 +76,19 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&d.workers, "workers", 0, "parallel encoders (0: one per CPU)")
 	fs.BoolVar(&d.overwrite, "overwrite", false, "replace existing shards with the same prefix in --out")
 	fs.BoolVar(&d.json, "json", false, "print one JSON summary object on stdout (progress stays on stderr)")
+	fs.IntVar(&d.groupRows, "row-group-rows", 0, "close a row group after this many rows (0: 1000)")
+	fs.Func("row-group-size", "close a row group after this many image `bytes`: 64MiB, 1GB, ... (default 64MiB)", func(v string) error {
+		n, err := parseBytes(v)
+		if err == nil && n <= 0 {
+			err = fmt.Errorf("%d: want > 0", n)
+		}
+		d.groupSize = n
+		return err
+	})
 }
 
 func (d *dataFlags) shardsConfig() sinks.ShardsConfig {
-	return sinks.ShardsConfig{Dir: d.out, Prefix: d.prefix, Overwrite: d.overwrite}
+	return sinks.ShardsConfig{Dir: d.out, Prefix: d.prefix, Overwrite: d.overwrite, RowGroupRows: d.groupRows, RowGroupBytes: d.groupSize}
 }
 
 func (d *dataFlags) check(fs *flag.FlagSet) error {
@@ -89,6 +100,9 @@ func (d *dataFlags) check(fs *flag.FlagSet) error {
 	}
 	if d.shards < 0 {
 		return fmt.Errorf("--shards %d: must be >= 0", d.shards)
+	}
+	if d.groupRows < 0 {
+		return fmt.Errorf("--row-group-rows %d: must be >= 0", d.groupRows)
 	}
 	return nil
 }

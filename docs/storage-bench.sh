@@ -31,6 +31,7 @@ SETS=${SETS:-"jpg96:96 jpg500:224 png32:32"}
 LAT=${LAT:-"0ms 20ms"}
 export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 mkdir -p "$OUT"
+: >"$OUT/fakes3.log"
 heavy go build -o "$OUT/cs" ./cmd/contrastream
 heavy go build -o "$OUT/fakes3" ./internal/cmd/fakes3
 
@@ -155,3 +156,7 @@ print(round([json.loads(l) for l in open('$OUT/run.json') if l.startswith('{')][
 			tee -a "$OUT/results.txt"
 	done
 done
+kill "$FPID"
+wait
+echo "== fakes3 (each server: what it served, faults, most requests in flight at once)"
+cat "$OUT/fakes3.log"

@@ -234,6 +234,9 @@ func TestPrometheusEndpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	prom.SetStorage(func() sources.StoreStats {
+		return sources.StoreStats{Requests: 41, Bytes: 1 << 20, Retries: 3, CacheHits: 5, CacheMisses: 7, CacheBytes: 4096}
+	})
 	ev := mEval(3, 0.875)
 	ev.HasLinear, ev.LinearTop1 = true, 0.5
 	if err := prom.WriteEval(ev); err != nil {
@@ -264,6 +267,12 @@ func TestPrometheusEndpoint(t *testing.T) {
 		`contrastream_stage_workers{kind="sink",stage="sink"} 1`,
 		"contrastream_stage_busy_seconds_total{",
 		"contrastream_stage_utilization{",
+		"contrastream_storage_requests_total 41\n",
+		"contrastream_storage_bytes_total 1.048576e+06\n",
+		"contrastream_storage_retries_total 3\n",
+		"contrastream_storage_cache_hits_total 5\n",
+		"contrastream_storage_cache_misses_total 7\n",
+		"contrastream_storage_cache_bytes_total 4096\n",
 		"go_goroutines ",
 	} {
 		if !strings.Contains(string(body), want) {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages/train"
 )
 
@@ -32,6 +33,9 @@ import (
 //     contrastream_stage_{busy,wait_in,wait_out}_seconds_total (counters),
 //     contrastream_stage_utilization and contrastream_stage_workers
 //     (gauges), labelled stage and kind;
+//   - with a storage counter (SetStorage; train sets the default store's):
+//     contrastream_storage_{requests,bytes,retries,cache_hits,cache_misses,
+//     cache_bytes}_total (counters) of the shards read from buckets;
 //   - the Go runtime and process collectors.
 //
 // It implements train.Metrics and train.Starter. Safe for concurrent use.
@@ -41,10 +45,11 @@ type Prometheus struct {
 	done chan error
 	reg  *prometheus.Registry
 
-	mu     sync.Mutex
-	stats  func() pipeline.RunStats
-	last   map[string]float64
-	counts map[string]float64
+	mu      sync.Mutex
+	stats   func() pipeline.RunStats
+	storage func() sources.StoreStats
+	last    map[string]float64
+	counts  map[string]float64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -104,6 +109,14 @@ func (p *Prometheus) record(kind string, f []Field) {
 		p.last[x.Name] = x.Value
 	}
 	p.counts[kind]++
+	p.mu.Unlock()
+}
+
+// SetStorage has /metrics report the remote traffic that stats counts
+// (sources.Store.Stats: requests, bytes, retries, cache use); nil stops it.
+func (p *Prometheus) SetStorage(stats func() sources.StoreStats) {
+	p.mu.Lock()
+	p.storage = stats
 	p.mu.Unlock()
 }
 
@@ -168,6 +181,15 @@ var (
 	promStageWaitOut = promStage("wait_out_seconds_total", "Seconds the stage's workers waited to hand output on, summed over workers.")
 	promStageUtil    = promStage("utilization", "Busy time over the workers' wall time since the run started.")
 	promStageWorkers = promStage("workers", "Workers of the stage.")
+	promStorage      = func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("contrastream_storage_"+name+"_total", help, nil, nil)
+	}
+	promStorageRequests    = promStorage("requests", "Requests sent to bucket storage (GET, HEAD, LIST), retries included.")
+	promStorageBytes       = promStorage("bytes", "Bytes received from bucket storage.")
+	promStorageRetries     = promStorage("retries", "Bucket requests that failed transiently and were retried.")
+	promStorageCacheHits   = promStorage("cache_hits", "Byte-range reads served from the local cache.")
+	promStorageCacheMisses = promStorage("cache_misses", "Cacheable byte-range reads that went to the network.")
+	promStorageCacheBytes  = promStorage("cache_bytes", "Bytes served from the local cache.")
 )
 
 func (c promCollector) Collect(ch chan<- prometheus.Metric) {
@@ -186,8 +208,18 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range sortedKeys(p.counts) {
 		ch <- prometheus.MustNewConstMetric(promRecords, prometheus.CounterValue, p.counts[k], k)
 	}
-	stats := p.stats
+	stats, storage := p.stats, p.storage
 	p.mu.Unlock()
+	if storage != nil {
+		st := storage()
+		for _, m := range []struct {
+			d *prometheus.Desc
+			v int64
+		}{{promStorageRequests, st.Requests}, {promStorageBytes, st.Bytes}, {promStorageRetries, st.Retries},
+			{promStorageCacheHits, st.CacheHits}, {promStorageCacheMisses, st.CacheMisses}, {promStorageCacheBytes, st.CacheBytes}} {
+			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
+		}
+	}
 	if stats == nil {
 		return
 	}

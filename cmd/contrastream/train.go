@@ -17,6 +17,7 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sinks"
+	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
 	"github.com/contrastream/contrastream/stages/train"
 )
@@ -197,11 +198,13 @@ func (t trainOutput) run(ctx context.Context, cfg train.Config, dir string, resu
 			return nil, err
 		}
 		defer prom.Close()
+		prom.SetStorage(sources.DefaultStore().Stats)
 		fmt.Fprintf(os.Stderr, "train: Prometheus metrics on http://%s/metrics\n", prom.Addr())
 		extra = append(extra, prom)
 	}
 	o := rf.Options(extra...)
 	o.Stop, o.Eval = stop, t.eval
+	store0 := sources.DefaultStore().Stats()
 	var res *train.Result
 	var err error
 	if resume {
@@ -217,6 +220,9 @@ func (t trainOutput) run(ctx context.Context, cfg train.Config, dir string, resu
 		return nil, err
 	}
 	sum := &trainSummary{Type: "summary", Out: dir, Result: res}
+	if st := sources.DefaultStore().Stats().Sub(store0); st != (sources.StoreStats{}) {
+		sum.Storage = &st
+	}
 	if path, err := sinks.LatestCheckpoint(dir); err == nil {
 		sum.Checkpoint = path
 	}
@@ -233,6 +239,9 @@ type trainSummary struct {
 	Type       string `json:"type"` // "summary"
 	Out        string `json:"out"`
 	Checkpoint string `json:"checkpoint"`
+	// Storage is the bucket traffic of the run (shards and evaluation sets
+	// read from bucket URLs); absent when everything was local.
+	Storage *sources.StoreStats `json:"storage,omitempty"`
 	*train.Result
 }
 
@@ -270,6 +279,10 @@ func (r *trainSummary) print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\ntrain: checkpoint %s\n", r.Checkpoint)
+	if s := r.Storage; s != nil {
+		fmt.Fprintf(w, "train: storage: %d requests, %.1f MB received, %d retries, cache %d hits / %d misses (%.1f MB)\n",
+			s.Requests, float64(s.Bytes)/1e6, s.Retries, s.CacheHits, s.CacheMisses, float64(s.CacheBytes)/1e6)
+	}
 	if r.Stopped {
 		fmt.Fprintln(w, "train: stopped early; continue with --resume")
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/stages/eval"
-	"github.com/contrastream/contrastream/stages/train/nn"
+	"github.com/contrastream/contrastream/stages/train"
 )
 
 var evalCommand = command{
@@ -53,11 +53,6 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := snap.NewModel()
-	if err != nil {
-		return fmt.Errorf("%s: %w", ck.Path, err)
-	}
-	defer m.Close()
 	arch := snap.Config.Model
 	suite, err := eval.LoadSuite(ctx, trainGlob, testGlob, snap.Config.Data.Size, arch.InChannels)
 	if err != nil {
@@ -66,16 +61,13 @@ func runEval(ctx context.Context, args []string) error {
 	suite.KNN, suite.Linear = knn, linear
 	k = knn.Neighbours(suite.Train.Len())
 	results := map[string]eval.Scores{}
-	if results["checkpoint"], err = suite.Evaluate(ctx, m); err != nil {
-		return err
+	e, err := train.Evaluate(ctx, snap, suite)
+	if err != nil {
+		return fmt.Errorf("%s: %w", ck.Path, err)
 	}
+	results["checkpoint"] = e.Scores
 	if random {
-		r, err := nn.NewSimCLR(arch)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		if results["random_init"], err = suite.Evaluate(ctx, r); err != nil {
+		if results["random_init"], err = train.EvaluateInit(ctx, arch, suite); err != nil {
 			return err
 		}
 	}

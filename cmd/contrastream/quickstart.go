@@ -15,7 +15,6 @@ import (
 	"github.com/contrastream/contrastream/stages"
 	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train"
-	"github.com/contrastream/contrastream/stages/train/nn"
 )
 
 var quickstartCommand = command{
@@ -92,12 +91,7 @@ func runQuickstart(ctx context.Context, args []string) error {
 		return err
 	}
 	suite.KNN = eval.KNN{K: cfg.Eval.KNNK}
-	rnd, err := nn.NewSimCLR(cfg.Model)
-	if err != nil {
-		return err
-	}
-	before, err := suite.Evaluate(ctx, rnd)
-	rnd.Close()
+	before, err := train.EvaluateInit(ctx, cfg.Model, suite)
 	if err != nil {
 		return err
 	}
@@ -118,25 +112,12 @@ func runQuickstart(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var after eval.Scores
-	if res.Eval != nil {
-		after = res.Eval.Scores
-	} else {
-		// A stopped run skips the final evaluation: do it here.
-		snap, err := (&sinks.Checkpointer{Dir: runDir}).Latest()
-		if err != nil {
-			return err
-		}
-		m, err := snap.NewModel()
-		if err != nil {
-			return err
-		}
-		after, err = suite.Evaluate(ctx, m)
-		m.Close()
-		if err != nil {
+	if res.Eval == nil { // a stopped run skips the final evaluation
+		if res.Eval, err = train.EvaluateLatest(ctx, &sinks.Checkpointer{Dir: runDir}, suite); err != nil {
 			return err
 		}
 	}
+	after := res.Eval.Scores
 	gap := after.KNNTop1 - before.KNNTop1
 	summary := map[string]any{
 		"knn_top1_random_init": before.KNNTop1, "knn_top1_trained": after.KNNTop1, "knn_top1_raw_pixels": pix.KNNTop1,

@@ -6,15 +6,16 @@ import (
 
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train"
 )
 
-// TestRunReadsEachFooterOnce: a run that finds its view side from the
+// TestRunReadsEachFooterOnceAndItsCheckpointEvaluates: a run that finds its view side from the
 // first image and evaluates with the training shards as memory bank reads
 // the metadata of each shard once (the source, the peek at the first image
 // and the memory bank share the opened shards). Not parallel: it counts
 // the default store's reads.
-func TestRunReadsEachFooterOnce(t *testing.T) {
+func TestRunReadsEachFooterOnceAndItsCheckpointEvaluates(t *testing.T) {
 	dir := t.TempDir()
 	for i, set := range []string{"train", "test"} {
 		if _, err := sinks.WriteSynth(t.Context(), sources.Synth{N: 40, Size: 16, Seed: uint64(i)},
@@ -35,5 +36,20 @@ func TestRunReadsEachFooterOnce(t *testing.T) {
 	}
 	if n := sources.DefaultStore().Stats().Footers - before; n != 4 {
 		t.Errorf("a run over 2 training and 2 test shards read %d footers, want 4", n)
+	}
+
+	// The last checkpoint, rebuilt from itself alone, scores what the run's
+	// final evaluation did.
+	suite, err := eval.LoadSuite(t.Context(), cfg.Data.Glob, cfg.Eval.Test, 16, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suite.KNN = eval.KNN{K: cfg.Eval.KNNK}
+	e, err := train.EvaluateLatest(t.Context(), &sinks.Checkpointer{Dir: filepath.Join(dir, "run")}, suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.KNNTop1 != res.Eval.KNNTop1 || e.Step != res.Steps || !e.Final {
+		t.Errorf("the last checkpoint scores %v at step %d, the run's final evaluation %v at step %d", e.KNNTop1, e.Step, res.Eval.KNNTop1, res.Steps)
 	}
 }

@@ -355,6 +355,25 @@ func (b *bitReader) bit() bool {
 	return v
 }
 
+// refill tops up a bit buffer held in locals (acc, n, p) from buf, as
+// decodeBaselineBlock does: afterwards n >= 56.
+func refill(acc uint64, n uint, p int, buf []byte) (uint64, uint, int) {
+	acc |= binary.BigEndian.Uint64(buf[p:]) >> n
+	p += int((63 - n) >> 3)
+	n |= 56
+	return acc, n, p
+}
+
+// slowPeek returns the symbol whose code, longer than lookBits, starts acc
+// and the code's length (0 for a bad code); the fast path is written out
+// in decodeACScan.
+//
+//go:noinline
+func (t *huffTable) slowPeek(acc uint64) (uint32, uint) {
+	s, sl := t.slowSymbol(acc)
+	return uint32(s), sl
+}
+
 // symbol decodes one Huffman symbol; ok is false for a bad code.
 func (b *bitReader) symbol(t *huffTable) (sym uint8, ok bool) {
 	b.fill()

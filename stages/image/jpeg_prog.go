@@ -106,82 +106,153 @@ func (d *jpegDecoder) decodeBufferedScan() error {
 			}
 			return true
 		})
-	case d.ah == 0: // AC first
-		ss, se, al := d.ss, d.se, uint(d.al)
-		return d.scanBlocks(func(cp *jpegComponent, blk []int16) bool {
-			if d.eobrun > 0 {
-				d.eobrun--
-				return true
-			}
-			t := &d.acTab[cp.ta]
-			for k := ss; k <= se; k++ {
-				rs, ok := br.symbol(t)
-				if !ok {
-					return false
-				}
-				r, s := int(rs>>4), uint(rs&15)
-				if s != 0 {
-					k += r
-					v := br.receiveExtend(s)
-					blk[zigzag[k&127]&63] = int16(v << al)
-					continue
-				}
-				if r == 15 {
-					k += 15
-					continue
-				}
-				d.eobrun = 1 << r
-				if r > 0 {
-					d.eobrun += int(br.bits(uint(r)))
-				}
-				d.eobrun--
-				break
-			}
-			return true
-		})
-	default: // AC refinement
-		ss, se := d.ss, d.se
-		p1 := int16(1) << uint(d.al)
-		m1 := int16(-1) << uint(d.al)
-		var bad bool
-		err := d.scanBlocks(func(cp *jpegComponent, blk []int16) bool {
-			t := &d.acTab[cp.ta]
-			k := ss
-			if d.eobrun == 0 {
-				for ; k <= se; k++ {
-					rs, ok := br.symbol(t)
-					if !ok {
-						return false
+	default: // AC first or refinement
+		return d.decodeACScan()
+	}
+}
+
+// decodeACScan decodes a progressive AC scan (one component, the first
+// pass or a refinement: jdphuff.c decode_mcu_AC_first and
+// decode_mcu_AC_refine) with the bit reader's state in locals.
+func (d *jpegDecoder) decodeACScan() error {
+	cp := &d.comp[d.scomp[0]]
+	t := &d.acTab[cp.ta]
+	bw, bh := (cp.dw+7)/8, (cp.dh+7)/8
+	ss, se, al := d.ss, d.se, uint(d.al)
+	refine := d.ah != 0
+	p1 := int16(1) << al
+	seg := 0
+	if err := d.startSegment(0); err != nil {
+		return err
+	}
+	left := d.restart
+	br := &d.br
+	buf := br.buf
+	acc, n, p, end := br.acc, br.n, br.p, br.end
+	eobrun := 0
+	for by := 0; by < bh; by++ {
+		row := cp.coef[by*cp.bw*64:]
+		for bx := 0; bx < bw; bx++ {
+			if d.restart > 0 {
+				if left == 0 {
+					br.acc, br.n, br.p = acc, n, p
+					if br.overrun() {
+						return corrupt("premature end of data")
 					}
-					r, s := int(rs>>4), int(rs&15)
+					seg++
+					if err := d.startSegment(seg); err != nil {
+						return err
+					}
+					acc, n, p, end = br.acc, br.n, br.p, br.end
+					eobrun = 0
+					left = d.restart
+				}
+				left--
+			}
+			if p > end+8 { // br.past()
+				return corrupt("premature end of data")
+			}
+			blk := (*[64]int16)(row[bx*64 : bx*64+64])
+			if !refine {
+				if eobrun > 0 {
+					eobrun--
+					continue
+				}
+				for k := ss; k <= se; k++ {
+					if n < 32 {
+						acc, n, p = refill(acc, n, p, buf)
+					}
+					// the symbol and its code's length (a folded entry,
+					// hFolded, counts the value's bits too)
+					e := t.fast[acc>>(64-lookBits)]
+					sym, l := e>>8&0xff, uint(e&31)
+					l -= uint(sym&15) & -uint(e>>5&1)
+					if e&31 == 0 {
+						sym, l = t.slowPeek(acc)
+					}
+					if l == 0 {
+						br.acc, br.n, br.p = acc, n, p
+						return br.blockError()
+					}
+					acc <<= l
+					n -= l
+					r, s := int(sym>>4), uint(sym&15)
+					if s != 0 {
+						k += r
+						v := extend(int32(acc>>(64-s)), int32(s))
+						acc <<= s
+						n -= s
+						blk[zigzag[k&127]&63] = int16(v << al)
+						continue
+					}
+					if r == 15 {
+						k += 15
+						continue
+					}
+					eobrun = 1 << r
+					if r > 0 {
+						eobrun += int(acc >> (64 - uint(r)))
+						acc <<= uint(r)
+						n -= uint(r)
+					}
+					eobrun--
+					break
+				}
+				continue
+			}
+			k := ss
+			if eobrun == 0 {
+				for ; k <= se; k++ {
+					if n < 32 {
+						acc, n, p = refill(acc, n, p, buf)
+					}
+					// the symbol and its code's length (a folded entry,
+					// hFolded, counts the value's bits too)
+					e := t.fast[acc>>(64-lookBits)]
+					sym, l := e>>8&0xff, uint(e&31)
+					l -= uint(sym&15) & -uint(e>>5&1)
+					if e&31 == 0 {
+						sym, l = t.slowPeek(acc)
+					}
+					if l == 0 {
+						br.acc, br.n, br.p = acc, n, p
+						return br.blockError()
+					}
+					acc <<= l
+					n -= l
+					r, s := int(sym>>4), sym&15
 					var nv int16
 					if s != 0 {
 						if s != 1 {
-							bad = true // libjpeg warns: an error under STOPONWARNING
-							return false
+							// libjpeg warns: an error under STOPONWARNING
+							return corrupt("bad refinement code")
 						}
-						if br.bit() {
+						nv = -p1
+						if acc>>63 != 0 {
 							nv = p1
-						} else {
-							nv = m1
 						}
+						acc <<= 1
+						n--
 					} else if r != 15 {
-						d.eobrun = 1 << r
+						eobrun = 1 << r
 						if r > 0 {
-							d.eobrun += int(br.bits(uint(r)))
+							eobrun += int(acc >> (64 - uint(r)))
+							acc <<= uint(r)
+							n -= uint(r)
 						}
 						break
 					}
+					// Correction bits of the coefficients already nonzero
+					// up to the r+1-th zero one, where nv goes.
 					for ; k <= se; k++ {
 						c := &blk[zigzag[k&127]&63]
-						if *c != 0 {
-							if br.bit() && *c&p1 == 0 {
-								if *c >= 0 {
-									*c += p1
-								} else {
-									*c += m1
-								}
+						if v := *c; v != 0 {
+							if n < 8 {
+								acc, n, p = refill(acc, n, p, buf)
 							}
+							*c = v + refineDelta(v, acc>>63, p1)
+							acc <<= 1
+							n--
 						} else {
 							r--
 							if r < 0 {
@@ -194,26 +265,42 @@ func (d *jpegDecoder) decodeBufferedScan() error {
 					}
 				}
 			}
-			if d.eobrun > 0 {
+			if eobrun > 0 {
 				for ; k <= se; k++ {
 					c := &blk[zigzag[k&127]&63]
-					if *c != 0 && br.bit() && *c&p1 == 0 {
-						if *c >= 0 {
-							*c += p1
-						} else {
-							*c += m1
+					if v := *c; v != 0 {
+						if n < 8 {
+							acc, n, p = refill(acc, n, p, buf)
 						}
+						*c = v + refineDelta(v, acc>>63, p1)
+						acc <<= 1
+						n--
 					}
 				}
-				d.eobrun--
+				eobrun--
 			}
-			return true
-		})
-		if bad {
-			return corrupt("bad refinement code")
 		}
-		return err
+		br.acc, br.n, br.p = acc, n, p
+		if br.overrun() {
+			return corrupt("premature end of data")
+		}
 	}
+	br.acc, br.n, br.p = acc, n, p
+	d.eobrun = eobrun
+	return nil
+}
+
+// refineDelta is what a correction bit adds to a nonzero coefficient v:
+// p1 towards v's sign when the bit is set and v lacks that bit already.
+func refineDelta(v int16, bit uint64, p1 int16) int16 {
+	delta := p1
+	if v < 0 {
+		delta = -p1
+	}
+	if bit == 0 || v&p1 != 0 {
+		delta = 0
+	}
+	return delta
 }
 
 func (d *jpegDecoder) checkComplete() error { return nil }

@@ -22,9 +22,9 @@ var benchCommand = command{
 
 func runBench(ctx context.Context, args []string) error {
 	fs := newDataFlagSet("bench", "usage: contrastream bench --data GLOB|URL [--size S --workers N --batch B --seconds T --rank R --world W --epochs E] [--json]\n\n"+
-		"Runs source → decode → views → tensorize with the SimCLR recipe of\n"+
-		"shared/bench/aug_bench.py (RandomResizedCrop, flip, colour jitter p=0.8,\n"+
-		"grayscale p=0.2, blur p=0.5 at 224 only, normalize) and prints pairs/s,\n"+
+		"Runs source → decode → views → tensorize with the SimCLR recipe of the\n"+
+		"torchvision comparison in docs/benchmarks.md (RandomResizedCrop, flip, colour\n"+
+		"jitter p=0.8, grayscale p=0.2, blur p=0.5 at 224 only, normalize) and prints pairs/s,\n"+
 		"images/s and each stage's busy/waiting breakdown.")
 	var cfg stages.BenchConfig
 	var jsonOut bool

@@ -8,7 +8,7 @@ import (
 )
 
 // ImageNet channel statistics (torchvision's usual Normalize arguments, and
-// those of ../shared/bench/aug_bench.py).
+// those of the torchvision comparison in docs/benchmarks.md).
 var (
 	ImageNetMean = [3]float32{0.485, 0.456, 0.406}
 	ImageNetStd  = [3]float32{0.229, 0.224, 0.225}

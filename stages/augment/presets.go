@@ -28,9 +28,8 @@ func SimCLR(size int, s float64, blur bool) Augmentation {
 // SimCLRCIFAR is SimCLR's CIFAR-10 variant: colour strength 0.5, no blur.
 func SimCLRCIFAR(size int) Augmentation { return SimCLR(size, 0.5, false) }
 
-// TorchvisionBench is the exact per-view recipe of
-// ../shared/bench/aug_bench.py (the torchvision peer of the throughput
-// comparison): RandomResizedCrop(size, scale 0.08–1), flip p=0.5,
+// TorchvisionBench is the exact per-view recipe of the torchvision pipeline
+// that the throughput comparison of docs/benchmarks.md measures: RandomResizedCrop(size, scale 0.08–1), flip p=0.5,
 // RandomApply(ColorJitter(0.4, 0.4, 0.4, 0.1), p=0.8), RandomGrayscale(0.2),
 // and at size 224 only RandomApply(GaussianBlur(int(0.1·size)//2·2+1, σ
 // 0.1–2), p=0.5). ToTensor and Normalize are Tensorize's job (see

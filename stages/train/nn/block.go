@@ -7,7 +7,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// BasicBlock is the ResNet-18 residual block of shared/bench/train_step.py:
+// BasicBlock is the residual block of the CIFAR-style ResNet-18 (class
+// Basic in the PyTorch definitions of docs/checkpoints.md):
 //
 //	out = relu(b2(c2(relu(b1(c1(x))))) + sc(x))
 //

@@ -24,8 +24,8 @@
 // count (given a deterministic gemm).
 //
 // Parameter and buffer names follow PyTorch state_dict conventions and match
-// the module definitions in shared/bench/train_step.py, so a StateDict can be
-// loaded into that torch code.
+// the PyTorch module definitions in docs/checkpoints.md (Small, ResNet18),
+// so a StateDict can be loaded into that torch code.
 //
 // Kernels: the element-wise loops (batch-norm statistics and normalisation,
 // ReLU masks, residual adds, col2im adds, 2×2 max pooling with arg-max) run

@@ -103,10 +103,14 @@ func yccRow(d, yr, cb, cr []uint8) {
 	cb = cb[:n]
 	cr = cr[:n]
 	x := 0
-	if useVBMI && n >= 16 {
-		blocks := n / 16
-		simd.YCC(&d[0], &yr[0], &cb[0], &cr[0], blocks)
-		x = 16 * blocks
+	if useVBMI && n >= 32 {
+		blocks := n / 32
+		simd.YCC32(&d[0], &yr[0], &cb[0], &cr[0], blocks)
+		x = 32 * blocks
+	}
+	if useVBMI && n-x >= 16 {
+		simd.YCC(&d[3*x], &yr[x], &cb[x], &cr[x], 1)
+		x += 16
 	}
 	for ; x < n; x++ {
 		yy := int32(yr[x]) + rangeOff

@@ -105,3 +105,35 @@ func TestFancyUpsampleMatchesRef(t *testing.T) {
 		}
 	}
 }
+
+// TestYCC32Exhaustive converts every (Cb, Cr) pair, with luma 0, 255 and
+// random, through the AVX-512 kernels and the table loop.
+func TestYCC32Exhaustive(t *testing.T) {
+	if !hasVBMI {
+		t.Skip("no AVX-512 VBMI kernel on this machine or build")
+	}
+	defer func() { useVBMI = hasVBMI }()
+	rng := rand.New(rand.NewPCG(8, 9))
+	const n = 65536
+	y, cb, cr := make([]uint8, n), make([]uint8, n), make([]uint8, n)
+	for _, ly := range []int{0, 255, -1} {
+		for i := range n {
+			cb[i], cr[i] = uint8(i), uint8(i>>8)
+			y[i] = uint8(ly)
+			if ly < 0 {
+				y[i] = uint8(rng.IntN(256))
+			}
+		}
+		got, want := make([]uint8, 3*n), make([]uint8, 3*n)
+		useVBMI = true
+		yccRow(got, y, cb, cr)
+		useVBMI = false
+		yccRow(want, y, cb, cr)
+		for i := range got {
+			if got[i] != want[i] {
+				p := i / 3
+				t.Fatalf("y=%d cb=%d cr=%d channel %d: AVX-512 %d, Go %d", y[p], cb[p], cr[p], i%3, got[i], want[i])
+			}
+		}
+	}
+}

@@ -19,3 +19,6 @@ func FancyH2V2(d, a, b *uint8, blocks int) { panic("simd: FancyH2V2 without AVX2
 
 // FancyH2V1 is not available here; it panics.
 func FancyH2V1(d, s *uint8, blocks int) { panic("simd: FancyH2V1 without AVX2") }
+
+// YCC32 is not available here; it panics.
+func YCC32(d, y, cb, cr *uint8, blocks int) { panic("simd: YCC32 without AVX-512") }

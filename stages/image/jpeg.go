@@ -152,6 +152,9 @@ func (d *jpegDecoder) reset(data []byte) {
 	d.restart, d.jfif, d.adobe, d.adobeXform = 0, false, false, 0
 	d.frameSeen, d.scans, d.buffered = false, 0, false
 	d.eobrun = 0
+	// A decode that failed inside a block leaves coefficients in blk,
+	// which every block expects zero on entry.
+	clear(d.blk[:])
 }
 
 func (d *jpegDecoder) decode(dst *Image, data []byte, c int, fast bool) error {
@@ -212,11 +215,6 @@ func (d *jpegDecoder) decode(dst *Image, data []byte, c int, fast bool) error {
 				// libjpeg: a single-scan sequential file must end after it.
 				return corrupt("more scans after a complete sequential scan")
 			}
-			if d.scans == 0 {
-				if err := d.startFrame(dst); err != nil {
-					return err
-				}
-			}
 			d.scans++
 			if d.scans > maxScans {
 				return unsupported("more than %d scans", maxScans)
@@ -226,6 +224,17 @@ func (d *jpegDecoder) decode(dst *Image, data []byte, c int, fast bool) error {
 			}
 			if err := d.readScan(); err != nil {
 				return err
+			}
+			if d.scans == 1 {
+				// The output is allocated once the first scan is known to
+				// be long enough for the declared size: a few bytes that
+				// declare 8000x8000 are refused without 200 MB.
+				if err := d.checkScanLength(); err != nil {
+					return err
+				}
+				if err := d.startFrame(dst); err != nil {
+					return err
+				}
 			}
 			if err := d.decodeScan(dst); err != nil {
 				return err
@@ -614,8 +623,20 @@ func (d *jpegDecoder) startFrame(dst *Image) error {
 	}
 	d.rowScratch = d.rowScratch[:3*d.w]
 	d.planCrop()
+	if poisonPlanes {
+		for i := 0; i < d.ncomp; i++ {
+			for j := range d.comp[i].plane {
+				d.comp[i].plane[j] = uint8(j*7 + 91)
+			}
+		}
+	}
 	return nil
 }
+
+// poisonPlanes fills the component planes with a pattern before every
+// decode (tests: a pixel computed from a sample the decode did not
+// reconstruct then shows, whatever the pooled decoder held before).
+var poisonPlanes = false
 
 // planCrop fills d.plan and d.lastRow from d.crops: without crops every
 // MCU row emits and reconstructs everything. With crops, MCU row my emits
@@ -651,8 +672,8 @@ func (d *jpegDecoder) planCrop() {
 	if d.needContext() {
 		mv = d.vmax
 	}
-	if !d.fast && d.ncomp > 1 && !(d.outC == 1 && d.colorKind == ccYCbCr) {
-		for i := 0; i < d.ncomp; i++ {
+	if !d.fast && d.ncomp > 1 {
+		for i := 0; i < d.outComps(); i++ {
 			cp := &d.comp[i]
 			if d.hmax == 2*cp.h && d.vmax <= 2*cp.v && cp.dw > 2 {
 				mh = d.hmax
@@ -726,26 +747,42 @@ func (d *jpegDecoder) startSegment(s int) error {
 
 var errHuffman = errors.New("bad huffman code")
 
+// checkScanLength refuses a single-scan sequential file whose scan is too
+// short for the declared size, before anything is allocated for it.
+func (d *jpegDecoder) checkScanLength() error {
+	if d.buffered {
+		return nil
+	}
+	// Every block costs at least 2 bits (a DC code and an EOB code), and
+	// every restart interval but the first starts with its marker: refuse
+	// a scan too short for the image before decoding it (it would run out
+	// of data or markers anyway, and a crop-aware decode would not get
+	// there).
+	blocks, units := 0, d.mcusX*d.mcusY
+	for i := 0; i < d.sn; i++ {
+		cp := &d.comp[d.scomp[i]]
+		if d.sn == 1 {
+			blocks = (cp.dw + 7) / 8 * ((cp.dh + 7) / 8)
+			units = blocks
+		} else {
+			blocks += cp.bw * cp.bh
+		}
+	}
+	if d.restart > 0 {
+		if want := (units + d.restart - 1) / d.restart; len(d.segs)/2 < want {
+			return corrupt("truncated scan: %d restart intervals, the image needs %d", len(d.segs)/2, want)
+		}
+		return nil
+	}
+	if (d.segs[1]-d.segs[0])*8 < 2*blocks {
+		return corrupt("truncated scan")
+	}
+	return nil
+}
+
 func (d *jpegDecoder) decodeScan(dst *Image) error {
 	if d.buffered && d.scans == 1 {
 		d.allocCoefs()
-	}
-	if d.scans == 1 && !d.buffered && len(d.segs) == 2 {
-		// Every block costs at least 2 bits (a DC code and an EOB code):
-		// refuse a scan too short for the image before decoding it (it
-		// would run out of data anyway).
-		blocks := 0
-		for i := 0; i < d.sn; i++ {
-			cp := &d.comp[d.scomp[i]]
-			if d.sn == 1 {
-				blocks += (cp.dw + 7) / 8 * ((cp.dh + 7) / 8)
-			} else {
-				blocks += cp.bw * cp.bh
-			}
-		}
-		if (d.segs[1]-d.segs[0])*8 < 2*blocks {
-			return corrupt("truncated scan")
-		}
 	}
 	if !d.buffered {
 		return d.decodeSequential(dst)
@@ -794,6 +831,9 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 				if last < 0 {
 					return d.br.blockError()
 				}
+				if d.br.overrun() { // before the next block reads past the padding
+					return corrupt("premature end of data")
+				}
 				if bx >= m0 && bx < m1 {
 					d.idct(cp.plane[base+8*bx:], cp.stride, &cp.q, last)
 				} else {
@@ -825,6 +865,9 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 							last := d.br.decodeBaselineBlock(&d.blk, dc, ac, &cp.pred)
 							if last < 0 {
 								return d.br.blockError()
+							}
+							if d.br.overrun() { // before the next block reads past the padding
+								return corrupt("premature end of data")
 							}
 							if rec {
 								d.idct(cp.plane[base+by*8*cp.stride+bx*8:], cp.stride, &cp.q, last)
@@ -878,16 +921,25 @@ func (d *jpegDecoder) dropBlock(last int) {
 // needContext reports whether some component is upsampled vertically with
 // the triangle filter (it needs the sample row of the next MCU row).
 func (d *jpegDecoder) needContext() bool {
-	if d.fast || d.ncomp == 1 || d.outC == 1 && d.colorKind == ccYCbCr {
+	if d.fast || d.ncomp == 1 {
 		return false
 	}
-	for i := 0; i < d.ncomp; i++ {
+	for i := 0; i < d.outComps(); i++ {
 		cp := &d.comp[i]
 		if cp.v*2 == d.vmax && (cp.h == d.hmax || cp.h*2 == d.hmax && cp.dw > 2) {
 			return true
 		}
 	}
 	return false
+}
+
+// outComps returns the number of components the output reads: gray
+// output of a YCbCr image reads luma only (which may be subsampled too).
+func (d *jpegDecoder) outComps() int {
+	if d.outC == 1 && d.colorKind == ccYCbCr {
+		return 1
+	}
+	return d.ncomp
 }
 
 // compRow returns row y (clamped to the component) of a component plane.

@@ -44,10 +44,13 @@ func inCrops(crops []Rect, x, y int) bool {
 // pixels of a full decode inside every crop, on every corpus file (all
 // samplings, progressive, restart intervals, gray, RGB, CMYK, YCCK), for
 // every output kind, fancy and replicated chroma, into a buffer filled
-// with noise beforehand (a pixel computed from a sample it did not
-// reconstruct would show). Some pixels outside the crops must keep the
+// with noise beforehand, with the decoder's sample planes filled with a
+// pattern (a pixel computed from a sample it did not reconstruct would
+// show). Some pixels outside the crops must keep the
 // noise: the crops really cut work.
 func TestJPEGCropExact(t *testing.T) {
+	poisonPlanes = true
+	defer func() { poisonPlanes = false }()
 	rng := rand.New(rand.NewPCG(13, 2))
 	cases, kept := 0, 0
 	var full, got Image

@@ -42,6 +42,9 @@ func (d *jpegDecoder) scanBlocks(f func(cp *jpegComponent, blk []int16) bool) er
 				if d.br.past() || !f(cp, row[bx*64:bx*64+64:bx*64+64]) {
 					return d.br.blockError()
 				}
+				if d.br.overrun() { // before the next block reads past the padding
+					return corrupt("premature end of data")
+				}
 			}
 			if d.br.overrun() {
 				return corrupt("premature end of data")
@@ -62,6 +65,9 @@ func (d *jpegDecoder) scanBlocks(f func(cp *jpegComponent, blk []int16) bool) er
 						b := (mx*cp.h + x) * 64
 						if d.br.past() || !f(cp, row[b:b+64:b+64]) {
 							return d.br.blockError()
+						}
+						if d.br.overrun() { // before the next block reads past the padding
+							return corrupt("premature end of data")
 						}
 					}
 				}

@@ -234,10 +234,19 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 		defs   [parquetBatch]int16
 		labels [parquetBatch]int
 	)
+	// A ReadBatch's values point into the pages it read, which stay in use
+	// until the values are handed over: read about a piece's bytes
+	// (pieceBytes) at a time, not parquetBatch large images.
+	batch := int64(parquetBatch)
+	if cc, err := pm.meta.RowGroup(u).ColumnChunk(pm.imgLeaf); err == nil && s.unitRows[u] > 0 {
+		if avg := cc.TotalUncompressedSize() / s.unitRows[u]; avg > 0 {
+			batch = min(max(pieceBytes/avg, 1), parquetBatch)
+		}
+	}
 	row := lo
 	first := s.first[u]
 	for row < hi {
-		want := min(int64(parquetBatch), hi-row)
+		want := min(batch, hi-row)
 		total, nv, err := imgs.ReadBatch(want, vals[:], defs[:], nil)
 		if err != nil || total == 0 {
 			return s.shortUnit(imgPages, labPages, u, row, hi, err)

@@ -74,6 +74,8 @@ func TestParquetFastPathMatchesLibrary(t *testing.T) {
 		{"dictionary zstd small pages nulls", fixture{Units: []int{60}, ImageSize: 100, Dict: true, Repeat: 5, Zstd: true, SmallPgs: true, NullEvery: 6}},
 		{"dictionary v2 uncompressed", fixture{Units: []int{60}, ImageSize: 100, Dict: true, Repeat: 5, PageV2: true, Codec: &none}},
 		{"plain int32 label", fixture{Units: []int{30}, ImageSize: 100, Plain: true, LabelType: arrow.PrimitiveTypes.Int32, SmallPgs: true}},
+		// 600 KiB images: reads of 6 values (a piece's 4 MiB), not 256.
+		{"large images zstd", fixture{Units: []int{50}, ImageSize: 600 << 10, Zstd: true, NullEvery: 7}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,9 +50,14 @@ type ParquetConfig struct {
 	// memory does not depend on how large the row groups are. The read-ahead
 	// budget per unit being read: 5 windows of the image chunk and 5 of the
 	// label chunk (at most 10 MiB each; a label chunk is usually one small
-	// window) and two pieces (8 MiB), plus two Parquet pages; about 18 MiB
-	// per unit with image-only chunks over 8 MiB, so about 72 MiB with the
-	// default, on top of the shuffle buffer. An Arrow IPC record batch is
+	// window) and two pieces (8 MiB), plus the decompressed pages of one
+	// read of about 4 MiB of images and one page being joined; about 22 MiB
+	// per unit with image-only chunks over 8 MiB and pages of about 1 MiB,
+	// so about 90 MiB with the default, on top of the shuffle buffer.
+	// Shards written by contrastream have pages of about 1 MiB plus one
+	// image; a shard with larger pages (arrow/go's writers check the page
+	// size every 1,024 values by default, so a page may hold 1,024 images)
+	// adds about twice its largest page per unit. An Arrow IPC record batch is
 	// read whole, so add one record batch per unit for Arrow shards. For a
 	// remote shard the requests in flight are at most 4 per column chunk
 	// being read: 8 per unit, 32 with the default.

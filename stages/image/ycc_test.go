@@ -137,3 +137,27 @@ func TestYCC32Exhaustive(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFancyH2V2 upsamples one 500-pixel row (250 chroma columns, as
+// in the jpg500 set) in Go and with the AVX2 kernel. (A 512-bit version of
+// the kernel measured 45 ns against 51 here, ~4 µs per jpg500 image: not
+// kept.)
+func BenchmarkFancyH2V2(b *testing.B) {
+	defer func() { useAVX2 = simd.HasAVX2 }()
+	a, c, d := make([]uint8, 250), make([]uint8, 250), make([]uint8, 500)
+	for i := range a {
+		a[i], c[i] = uint8(i*7), uint8(i*13)
+	}
+	for _, asm := range []bool{false, true} {
+		name := map[bool]string{false: "go", true: "avx2"}[asm]
+		b.Run(name, func(b *testing.B) {
+			if asm && !simd.HasAVX2 {
+				b.Skip("no AVX2 kernel here")
+			}
+			useAVX2 = asm
+			for i := 0; i < b.N; i++ {
+				fancyH2V2(d, a, c)
+			}
+		})
+	}
+}

@@ -168,7 +168,7 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 		return fmt.Errorf("sources: shard %s: %w: %w", s.Path, ErrCorrupt, err)
 	}
 	bufs := pageBufferPool.Get().(*pageBuffers)
-	defer pageBufferPool.Put(bufs)
+	defer func() { bufs.trim(); pageBufferPool.Put(bufs) }()
 	cr, imgPages, err := pm.column(f, rdr, u, pm.imgLeaf, 0, bufs)
 	if err != nil {
 		return s.chunkErr(u, err)

@@ -38,6 +38,25 @@ type pageBuffers struct {
 
 var pageBufferPool = sync.Pool{New: func() any { return new(pageBuffers) }}
 
+// maxSparePage is the largest page buffer kept for reuse across units: a
+// shard with pages of tens of MB (written with arrow/go's default batch of
+// 1,024 values) would otherwise leave such buffers in every pooled
+// pageBuffers, on top of the ones in use.
+const maxSparePage = 4 << 20
+
+// trim drops the spare page buffers over maxSparePage (before the buffers
+// go back to the pool, at the end of a unit).
+func (b *pageBuffers) trim() {
+	keep := b.spare[:0]
+	for _, p := range b.spare {
+		if cap(p) <= maxSparePage {
+			keep = append(keep, p)
+		}
+	}
+	clear(b.spare[len(keep):])
+	b.spare = keep
+}
+
 // window returns a buffer of n bytes from the spare windows, or a new one.
 func (b *pageBuffers) window(n int) []byte {
 	for i, w := range b.windows {

@@ -460,3 +460,13 @@ func TestChunkStreamSmallChunk(t *testing.T) {
 		t.Errorf("reads at %v, want one at 100", g.offs)
 	}
 }
+
+// TestPageBuffersTrim: page buffers over maxSparePage are not kept for the
+// next unit (a shard of 53 MB pages left them in every pooled set).
+func TestPageBuffersTrim(t *testing.T) {
+	b := &pageBuffers{spare: [][]byte{make([]byte, 0, 1<<10), make([]byte, 0, maxSparePage+1), make([]byte, 0, maxSparePage)}}
+	b.trim()
+	if len(b.spare) != 2 || cap(b.spare[0]) != 1<<10 || cap(b.spare[1]) != maxSparePage {
+		t.Errorf("after trim: %d spares", len(b.spare))
+	}
+}

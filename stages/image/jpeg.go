@@ -806,6 +806,7 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 		bw, bh = (cp.dw+7)/8, (cp.dh+7)/8
 		_ = bh
 	}
+	nout := d.outComps()
 	for my := 0; my <= d.lastRow; my++ {
 		slot := my % 3
 		m0, m1 := d.plan[my].m0, d.plan[my].m1
@@ -858,6 +859,8 @@ func (d *jpegDecoder) decodeSequential(dst *Image) error {
 				rec := mx >= m0 && mx < m1
 				for si := 0; si < d.sn; si++ {
 					cp := &d.comp[d.scomp[si]]
+					// gray output of a YCbCr file reads luma only
+					rec := rec && d.scomp[si] < nout
 					dc, ac := &d.dcTab[cp.td], &d.acTab[cp.ta]
 					base := slot*cp.stride*8*cp.v + mx*cp.h*8
 					for by := 0; by < cp.v; by++ {

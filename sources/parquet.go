@@ -304,7 +304,9 @@ func (pm *parquetMeta) column(f io.ReaderAt, rdr *file.Reader, u, leaf, slot int
 	if start < 0 || size < 0 || start+size > pm.dataEnd {
 		return nil, nil, fmt.Errorf("column chunk at %d, %d bytes, outside the data", start, size)
 	}
-	pr := &memPageReader{src: newChunkStream(f, start, size, bufs), nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs}
+	descr := pm.meta.Schema.Column(leaf)
+	pr := &memPageReader{src: newChunkStream(f, start, size, bufs), nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs,
+		maxRep: descr.MaxRepetitionLevel(), maxDef: descr.MaxDefinitionLevel()}
 	mem := memory.DefaultAllocator
 	return file.NewColumnReader(pm.meta.Schema.Column(leaf), pr, mem, &pm.levelBufs), pr, nil
 }

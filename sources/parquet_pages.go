@@ -1,9 +1,11 @@
 package sources
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
@@ -280,8 +282,10 @@ type memPageReader struct {
 	// dictionary page lives as long as the chunk.
 	inUse [][]byte
 	dict  []byte
-	page  file.Page
-	err   error
+	// The column's largest repetition and definition levels (checkLevels).
+	maxRep, maxDef int16
+	page           file.Page
+	err            error
 }
 
 func (r *memPageReader) SetMaxPageHeaderSize(int) {}
@@ -365,6 +369,9 @@ func (r *memPageReader) Next() bool {
 			if err != nil {
 				return r.fail("%v", err)
 			}
+			if err := r.checkLevels(data, h); err != nil {
+				return r.fail("%v", err)
+			}
 			r.seen += int64(h.numValues)
 			r.page = file.NewDataPageV1(memory.NewBufferBytes(data), h.numValues, parquet.Encoding(h.encoding),
 				parquet.Encoding(h.defEncoding), parquet.Encoding(h.repEncoding), int32(h.uncompressed))
@@ -385,6 +392,9 @@ func (r *memPageReader) Next() bool {
 					return r.fail("uncompressed v2 page of %d bytes claims %d", h.compressed, h.uncompressed)
 				}
 				data = r.keep(body)
+			}
+			if err := r.checkLevels(data, h); err != nil {
+				return r.fail("%v", err)
 			}
 			r.seen += int64(h.numValues)
 			r.page = file.NewDataPageV2(memory.NewBufferBytes(data), h.numValues, h.numNulls, h.numRows, parquet.Encoding(h.encoding),
@@ -450,6 +460,96 @@ func (r *memPageReader) skipPages(n int64) (int64, error) {
 		done += int64(h.numValues)
 	}
 	return done, r.err
+}
+
+// encodingRLE is parquet.thrift's Encoding RLE (the levels' hybrid of
+// runs and bit-packed groups).
+const encodingRLE = 3
+
+// checkLevels checks that a data page's RLE-encoded repetition and
+// definition levels hold at least the page's value count. arrow/go's column
+// reader does not check it: it reads what the levels give without an
+// error, or loops forever (its readBatch makes no progress and does not
+// stop: the FuzzParquetPages input c3351007a696eadb hangs it that way on
+// arrow/go's own page reader).
+func (r *memPageReader) checkLevels(data []byte, h pageHeader) error {
+	type section struct {
+		name string
+		max  int16
+		b    []byte
+	}
+	var sections []section
+	if h.typ == pageDataV2 { // repetition then definition levels, lengths in the header
+		sections = []section{{"repetition", r.maxRep, data[:h.repLen]}, {"definition", r.maxDef, data[h.repLen : h.repLen+h.defLen]}}
+	} else { // each RLE section after its 4-byte length
+		b := data
+		for _, l := range []struct {
+			name string
+			max  int16
+			enc  int32
+		}{{"repetition", r.maxRep, h.repEncoding}, {"definition", r.maxDef, h.defEncoding}} {
+			if l.max == 0 || l.enc != encodingRLE {
+				continue
+			}
+			if len(b) < 4 {
+				return fmt.Errorf("%s levels: page of %d bytes", l.name, len(data))
+			}
+			n := int64(binary.LittleEndian.Uint32(b))
+			if n > int64(len(b)-4) {
+				return fmt.Errorf("%s levels of %d bytes in the %d left of the page", l.name, n, len(b)-4)
+			}
+			sections = append(sections, section{l.name, l.max, b[4 : 4+n]})
+			b = b[4+n:]
+		}
+	}
+	need := int64(h.numValues)
+	for _, sc := range sections {
+		if sc.max == 0 {
+			continue
+		}
+		if got := hybridCount(sc.b, bits.Len16(uint16(sc.max)), need); got < need {
+			return fmt.Errorf("%s levels for %d of the page's %d values", sc.name, got, need)
+		}
+	}
+	return nil
+}
+
+// hybridCount counts the values of an RLE/bit-packed hybrid run sequence
+// of bit width w (stopping once it reaches need).
+func hybridCount(b []byte, w int, need int64) int64 {
+	var n int64
+	for len(b) > 0 && n < need {
+		h, k := binary.Uvarint(b)
+		if k <= 0 {
+			break
+		}
+		b = b[k:]
+		if h&1 == 1 { // bit-packed: h>>1 groups of 8 values, w bytes each
+			groups := h >> 1
+			if groups > uint64(len(b)) {
+				n += int64(len(b)) * 8 / int64(w) // what is there
+				break
+			}
+			nb := int(groups) * w
+			if nb > len(b) {
+				n += int64(len(b)) * 8 / int64(w)
+				break
+			}
+			n += int64(groups) * 8
+			b = b[nb:]
+		} else { // a run: h>>1 copies of one value of ceil(w/8) bytes
+			vb := (w + 7) / 8
+			if vb > len(b) {
+				break
+			}
+			if h>>1 > uint64(need) {
+				return need
+			}
+			n += int64(h >> 1)
+			b = b[vb:]
+		}
+	}
+	return n
 }
 
 // keep returns a copy of b in a page buffer (body points into the stream's

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -468,5 +469,53 @@ func TestPageBuffersTrim(t *testing.T) {
 	b.trim()
 	if len(b.spare) != 2 || cap(b.spare[0]) != 1<<10 || cap(b.spare[1]) != maxSparePage {
 		t.Errorf("after trim: %d spares", len(b.spare))
+	}
+}
+
+// TestShortLevelsAreCorrupt: a data page whose definition levels run out
+// before its value count is refused naming them (without the check arrow/go
+// reads this one without an error; on the fuzzer's c3351007a696eadb its
+// column reader loops forever).
+func TestShortLevelsAreCorrupt(t *testing.T) {
+	none := compress.Codecs.Uncompressed
+	for _, v2 := range []bool{false, true} {
+		dir := t.TempDir()
+		path := writeFixture(t, dir, "short.parquet", fixture{Units: []int{30}, ImageSize: 100, NullEvery: 3, Codec: &none, PageV2: v2})
+		s, err := OpenShard(path, Columns{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		cc, _ := s.pq.meta.RowGroup(0).ColumnChunk(s.pq.imgLeaf)
+		off := cc.DataPageOffset()
+		var h pageHeader
+		n, err := h.parse(b[off:])
+		if err != nil || (h.typ == pageDataV2) != v2 || h.numValues != 30 {
+			t.Fatalf("page header %+v, %v", h, err)
+		}
+		// One level left: the first run header's count becomes 1 (a run
+		// of 1, or one bit-packed group of 8).
+		lv := off + int64(n)
+		if !v2 {
+			lv += 4 // V1: after the levels' 4-byte length
+		}
+		b[lv] = b[lv]&1 | 2
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err = OpenShard(path, Columns{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := readAll(t, s, 0); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "definition levels for") {
+				t.Errorf("v2 %v: %v, want the short levels named", v2, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("v2 %v: reading a page with short levels did not return", v2)
+		}
 	}
 }

@@ -22,12 +22,22 @@ import (
 // ReadAt, hands uncompressed pages to the decoders without copying, and
 // decompresses snappy and zstd pages into reused buffers, so that reading a
 // unit allocates (almost) nothing; arrow/go's own decoders still decode the
-// levels and values. Chunks with other codecs, or encrypted ones, take
-// arrow/go's path. TestParquetFastPathMatchesLibrary checks both paths agree.
+// levels and values. Other codecs go through arrow/go's codec (see
+// fastCodec); encrypted chunks and files of writers older than PARQUET-816
+// take arrow/go's path. TestParquetFastPathMatchesLibrary checks both paths
+// agree.
 
-// fastCodec reports whether the fast path handles codec c.
+// fastCodec reports whether the fast path handles codec c: snappy and zstd
+// into reused buffers, the others arrow/go has (gzip, brotli, lz4) through
+// its codec, so that only encrypted chunks and files of old writers take
+// arrow/go's page reader (which loops forever on some damaged pages, see
+// checkLevels).
 func fastCodec(c compress.Compression) bool {
-	return c == compress.Codecs.Uncompressed || c == compress.Codecs.Snappy || c == compress.Codecs.Zstd
+	if c == compress.Codecs.Uncompressed || c == compress.Codecs.Snappy || c == compress.Codecs.Zstd {
+		return true
+	}
+	_, err := compress.GetCodec(c)
+	return err == nil
 }
 
 // pageBuffers holds the reusable buffers of one ReadUnit call: the window
@@ -590,7 +600,20 @@ func (r *memPageReader) decompress(body []byte, size int, prefix []byte) ([]byte
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 	default:
-		return nil, fmt.Errorf("codec %s", r.codec)
+		codec, err := compress.GetCodec(r.codec)
+		if err != nil {
+			return nil, fmt.Errorf("codec %s: %w", r.codec, err)
+		}
+		// arrow/go's codecs panic on bad data (ReadUnit recovers it as
+		// ErrCorrupt); dst bounds what they may write.
+		d := codec.Decode(dst[len(prefix):len(prefix)+size], body)
+		if len(d) != size {
+			return nil, fmt.Errorf("%s page decodes to %d bytes, header says %d", r.codec, len(d), size)
+		}
+		if size > 0 && &d[0] != &dst[len(prefix) : len(prefix)+size][0] {
+			copy(dst[len(prefix):len(prefix)+size], d)
+		}
+		out = dst[:len(prefix)+size]
 	}
 	if len(out) != len(prefix)+size {
 		return nil, fmt.Errorf("page decompressed to %d bytes, header says %d", len(out)-len(prefix), size)

@@ -66,7 +66,7 @@ func TestParquetFastPathMatchesLibrary(t *testing.T) {
 		{"snappy", fixture{Units: []int{20, 7}, ImageSize: 300}},
 		{"zstd", fixture{Units: []int{20, 7}, ImageSize: 300, Zstd: true}},
 		{"uncompressed", fixture{Units: []int{20, 7}, ImageSize: 300, Codec: &none}},
-		{"gzip (library path)", fixture{Units: []int{20, 7}, ImageSize: 300, Codec: &gzip}},
+		{"gzip", fixture{Units: []int{20, 7}, ImageSize: 300, Codec: &gzip}},
 		{"small pages snappy nulls", fixture{Units: []int{50, 13}, ImageSize: 200, SmallPgs: true, NullEvery: 5}},
 		{"small pages uncompressed", fixture{Units: []int{50}, ImageSize: 200, SmallPgs: true, Codec: &none}},
 		{"v2 pages zstd nulls", fixture{Units: []int{40, 9}, ImageSize: 200, PageV2: true, Zstd: true, NullEvery: 4, SmallPgs: true}},
@@ -214,10 +214,17 @@ func FuzzParquetPages(f *testing.F) {
 			return
 		}
 		a, errA := readAll(t, fast, 0)
+		if errA != nil {
+			// Refused by the fast path: arrow/go's own page reader loops
+			// forever on some such files (seeds c3351007a696eadb and
+			// 61ad66a121dadd04), and production reads take it only for
+			// encrypted chunks and pre-PARQUET-816 files.
+			return
+		}
 		lib, _ := OpenShard(path, Columns{})
 		lib.pq.noFastPath = true
 		b, errB := readAll(t, lib, 0)
-		if errA == nil && errB == nil {
+		if errB == nil {
 			if err := sameRows(a, b); err != nil {
 				t.Fatalf("fast and library paths differ: %v", err)
 			}

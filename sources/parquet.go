@@ -234,6 +234,9 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 		defs   [parquetBatch]int16
 		labels [parquetBatch]int
 	)
+	if lo > 0 && imgPages != nil {
+		imgPages.reclaim() // the pages skipped over
+	}
 	// A ReadBatch's values point into the pages it read, which stay in use
 	// until the values are handed over: read about a piece's bytes
 	// (pieceBytes) at a time, not parquetBatch large images.

@@ -51,9 +51,12 @@ type ParquetConfig struct {
 	// budget per unit being read: 5 windows of the image chunk and 5 of the
 	// label chunk (at most 10 MiB each; a label chunk is usually one small
 	// window) and two pieces (8 MiB), plus the decompressed pages of one
-	// read of about 4 MiB of images and one page being joined; about 22 MiB
-	// per unit with image-only chunks over 8 MiB and pages of about 1 MiB,
-	// so about 90 MiB with the default, on top of the shuffle buffer.
+	// read of about 4 MiB of images and the join of a page that spans two
+	// windows (the page's start and the whole next window, ~4 MiB); about
+	// 30 MiB per unit with image-only chunks over 10 MiB and pages of about
+	// 1 MiB, so about 120 MiB with the default (TestBucketReadAheadMemory
+	// measures 112 MiB of live heap, disk or bucket), on top of the shuffle
+	// buffer.
 	// Shards written by contrastream have pages of about 1 MiB plus one
 	// image; a shard with larger pages (arrow/go's writers check the page
 	// size every 1,024 values by default, so a page may hold 1,024 images)

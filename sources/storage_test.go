@@ -394,3 +394,58 @@ func TestBucketOpenRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketReadAheadMemory reads row groups of 20 MiB (twice the window
+// budget of a column chunk; 512 KiB images in pages of 1.5 MiB, as the
+// shard writer makes them) from disk and from a bucket with the default
+// read-ahead and a slow consumer, and checks that the live heap the source
+// holds stays within the budget ParquetConfig.ReadAhead states: about 30 MiB
+// per unit being read, 4 with the default, plus the piece being consumed.
+// (Before the read batches were bounded by bytes, a unit's read held all
+// the pages of its 40 images at once: 170 MiB.)
+func TestBucketReadAheadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 40 MB and reads it twice")
+	}
+	dir := t.TempDir()
+	const img = 512 << 10
+	writeFixture(t, dir, "big.parquet", fixture{Units: []int{40, 40}, ImageSize: img, NoLabel: true, SmallPgs: true})
+	srv, glob := fakeBucket(t, dir)
+	srv.SetFaults(s3test.Faults{Latency: 5 * time.Millisecond})
+	var ms runtime.MemStats
+	live := func() int64 {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	const budget = 4*30<<20 + pieceBytes
+	for _, spec := range []string{dir, glob} {
+		st := NewStore(StoreConfig{})
+		src, err := NewSource(ParquetConfig{Glob: spec, Store: st, Epochs: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := live()
+		var peak int64
+		n := 0
+		err = src.Produce(context.Background(), func(s *Sample) error {
+			if len(s.Bytes) != img {
+				return fmt.Errorf("sample of %d bytes", len(s.Bytes))
+			}
+			n++
+			time.Sleep(2 * time.Millisecond) // the reads run ahead of a slow consumer
+			if n%4 == 0 {
+				peak = max(peak, live()-base)
+			}
+			return nil
+		})
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d samples; peak live heap held by the source %.1f MiB (budget %.1f MiB)", spec, n, float64(peak)/(1<<20), float64(budget)/(1<<20))
+		if n != 160 || peak > budget {
+			t.Errorf("%s: %d samples, peak live heap %d bytes over the budget of %d", spec, n, peak, budget)
+		}
+	}
+}

@@ -2,17 +2,17 @@ package image
 
 import "encoding/binary"
 
-// islow IDCT as libjpeg-turbo's AVX2 kernel computes it
-// (simd/x86_64/jidctint-avx2.asm, what tjDecompress2 runs on these
-// machines; internal/simd.IDCT is that kernel, idctGo its portable twin):
-// libjpeg's jidctint.c jpeg_idct_islow (13-bit fixed point constants, two
-// passes with PASS1_BITS of extra precision) with the SIMD kernel's integer
-// widths, so that the two agree bit for bit even on coefficients no encoder
-// writes: dequantisation by 16-bit products, a few sums of two inputs in 16
-// bits, the pass-1 outputs saturated to 16 bits, the samples to 0..255 (C
-// libjpeg wraps values beyond ±512 through its range-limit table instead),
-// and when rows 1-7 of the quantised block are all zero the pass-1 outputs
-// are DC << 2 in 16 bits.
+// islow IDCT, libjpeg's jidctint.c jpeg_idct_islow (the Loeffler-
+// Ligtenberg-Moschytz factorisation with 13-bit fixed point constants, two
+// passes with PASS1_BITS of extra precision in the workspace), in int32
+// arithmetic throughout: coefficients are dequantised by int32 products,
+// sums and products wrap as Go's int32 does, and the samples are saturated
+// to 0..255 as the SIMD kernels do (libjpeg's C code wraps values beyond
+// ±512 through its range-limit table; no encoder produces such). On valid
+// files no intermediate overflows and this is libjpeg-turbo's islow result;
+// internal/simd.IDCT computes the same in vector lanes, bit for bit on
+// every input. The shortcuts for columns and rows whose AC terms are zero
+// give the value of the full computation (its wrap included).
 
 const (
 	idctConstBits = 13
@@ -32,18 +32,34 @@ const (
 	fix3_072711026 = 25172
 )
 
-// sat16 saturates v to int16 (VPACKSSDW).
-func sat16(v int32) int32 { return min(max(v, -32768), 32767) }
+const (
+	idctShift1 = idctConstBits - idctPass1Bits     // pass-1 descale
+	idctShift2 = idctConstBits + idctPass1Bits + 3 // pass-2 descale
+)
 
-// sample turns a descaled pass-2 output into a sample (VPACKSSDW,
-// VPACKSSWB, then +128).
-func sample(v int32) uint8 { return uint8(min(max(v, -128), 127) + 128) }
+func clamp8(v int32) uint8 {
+	v += 128
+	if uint32(v) > 255 {
+		if v < 0 {
+			return 0
+		}
+		return 255
+	}
+	return uint8(v)
+}
+
+// idctDCValue is the sample of a block whose only non-zero coefficient is
+// the DC: pass 1 gives (in0<<13 + rnd1) >> 11 down column 0 (0 elsewhere),
+// pass 2 the same form with its own descale.
+func idctDCValue(dc, q int16) uint8 {
+	w := (int32(dc)*int32(q)<<idctConstBits + 1<<(idctShift1-1)) >> idctShift1
+	return clamp8((w<<idctConstBits + 1<<(idctShift2-1)) >> idctShift2)
+}
 
 // idctDC writes the block whose AC coefficients are all zero: dc and q are
 // the quantised DC and its quantisation step.
 func idctDC(dst []uint8, stride int, dc, q int16) {
-	w := int32(int16(dc*q) << idctPass1Bits)
-	x := uint64(sample((w+1<<(idctPass1Bits+2))>>(idctPass1Bits+3))) * 0x0101010101010101
+	x := uint64(idctDCValue(dc, q)) * 0x0101010101010101
 	_ = dst[7*stride+7]
 	for y := 0; y < 8; y++ {
 		binary.LittleEndian.PutUint64(dst[y*stride:], x)
@@ -52,58 +68,55 @@ func idctDC(dst []uint8, stride int, dc, q int16) {
 
 // idctGo is the portable islow IDCT: coef holds the quantised coefficients
 // in natural order, q the quantisation steps; the 8×8 samples go to dst
-// with the given stride. Each product pair below is one VPMADDWD of the
-// kernel.
+// with the given stride.
 func idctGo(dst []uint8, stride int, coef, q *[64]int16) {
 	var ws [64]int32
-	var rows int16 // rows 1-7, before dequantisation (as the kernel tests them)
-	for k := 8; k < 64; k++ {
-		rows |= coef[k]
-	}
-	if rows == 0 {
-		for c := 0; c < 8; c++ {
-			dc := int32(coef[c] * q[c] << idctPass1Bits)
+	// Pass 1: columns from input, into the workspace.
+	for c := 0; c < 8; c++ {
+		in0 := int32(coef[c]) * int32(q[c])
+		if coef[8+c]|coef[16+c]|coef[24+c]|coef[32+c]|coef[40+c]|coef[48+c]|coef[56+c] == 0 {
+			dc := (in0<<idctConstBits + 1<<(idctShift1-1)) >> idctShift1
 			ws[c], ws[8+c], ws[16+c], ws[24+c] = dc, dc, dc, dc
 			ws[32+c], ws[40+c], ws[48+c], ws[56+c] = dc, dc, dc, dc
+			continue
 		}
-	} else {
-		// Pass 1: columns from input, into the workspace.
-		for c := 0; c < 8; c++ {
-			in1, in2, in3 := int32(coef[8+c]*q[8+c]), int32(coef[16+c]*q[16+c]), int32(coef[24+c]*q[24+c])
-			in4, in5, in6 := int32(coef[32+c]*q[32+c]), int32(coef[40+c]*q[40+c]), int32(coef[48+c]*q[48+c])
-			in7 := int32(coef[56+c] * q[56+c])
-			in0 := int32(coef[c] * q[c])
-			if in1|in2|in3|in4|in5|in6|in7 == 0 {
-				dc := sat16(in0 << idctPass1Bits)
-				ws[c], ws[8+c], ws[16+c], ws[24+c] = dc, dc, dc, dc
-				ws[32+c], ws[40+c], ws[48+c], ws[56+c] = dc, dc, dc, dc
-				continue
-			}
-			tmp3 := in2*(fix0_541196100+fix0_765366865) + in6*fix0_541196100
-			tmp2 := in2*fix0_541196100 + in6*(fix0_541196100-fix1_847759065)
-			tmp0 := int32(int16(in0+in4)) << idctConstBits
-			tmp1 := int32(int16(in0-in4)) << idctConstBits
-			tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
-			tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
-			z3, z4 := int32(int16(in7+in3)), int32(int16(in5+in1))
-			z3, z4 = z3*(fix1_175875602-fix1_961570560)+z4*fix1_175875602,
-				z3*fix1_175875602+z4*(fix1_175875602-fix0_390180644)
-			tmp0 = in7*(fix0_298631336-fix0_899976223) - in1*fix0_899976223 + z3
-			tmp1 = in5*(fix2_053119869-fix2_562915447) - in3*fix2_562915447 + z4
-			tmp3 = in1*(fix1_501321110-fix0_899976223) - in7*fix0_899976223 + z4
-			tmp2 = in3*(fix3_072711026-fix2_562915447) - in5*fix2_562915447 + z3
-
-			const sh = idctConstBits - idctPass1Bits
-			const rnd = 1 << (sh - 1)
-			ws[c] = sat16((tmp10 + tmp3 + rnd) >> sh)
-			ws[56+c] = sat16((tmp10 - tmp3 + rnd) >> sh)
-			ws[8+c] = sat16((tmp11 + tmp2 + rnd) >> sh)
-			ws[48+c] = sat16((tmp11 - tmp2 + rnd) >> sh)
-			ws[16+c] = sat16((tmp12 + tmp1 + rnd) >> sh)
-			ws[40+c] = sat16((tmp12 - tmp1 + rnd) >> sh)
-			ws[24+c] = sat16((tmp13 + tmp0 + rnd) >> sh)
-			ws[32+c] = sat16((tmp13 - tmp0 + rnd) >> sh)
-		}
+		x0 := in0
+		x1, x2, x3 := int32(coef[8+c])*int32(q[8+c]), int32(coef[16+c])*int32(q[16+c]), int32(coef[24+c])*int32(q[24+c])
+		x4, x5, x6 := int32(coef[32+c])*int32(q[32+c]), int32(coef[40+c])*int32(q[40+c]), int32(coef[48+c])*int32(q[48+c])
+		x7 := int32(coef[56+c]) * int32(q[56+c])
+		const rnd = 1 << (idctShift1 - 1)
+		// Even part.
+		z1 := (x2 + x6) * fix0_541196100
+		tmp2 := z1 + x6*(-fix1_847759065)
+		tmp3 := z1 + x2*fix0_765366865
+		tmp0 := (x0+x4)<<idctConstBits + rnd
+		tmp1 := (x0-x4)<<idctConstBits + rnd
+		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+		// Odd part.
+		t0, t1, t2, t3 := x7, x5, x3, x1
+		z1, z2, z3, z4 := t0+t3, t1+t2, t0+t2, t1+t3
+		z5 := (z3 + z4) * fix1_175875602
+		t0 *= fix0_298631336
+		t1 *= fix2_053119869
+		t2 *= fix3_072711026
+		t3 *= fix1_501321110
+		z1 *= -fix0_899976223
+		z2 *= -fix2_562915447
+		z3 = z3*(-fix1_961570560) + z5
+		z4 = z4*(-fix0_390180644) + z5
+		t0 += z1 + z3
+		t1 += z2 + z4
+		t2 += z2 + z3
+		t3 += z1 + z4
+		ws[c] = (tmp10 + t3) >> idctShift1
+		ws[56+c] = (tmp10 - t3) >> idctShift1
+		ws[8+c] = (tmp11 + t2) >> idctShift1
+		ws[48+c] = (tmp11 - t2) >> idctShift1
+		ws[16+c] = (tmp12 + t1) >> idctShift1
+		ws[40+c] = (tmp12 - t1) >> idctShift1
+		ws[24+c] = (tmp13 + t0) >> idctShift1
+		ws[32+c] = (tmp13 - t0) >> idctShift1
 	}
 	// Pass 2: rows from the workspace, into dst.
 	_ = dst[7*stride+7]
@@ -111,34 +124,43 @@ func idctGo(dst []uint8, stride int, coef, q *[64]int16) {
 		w := ws[8*r : 8*r+8 : 8*r+8]
 		out := dst[r*stride : r*stride+8 : r*stride+8]
 		if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-			v := sample((w[0] + 1<<(idctPass1Bits+2)) >> (idctPass1Bits + 3))
+			v := clamp8((w[0]<<idctConstBits + 1<<(idctShift2-1)) >> idctShift2)
 			binary.LittleEndian.PutUint64(out, uint64(v)*0x0101010101010101)
 			continue
 		}
-		in0, in1, in2, in3, in4, in5, in6, in7 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
-		tmp3 := in2*(fix0_541196100+fix0_765366865) + in6*fix0_541196100
-		tmp2 := in2*fix0_541196100 + in6*(fix0_541196100-fix1_847759065)
-		tmp0 := int32(int16(in0+in4)) << idctConstBits
-		tmp1 := int32(int16(in0-in4)) << idctConstBits
+		x0, x1, x2, x3, x4, x5, x6, x7 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+		const rnd = 1 << (idctShift2 - 1)
+		// Even part.
+		z1 := (x2 + x6) * fix0_541196100
+		tmp2 := z1 + x6*(-fix1_847759065)
+		tmp3 := z1 + x2*fix0_765366865
+		tmp0 := (x0+x4)<<idctConstBits + rnd
+		tmp1 := (x0-x4)<<idctConstBits + rnd
 		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
 		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
-		z3, z4 := int32(int16(in7+in3)), int32(int16(in5+in1))
-		z3, z4 = z3*(fix1_175875602-fix1_961570560)+z4*fix1_175875602,
-			z3*fix1_175875602+z4*(fix1_175875602-fix0_390180644)
-		tmp0 = in7*(fix0_298631336-fix0_899976223) - in1*fix0_899976223 + z3
-		tmp1 = in5*(fix2_053119869-fix2_562915447) - in3*fix2_562915447 + z4
-		tmp3 = in1*(fix1_501321110-fix0_899976223) - in7*fix0_899976223 + z4
-		tmp2 = in3*(fix3_072711026-fix2_562915447) - in5*fix2_562915447 + z3
-
-		const sh = idctConstBits + idctPass1Bits + 3
-		const rnd = 1 << (sh - 1)
-		out[0] = sample((tmp10 + tmp3 + rnd) >> sh)
-		out[7] = sample((tmp10 - tmp3 + rnd) >> sh)
-		out[1] = sample((tmp11 + tmp2 + rnd) >> sh)
-		out[6] = sample((tmp11 - tmp2 + rnd) >> sh)
-		out[2] = sample((tmp12 + tmp1 + rnd) >> sh)
-		out[5] = sample((tmp12 - tmp1 + rnd) >> sh)
-		out[3] = sample((tmp13 + tmp0 + rnd) >> sh)
-		out[4] = sample((tmp13 - tmp0 + rnd) >> sh)
+		// Odd part.
+		t0, t1, t2, t3 := x7, x5, x3, x1
+		z1, z2, z3, z4 := t0+t3, t1+t2, t0+t2, t1+t3
+		z5 := (z3 + z4) * fix1_175875602
+		t0 *= fix0_298631336
+		t1 *= fix2_053119869
+		t2 *= fix3_072711026
+		t3 *= fix1_501321110
+		z1 *= -fix0_899976223
+		z2 *= -fix2_562915447
+		z3 = z3*(-fix1_961570560) + z5
+		z4 = z4*(-fix0_390180644) + z5
+		t0 += z1 + z3
+		t1 += z2 + z4
+		t2 += z2 + z3
+		t3 += z1 + z4
+		out[0] = clamp8((tmp10 + t3) >> idctShift2)
+		out[7] = clamp8((tmp10 - t3) >> idctShift2)
+		out[1] = clamp8((tmp11 + t2) >> idctShift2)
+		out[6] = clamp8((tmp11 - t2) >> idctShift2)
+		out[2] = clamp8((tmp12 + t1) >> idctShift2)
+		out[5] = clamp8((tmp12 - t1) >> idctShift2)
+		out[3] = clamp8((tmp13 + t0) >> idctShift2)
+		out[4] = clamp8((tmp13 - t0) >> idctShift2)
 	}
 }

@@ -19,9 +19,9 @@ func YCC(d, y, cb, cr *uint8, blocks int)
 // HasAVX2 reports whether IDCT runs here.
 var HasAVX2 = cpu.X86.HasAVX2
 
-// IDCT is libjpeg-turbo's AVX2 islow IDCT (jsimd_idct_islow_avx2), bit for
-// bit: it dequantises the 64 coefficients of coef (natural order) by q with
-// 16-bit products and writes the 8×8 samples to dst, rows stride bytes
+// IDCT is package image's islow IDCT (idctGo) in int32 lanes, bit for bit
+// on every input: it dequantises the 64 coefficients of coef (natural
+// order) by q in int32 and writes the 8×8 samples to dst, rows stride bytes
 // apart (dst must have 7*stride+8 bytes). Call it only when HasAVX2.
 //
 //go:noescape

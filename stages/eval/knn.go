@@ -99,6 +99,26 @@ func checkSet(what string, feats []float32, labels []int, dim int) (int, error) 
 	return n, nil
 }
 
+// checkClasses returns the number of classes of a training set of n rows
+// with these (non-negative) labels: classes when it is positive, which every
+// label must be below, else the largest label + 1. An empty set is an error.
+func checkClasses(n int, labels []int, classes int) (int, error) {
+	if n == 0 {
+		return 0, fmt.Errorf("%w: empty training set", ErrInput)
+	}
+	maxLabel := 0
+	for _, l := range labels {
+		maxLabel = max(maxLabel, l)
+	}
+	if classes <= 0 {
+		return maxLabel + 1, nil
+	}
+	if maxLabel >= classes {
+		return 0, fmt.Errorf("%w: training label %d with %d classes", ErrInput, maxLabel, classes)
+	}
+	return classes, nil
+}
+
 // Normalize returns a copy of the rows of feats ([n, dim], row-major)
 // scaled to unit L2 norm, as torch.nn.functional.normalize does (a row's
 // norm is clamped below at 1e-12, so a zero row stays zero). It allocates
@@ -135,18 +155,9 @@ func (k KNN) Predict(train []float32, trainLabels []int, test []float32, dim int
 	if err != nil {
 		return nil, err
 	}
-	if nTrain == 0 {
-		return nil, fmt.Errorf("%w: empty training set", ErrInput)
-	}
-	classes := k.Classes
-	maxLabel := 0
-	for _, l := range trainLabels {
-		maxLabel = max(maxLabel, l)
-	}
-	if classes <= 0 {
-		classes = maxLabel + 1
-	} else if maxLabel >= classes {
-		return nil, fmt.Errorf("%w: training label %d with %d classes", ErrInput, maxLabel, classes)
+	classes, err := checkClasses(nTrain, trainLabels, k.Classes)
+	if err != nil {
+		return nil, err
 	}
 	K := min(k.K, nTrain)
 	bank := Normalize(train, dim)

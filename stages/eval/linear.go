@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -44,18 +43,9 @@ func (lp LinearProbe) Fit(train []float32, labels []int, dim int) (*Linear, erro
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("%w: empty training set", ErrInput)
-	}
-	classes := lp.Classes
-	maxLabel := 0
-	for _, l := range labels {
-		maxLabel = max(maxLabel, l)
-	}
-	if classes <= 0 {
-		classes = maxLabel + 1
-	} else if maxLabel >= classes {
-		return nil, fmt.Errorf("%w: training label %d with %d classes", ErrInput, maxLabel, classes)
+	classes, err := checkClasses(n, labels, lp.Classes)
+	if err != nil {
+		return nil, err
 	}
 	epochs, bs, lr, wd := lp.Epochs, lp.BatchSize, lp.LR, lp.WeightDecay
 	if epochs <= 0 {

@@ -24,11 +24,11 @@ func labeledShards(t *testing.T, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := &pngEncoder{}
+	enc := &PNGEncoder{Level: PNGDefault}
 	pix := make([]byte, 16*16*3)
 	for i := range n {
 		label := sources.Synth{Size: 16, Seed: 4}.Draw(pix, int64(i))
-		img, err := enc.encode(sources.RawImage{W: 16, H: 16, C: 3, Pix: pix})
+		img, err := enc.Encode(sources.RawImage{W: 16, H: 16, C: 3, Pix: pix})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -304,11 +304,11 @@ func TestStreamBadRecordBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := &pngEncoder{}
+	enc := &PNGEncoder{Level: PNGDefault}
 	pix := make([]byte, 16*16*3)
 	for i := range 60 {
 		sources.Synth{Size: 16}.Draw(pix, int64(i))
-		img, err := enc.encode(sources.RawImage{W: 16, H: 16, C: 3, Pix: pix})
+		img, err := enc.Encode(sources.RawImage{W: 16, H: 16, C: 3, Pix: pix})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,15 +20,20 @@
 //     a Trainer's records to them, [RunFolder] wires a whole run folder.
 //   - [WriteFileAtomic] is how every file here is written: temporary file,
 //     fsync, rename, fsync of the folder.
-//   - [ImportIDX], [ImportImages] and [WriteSynth] are the data-in pipelines
-//     behind `contrastream import` and `contrastream synth`: a source, an
-//     encode stage run in parallel in input order, and a shard sink. Each
-//     format's pipeline and its stage are one file (import_idx.go,
-//     import_images.go, synth.go; the shared run in import.go); its reader
-//     is in sources (sources.IDX, sources.Folder, sources.Synth). An
-//     imported image is checked as training decodes it: fully by
-//     image.Decode, or with ImportOptions.HeaderOnly by
-//     image.DecodeOptions.Check, the check Decode makes first.
+//   - [Import] is the run every data-in pipeline shares: a source and a
+//     per-record stage (run in parallel in input order, see
+//     [ImportOptions.StageOptions]) → a Shards sink, with dead letters, a
+//     bad-record budget, progress and an [ImportSummary]. [PNGEncoder] is
+//     the stage of the importers that have pixels. [WriteSynth]
+//     (`contrastream synth`) is one such pipeline, over sources.Synth.
+//   - Each foreign format lives in one folder with its reader, checks,
+//     import pipeline and tests: package sinks/idx (MNIST-format IDX files,
+//     `contrastream import idx`) and sinks/imagefolder (JPEG and PNG
+//     folders, `contrastream import images`, each file checked by the
+//     training decoder: fully by image.Decode, or with
+//     ImportOptions.HeaderOnly by image.DecodeOptions.Check, the check
+//     Decode makes first). They sit beside sinks because an importer ends
+//     in the shard writer; nothing in the library imports them.
 //
 // Imports point one way (pipeline ← sources ← stages ← sinks ← cmd): sinks
 // uses pipeline, sources and stages (the nn state-dict types for

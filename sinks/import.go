@@ -41,8 +41,9 @@ type ImportOptions struct {
 	// PNG is the PNG compression of importers that encode pixels (IDX,
 	// synth). PNGAuto picks PNGSpeed for IDX and PNGStore for synth.
 	PNG PNGLevel
-	// HeaderOnly makes ImportImages check only each file's header (format,
-	// size, the decoder's pixel limit) instead of decoding it fully. By
+	// HeaderOnly makes the image-folder importer (imagefolder.Import) check
+	// only each file's header (format, size, the decoder's pixel limit)
+	// instead of decoding it fully. By
 	// default every image is decoded as training will decode it, so a
 	// truncated or corrupt file is rejected at import rather than found,
 	// epoch after epoch, during training.
@@ -86,10 +87,17 @@ func (l PNGLevel) String() string {
 	return pngLevelNames[l]
 }
 
-func (l PNGLevel) or(def PNGLevel) png.CompressionLevel {
+// Or returns l, or def when l is PNGAuto: an importer's way of choosing its
+// default.
+func (l PNGLevel) Or(def PNGLevel) PNGLevel {
 	if l == PNGAuto {
-		l = def
+		return def
 	}
+	return l
+}
+
+// compression is l as image/png's level (PNGAuto is PNGSpeed).
+func (l PNGLevel) compression() png.CompressionLevel {
 	switch l {
 	case PNGStore:
 		return png.NoCompression
@@ -118,7 +126,9 @@ type ImportSummary struct {
 // dead-letter file (if any) names the bad ones.
 var ErrRejected = errors.New("sinks: records rejected")
 
-func workers(opt ImportOptions) []pipeline.StageOption {
+// StageOptions are the options of an importer's per-record stage: Workers
+// in input order (none when Workers is 1).
+func (opt ImportOptions) StageOptions() []pipeline.StageOption {
 	n := opt.Workers
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -129,9 +139,19 @@ func workers(opt ImportOptions) []pipeline.StageOption {
 	return []pipeline.StageOption{pipeline.Workers(n), pipeline.Ordered()}
 }
 
-// runImport builds and runs source → stage → shards, then reports.
-func runImport(ctx context.Context, name string, total int64, out ShardsConfig, opt ImportOptions,
-	build func(*pipeline.Pipeline) pipeline.Stream[ImageRow]) (ImportSummary, error) {
+// Import runs one import: a pipeline named name whose rows build adds to p
+// (a source and its stages, the per-record one with opt.StageOptions()),
+// ending in a Shards sink configured by out, with opt's dead letters,
+// bad-record budget and progress. total is the number of records expected
+// (0 if unknown); with opt.Shards it sets out.MaxRows. Each format's importer
+// (package sinks/idx, sinks/imagefolder; WriteSynth here) is a call of
+// Import with its own source and stage; a new format needs nothing more.
+//
+// The summary is returned even with an error (the shards written so far).
+// Rejected records with BadRecordBudget 0 fail the import at the end, with
+// an error wrapping ErrRejected.
+func Import(ctx context.Context, name string, total int64, out ShardsConfig, opt ImportOptions,
+	build func(p *pipeline.Pipeline) pipeline.Stream[ImageRow]) (ImportSummary, error) {
 	start := time.Now()
 	if opt.Shards > 0 && total > 0 {
 		out.MaxRows = (total + int64(opt.Shards) - 1) / int64(opt.Shards)
@@ -226,13 +246,18 @@ func (c *rejectCounter) Close() error {
 	return nil
 }
 
-// pngEncoder is the encode stage of ImportIDX: RawImage → PNG ImageRow. It
-// is safe for concurrent use; per record it allocates the PNG bytes (the
-// record keeps them) and reuses pooled pixel and zlib buffers.
-type pngEncoder struct {
-	level   png.CompressionLevel // as given: png.DefaultCompression is zlib's 6
-	classes int                  // if > 0, labels must be < classes
-	pool    sync.Pool            // *encodeBuf
+// PNGEncoder is the encode stage of the importers that have pixels (the IDX
+// importer, WriteSynth): sources.RawImage (8-bit gray or RGB) → an ImageRow
+// holding the image as PNG and its label. Use it by pointer. It is safe for
+// concurrent use and keeps input order under pipeline.Ordered; per record it
+// allocates the PNG bytes (the row keeps them) and reuses pooled pixel and
+// zlib buffers. A record with a bad size or channel count, or with a label
+// that has no class name, is a record error.
+type PNGEncoder struct {
+	Level   PNGLevel // compression; PNGAuto is PNGSpeed
+	Classes int      // if > 0, labels must be < Classes (the class names)
+
+	pool sync.Pool // *encodeBuf
 }
 
 type encodeBuf struct {
@@ -247,11 +272,11 @@ type zbufPool struct{ b *png.EncoderBuffer }
 func (z *zbufPool) Get() *png.EncoderBuffer  { return z.b }
 func (z *zbufPool) Put(b *png.EncoderBuffer) { z.b = b }
 
-func (e *pngEncoder) Process(_ context.Context, in sources.RawImage, emit func(ImageRow)) error {
-	if e.classes > 0 && in.Label >= e.classes {
-		return fmt.Errorf("sinks: label %d has no class name (%d names)", in.Label, e.classes)
+func (e *PNGEncoder) Process(_ context.Context, in sources.RawImage, emit func(ImageRow)) error {
+	if e.Classes > 0 && in.Label >= e.Classes {
+		return fmt.Errorf("sinks: label %d has no class name (%d names)", in.Label, e.Classes)
 	}
-	b, err := e.encode(in)
+	b, err := e.Encode(in)
 	if err != nil {
 		return err
 	}
@@ -259,15 +284,15 @@ func (e *pngEncoder) Process(_ context.Context, in sources.RawImage, emit func(I
 	return nil
 }
 
-// encode returns in as PNG bytes (a new slice).
-func (e *pngEncoder) encode(in sources.RawImage) ([]byte, error) {
+// Encode returns in as PNG bytes (a new slice).
+func (e *PNGEncoder) Encode(in sources.RawImage) ([]byte, error) {
 	if in.W <= 0 || in.H <= 0 || len(in.Pix) < in.W*in.H*in.C {
 		return nil, fmt.Errorf("sinks: encode: %dx%dx%d image with %d samples", in.W, in.H, in.C, len(in.Pix))
 	}
 	eb, _ := e.pool.Get().(*encodeBuf)
 	if eb == nil {
 		eb = &encodeBuf{}
-		eb.enc.CompressionLevel = e.level
+		eb.enc.CompressionLevel = e.Level.compression()
 		eb.enc.BufferPool = &zbufPool{}
 	}
 	defer e.pool.Put(eb)

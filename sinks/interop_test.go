@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contrastream/contrastream/internal/shardtest"
 	"github.com/contrastream/contrastream/sources"
 	cimage "github.com/contrastream/contrastream/stages/image"
 )
@@ -77,11 +78,11 @@ func TestDuckDBReadsOurShards(t *testing.T) {
 	}
 	var want []row
 	s := sources.Synth{Size: 16, Seed: 9}
-	enc := &pngEncoder{}
+	enc := &PNGEncoder{Level: PNGDefault}
 	buf := make([]byte, 16*16*3)
 	for i := 0; i < 100; i++ {
 		label := s.Draw(buf, int64(i))
-		img, err := enc.encode(sources.RawImage{W: 16, H: 16, C: 3, Pix: buf})
+		img, err := enc.Encode(sources.RawImage{W: 16, H: 16, C: 3, Pix: buf})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +167,7 @@ func TestWeReadDuckDBParquet(t *testing.T) {
 		label := (i * 7) % 10
 		// DuckDB reads the label from the name and writes rows in name order.
 		name := fmt.Sprintf("%03d_%02d.png", label, i)
-		if err := os.WriteFile(filepath.Join(src, name), encodeTestImage(t, "png", 3+i%5, 2+i%4), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(src, name), shardtest.EncodeImage(t, "png", 3+i%5, 2+i%4), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,90 +13,23 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/file"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
+	"github.com/contrastream/contrastream/internal/shardtest"
 	"github.com/contrastream/contrastream/pipeline"
 )
 
-// shardRow is a row read back from a shard.
-type shardRow struct {
-	Image    []byte
-	Path     string
-	HasPath  bool
-	Label    int64
-	HasLabel bool
-}
+// The shard readers of the tests live in internal/shardtest, shared with
+// the importers' tests (sinks/idx, sinks/imagefolder).
+type (
+	shardRow  = shardtest.Row
+	shardInfo = shardtest.Info
+)
 
-// shardInfo is what readShard learns about a file.
-type shardInfo struct {
-	Rows      []shardRow
-	RowGroups int
-	Meta      map[string]string // Parquet key-value metadata
-	Schema    *arrow.Schema
-	Codecs    []compress.Compression // per column chunk of row group 0
-}
-
-// readShard reads a shard back with arrow/go's own Parquet reader.
 func readShard(t testing.TB, path string) shardInfo {
 	t.Helper()
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	defer pf.Close()
-	info := shardInfo{RowGroups: pf.NumRowGroups(), Meta: map[string]string{}}
-	kv := pf.MetaData().KeyValueMetadata()
-	for i, k := range kv.Keys() {
-		info.Meta[k] = kv.Values()[i]
-	}
-	if pf.NumRowGroups() > 0 {
-		rg := pf.MetaData().RowGroup(0)
-		for c := 0; c < rg.NumColumns(); c++ {
-			cc, err := rg.ColumnChunk(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info.Codecs = append(info.Codecs, cc.Compression())
-		}
-	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	defer tbl.Release()
-	info.Schema = tbl.Schema()
-	tr := array.NewTableReader(tbl, 1<<20)
-	defer tr.Release()
-	for tr.Next() {
-		rec := tr.Record()
-		img := rec.Column(0).(*array.Struct)
-		bs := img.Field(0).(*array.Binary)
-		ps := img.Field(1).(*array.String)
-		var labs *array.Int64
-		if rec.NumCols() > 1 {
-			labs = rec.Column(1).(*array.Int64)
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			r := shardRow{Image: bytes.Clone(bs.Value(i)), HasPath: ps.IsValid(i)}
-			if r.HasPath {
-				r.Path = ps.Value(i)
-			}
-			if labs != nil && labs.IsValid(i) {
-				r.Label, r.HasLabel = labs.Value(i), true
-			}
-			info.Rows = append(info.Rows, r)
-		}
-	}
-	return info
+	return shardtest.Read(t, path)
 }
 
 // listDir returns the names in dir, sorted (hidden ones included).

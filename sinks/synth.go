@@ -20,8 +20,8 @@ func WriteSynth(ctx context.Context, s sources.Synth, out ShardsConfig, opt Impo
 	if out.ClassNames == nil {
 		out.ClassNames = s.ClassNames()
 	}
-	st := &synthStage{s: s, enc: pngEncoder{level: opt.PNG.or(PNGStore)}}
-	sum, err := runImport(ctx, "synth", int64(s.N), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
+	st := &synthStage{s: s, enc: PNGEncoder{Level: opt.PNG.Or(PNGStore)}}
+	sum, err := Import(ctx, "synth", int64(s.N), out, opt, func(p *pipeline.Pipeline) pipeline.Stream[ImageRow] {
 		idx := pipeline.Source(p, "index", pipeline.ProducerFunc[int64](
 			func(ctx context.Context, emit func(int64) error) error {
 				for i := 0; i < s.N; i++ {
@@ -31,7 +31,7 @@ func WriteSynth(ctx context.Context, s sources.Synth, out ShardsConfig, opt Impo
 				}
 				return nil
 			}))
-		return pipeline.Apply(p, "draw", idx, pipeline.Stage[int64, ImageRow](st), workers(opt)...)
+		return pipeline.Apply(p, "draw", idx, pipeline.Stage[int64, ImageRow](st), opt.StageOptions()...)
 	})
 	sum.Classes = out.ClassNames
 	return sum, err
@@ -40,7 +40,7 @@ func WriteSynth(ctx context.Context, s sources.Synth, out ShardsConfig, opt Impo
 // synthStage draws and encodes one synthetic image per index.
 type synthStage struct {
 	s    sources.Synth
-	enc  pngEncoder
+	enc  PNGEncoder
 	pool sync.Pool // *[]byte pixel buffers
 }
 
@@ -56,7 +56,7 @@ func (st *synthStage) Process(_ context.Context, i int64, emit func(ImageRow)) e
 	}
 	defer st.pool.Put(bp)
 	label := st.s.Draw(*bp, i)
-	b, err := st.enc.encode(sources.RawImage{Row: i, Label: label, W: n, H: n, C: 3, Pix: *bp})
+	b, err := st.enc.Encode(sources.RawImage{Row: i, Label: label, W: n, H: n, C: 3, Pix: *bp})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/contrastream/contrastream/sinks"
+	"github.com/contrastream/contrastream/sinks/idx"
+	"github.com/contrastream/contrastream/sinks/imagefolder"
 	"github.com/contrastream/contrastream/sources"
 )
 
@@ -126,7 +128,7 @@ func runImportIDX(ctx context.Context, args []string) error {
 		"dataset-fashion-mnist: --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 	var d dataFlags
 	d.register(fs)
-	var src sources.IDX
+	var src idx.Source
 	fs.StringVar(&src.Images, "images", "", "IDX images `file` (required)")
 	fs.StringVar(&src.Labels, "labels", "", "IDX labels `file` (optional: no label column without it)")
 	fs.IntVar(&src.Limit, "limit", 0, "import at most this many images (0: all)")
@@ -150,7 +152,7 @@ func runImportIDX(ctx context.Context, args []string) error {
 		cfg.ClassNames = strings.Split(*classNames, ",")
 	}
 	p := newDataProgress(os.Stderr, "import idx")
-	sum, err := sinks.ImportIDX(ctx, src, cfg, sinks.ImportOptions{
+	sum, err := idx.Import(ctx, src, cfg, sinks.ImportOptions{
 		Shards: d.shards, Workers: d.workers, Progress: p.update, PNG: level})
 	p.done()
 	return reportData(os.Stdout, "import idx", d, sum, err)
@@ -186,7 +188,7 @@ func runImportImages(ctx context.Context, args []string) error {
 		}
 	}
 	p := newDataProgress(os.Stderr, "import images")
-	sum, err := sinks.ImportImages(ctx, sources.Folder{Dir: dir}, d.shardsConfig(), sinks.ImportOptions{
+	sum, err := imagefolder.Import(ctx, imagefolder.Source{Dir: dir}, d.shardsConfig(), sinks.ImportOptions{
 		Shards: d.shards, Workers: d.workers, DeadLetters: deadLetters, BadRecordBudget: maxBad, Progress: p.update,
 		HeaderOnly: !verify})
 	p.done()

@@ -1,4 +1,4 @@
-package eval
+package eval_test
 
 import (
 	"io"
@@ -6,24 +6,25 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/sinks/idx"
 	"github.com/contrastream/contrastream/stages/augment"
+	"github.com/contrastream/contrastream/stages/eval"
 )
 
 // readIDXSet reads an IDX image file and its label file into a Labeled set.
-func readIDXSet(t *testing.T, images, labels string) *Labeled {
+func readIDXSet(t *testing.T, images, labels string) *eval.Labeled {
 	t.Helper()
-	im, err := sources.OpenIDX(images)
+	im, err := idx.Open(images)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer im.Close()
-	lb, err := sources.OpenIDX(labels)
+	lb, err := idx.Open(labels)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lb.Close()
-	set := &Labeled{Side: im.Dims[1], C: 1}
+	set := &eval.Labeled{Side: im.Dims[1], C: 1}
 	buf := make([]byte, im.ItemSize())
 	var l [1]byte
 	for {
@@ -65,9 +66,9 @@ func TestFashionMNISTPixelBaseline(t *testing.T) {
 		{"v/255", augment.Normalize{Std: [3]float32{1, 1, 1}}},
 		{"imagenet-normalized", augment.Normalize{}},
 	} {
-		xtr, dim := PixelFeatures(train, norm.n)
-		xte, _ := PixelFeatures(test, norm.n)
-		knn, err := KNN{}.Evaluate(xtr, train.Labels, xte, test.Labels, dim)
+		xtr, dim := eval.PixelFeatures(train, norm.n)
+		xte, _ := eval.PixelFeatures(test, norm.n)
+		knn, err := eval.KNN{}.Evaluate(xtr, train.Labels, xte, test.Labels, dim)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,9 +77,9 @@ func TestFashionMNISTPixelBaseline(t *testing.T) {
 			t.Errorf("raw-pixel kNN %.4f, published figures are about 0.80-0.85", knn.Top1)
 		}
 	}
-	xtr, dim := PixelFeatures(train, augment.Normalize{Std: [3]float32{1, 1, 1}})
-	xte, _ := PixelFeatures(test, augment.Normalize{Std: [3]float32{1, 1, 1}})
-	lin, err := LinearProbe{}.Evaluate(xtr, train.Labels, xte, test.Labels, dim)
+	xtr, dim := eval.PixelFeatures(train, augment.Normalize{Std: [3]float32{1, 1, 1}})
+	xte, _ := eval.PixelFeatures(test, augment.Normalize{Std: [3]float32{1, 1, 1}})
+	lin, err := eval.LinearProbe{}.Evaluate(xtr, train.Labels, xte, test.Labels, dim)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sources
+package idx
 
 import (
 	"bufio"
@@ -14,23 +14,23 @@ import (
 
 // IDX element type codes (the third byte of an IDX magic number).
 const (
-	IDXUint8   = 0x08
-	IDXInt8    = 0x09
-	IDXInt16   = 0x0B
-	IDXInt32   = 0x0C
-	IDXFloat32 = 0x0D
-	IDXFloat64 = 0x0E
+	Uint8   = 0x08
+	Int8    = 0x09
+	Int16   = 0x0B
+	Int32   = 0x0C
+	Float32 = 0x0D
+	Float64 = 0x0E
 )
 
-// ErrIDXTruncated is returned (wrapped) when an IDX file ends before the
+// ErrTruncated is returned (wrapped) when an IDX file ends before the
 // number of items its header promises.
-var ErrIDXTruncated = errors.New("sources: idx file is truncated")
+var ErrTruncated = errors.New("idx: file is truncated")
 
-// maxIDXItemSize bounds one item (e.g. one image) so that a corrupt header
+// maxItemSize bounds one item (e.g. one image) so that a corrupt header
 // cannot make the reader allocate gigabytes: 256 MiB.
-const maxIDXItemSize = 256 << 20
+const maxItemSize = 256 << 20
 
-// IDXReader streams the items of an IDX file (the MNIST format: a big-endian
+// Reader streams the items of an IDX file (the MNIST format: a big-endian
 // magic 0x0000TTDD, where TT is the element type and DD the number of
 // dimensions, then DD big-endian uint32 sizes, then the items). The first
 // dimension counts items; an item is the product of the others (an image of
@@ -40,7 +40,7 @@ const maxIDXItemSize = 256 << 20
 // the fly, so the file name does not matter. The reader holds one bufio
 // buffer and, with gzip, one decompressor; Next allocates nothing when dst is
 // large enough. It is not safe for concurrent use.
-type IDXReader struct {
+type Reader struct {
 	Type byte  // element type, one of the IDX* constants
 	Dims []int // dimension sizes, Dims[0] is the number of items
 
@@ -52,18 +52,18 @@ type IDXReader struct {
 	next     int // index of the next item
 }
 
-// NewIDXReader parses the IDX header at the start of r and returns a reader
+// NewReader parses the IDX header at the start of r and returns a reader
 // positioned at the first item. name is used in error messages only (a file
 // name, for example). It returns an error naming the file when the header is
 // not IDX, declares an unknown element type, zero dimensions or an item
 // larger than 256 MiB, or is cut short.
-func NewIDXReader(r io.Reader, name string) (*IDXReader, error) {
+func NewReader(r io.Reader, name string) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	x := &IDXReader{name: name, r: br}
+	x := &Reader{name: name, r: br}
 	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("sources: idx %s: gzip header: %w", name, err)
+			return nil, fmt.Errorf("idx: %s: gzip header: %w", name, err)
 		}
 		x.gz = gz
 		x.r = bufio.NewReaderSize(gz, 64<<10)
@@ -73,16 +73,16 @@ func NewIDXReader(r io.Reader, name string) (*IDXReader, error) {
 		return nil, x.headerErr(err)
 	}
 	if magic[0] != 0 || magic[1] != 0 {
-		return nil, fmt.Errorf("sources: idx %s: not an IDX file (magic % x, want 00 00 TT DD)", name, magic)
+		return nil, fmt.Errorf("idx: %s: not an IDX file (magic % x, want 00 00 TT DD)", name, magic)
 	}
 	x.Type = magic[2]
-	elem := idxElemSize(x.Type)
+	elem := elemSize(x.Type)
 	if elem == 0 {
-		return nil, fmt.Errorf("sources: idx %s: unknown element type 0x%02x", name, x.Type)
+		return nil, fmt.Errorf("idx: %s: unknown element type 0x%02x", name, x.Type)
 	}
 	nd := int(magic[3])
 	if nd == 0 {
-		return nil, fmt.Errorf("sources: idx %s: zero dimensions", name)
+		return nil, fmt.Errorf("idx: %s: zero dimensions", name)
 	}
 	x.Dims = make([]int, nd)
 	item := uint64(elem)
@@ -93,34 +93,34 @@ func NewIDXReader(r io.Reader, name string) (*IDXReader, error) {
 		}
 		d := binary.BigEndian.Uint32(b[:])
 		if d > math.MaxInt32 {
-			return nil, fmt.Errorf("sources: idx %s: dimension %d is too large (%d)", name, i, d)
+			return nil, fmt.Errorf("idx: %s: dimension %d is too large (%d)", name, i, d)
 		}
 		x.Dims[i] = int(d)
 		if i > 0 {
 			item *= uint64(d)
-			if item > maxIDXItemSize {
-				return nil, fmt.Errorf("sources: idx %s: item of %v exceeds %d bytes", name, x.Dims[1:i+1], maxIDXItemSize)
+			if item > maxItemSize {
+				return nil, fmt.Errorf("idx: %s: item of %v exceeds %d bytes", name, x.Dims[1:i+1], maxItemSize)
 			}
 		}
 	}
 	if item == 0 {
 		// Zero-size items would let a 16-byte file "hold" 2^31 items.
-		return nil, fmt.Errorf("sources: idx %s: items of size zero (dimensions %v)", name, x.Dims)
+		return nil, fmt.Errorf("idx: %s: items of size zero (dimensions %v)", name, x.Dims)
 	}
 	x.itemSize = int(item)
 	return x, nil
 }
 
-// OpenIDX opens the IDX file at path (gzipped or not); Close closes it. An
+// Open opens the IDX file at path (gzipped or not); Close closes it. An
 // uncompressed file shorter than its header declares is refused here, with
-// an error wrapping ErrIDXTruncated that names both sizes; a gzipped one is
+// an error wrapping ErrTruncated that names both sizes; a gzipped one is
 // found truncated only when Next reaches its end.
-func OpenIDX(path string) (*IDXReader, error) {
+func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("sources: idx: %w", err)
+		return nil, fmt.Errorf("idx: %w", err)
 	}
-	x, err := NewIDXReader(f, path)
+	x, err := NewReader(f, path)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -134,8 +134,8 @@ func OpenIDX(path string) (*IDXReader, error) {
 			need := x.HeaderSize() + int64(x.Dims[0])*int64(x.itemSize)
 			if st.Size() < need {
 				x.Close()
-				return nil, fmt.Errorf("sources: idx %s: header declares %d items of %d bytes (%d bytes with the header) but the file holds %d: %w",
-					path, x.Dims[0], x.itemSize, need, st.Size(), ErrIDXTruncated)
+				return nil, fmt.Errorf("idx: %s: header declares %d items of %d bytes (%d bytes with the header) but the file holds %d: %w",
+					path, x.Dims[0], x.itemSize, need, st.Size(), ErrTruncated)
 			}
 		}
 	}
@@ -144,43 +144,43 @@ func OpenIDX(path string) (*IDXReader, error) {
 
 // HeaderSize returns the size of the IDX header in bytes (4 for the magic
 // number and 4 per dimension), before decompression.
-func (x *IDXReader) HeaderSize() int64 { return 4 + 4*int64(len(x.Dims)) }
+func (x *Reader) HeaderSize() int64 { return 4 + 4*int64(len(x.Dims)) }
 
 // Gzipped reports whether the file is gzipped.
-func (x *IDXReader) Gzipped() bool { return x.gz != nil }
+func (x *Reader) Gzipped() bool { return x.gz != nil }
 
-func (x *IDXReader) headerErr(err error) error {
+func (x *Reader) headerErr(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("sources: idx %s: header cut short: %w", x.name, ErrIDXTruncated)
+		return fmt.Errorf("idx: %s: header cut short: %w", x.name, ErrTruncated)
 	}
-	return fmt.Errorf("sources: idx %s: reading header: %w", x.name, err)
+	return fmt.Errorf("idx: %s: reading header: %w", x.name, err)
 }
 
-func idxElemSize(t byte) int {
+func elemSize(t byte) int {
 	switch t {
-	case IDXUint8, IDXInt8:
+	case Uint8, Int8:
 		return 1
-	case IDXInt16:
+	case Int16:
 		return 2
-	case IDXInt32, IDXFloat32:
+	case Int32, Float32:
 		return 4
-	case IDXFloat64:
+	case Float64:
 		return 8
 	}
 	return 0
 }
 
 // Len returns the number of items the header declares (Dims[0]).
-func (x *IDXReader) Len() int { return x.Dims[0] }
+func (x *Reader) Len() int { return x.Dims[0] }
 
 // ItemSize returns the size of one item in bytes.
-func (x *IDXReader) ItemSize() int { return x.itemSize }
+func (x *Reader) ItemSize() int { return x.itemSize }
 
 // Next reads the next item's raw big-endian bytes into dst (grown if too
 // small) and returns the filled slice. It returns io.EOF after the last item,
-// and an error wrapping ErrIDXTruncated, naming the file and item, when the
+// and an error wrapping ErrTruncated, naming the file and item, when the
 // data ends early. It allocates only when dst is too small.
-func (x *IDXReader) Next(dst []byte) ([]byte, error) {
+func (x *Reader) Next(dst []byte) ([]byte, error) {
 	if x.next >= x.Dims[0] {
 		return dst[:0], io.EOF
 	}
@@ -204,17 +204,17 @@ func (x *IDXReader) Next(dst []byte) ([]byte, error) {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return dst[:0], fmt.Errorf("sources: idx %s: item %d of %d: %w", x.name, x.next, x.Dims[0], ErrIDXTruncated)
+			return dst[:0], fmt.Errorf("idx: %s: item %d of %d: %w", x.name, x.next, x.Dims[0], ErrTruncated)
 		}
-		return dst[:0], fmt.Errorf("sources: idx %s: item %d: %w", x.name, x.next, err)
+		return dst[:0], fmt.Errorf("idx: %s: item %d: %w", x.name, x.next, err)
 	}
 	x.next++
 	return dst, nil
 }
 
 // Close releases the decompressor and closes the file when the reader was
-// made by OpenIDX. It does not check for trailing bytes.
-func (x *IDXReader) Close() error {
+// made by Open. It does not check for trailing bytes.
+func (x *Reader) Close() error {
 	var err error
 	if x.gz != nil {
 		err = x.gz.Close()

@@ -1,4 +1,4 @@
-package sources
+package idx
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/contrastream/contrastream/sources"
 )
 
 // idxBytes builds an IDX file: magic 00 00 typ len(dims), the dims, data.
@@ -41,35 +43,35 @@ func seq(n int) []byte {
 	return b
 }
 
-func TestIDXReader(t *testing.T) {
-	images := idxBytes(IDXUint8, []uint32{3, 2, 4}, seq(24))
+func TestReader(t *testing.T) {
+	images := idxBytes(Uint8, []uint32{3, 2, 4}, seq(24))
 	for _, tc := range []struct {
 		name    string
 		in      []byte
 		dims    []int
 		items   int    // items read before the error
 		wantErr string // "" = clean io.EOF after the items
-		trunc   bool   // error wraps ErrIDXTruncated
+		trunc   bool   // error wraps ErrTruncated
 	}{
 		{"images", images, []int{3, 2, 4}, 3, "", false},
 		{"gzipped images", gz(images), []int{3, 2, 4}, 3, "", false},
-		{"labels", idxBytes(IDXUint8, []uint32{5}, seq(5)), []int{5}, 5, "", false},
-		{"int32 items", idxBytes(IDXInt32, []uint32{2, 3}, seq(24)), []int{2, 3}, 2, "", false},
-		{"no items", idxBytes(IDXUint8, []uint32{0, 28, 28}, nil), []int{0, 28, 28}, 0, "", false},
-		{"trailing bytes are ignored", idxBytes(IDXUint8, []uint32{2}, seq(9)), []int{2}, 2, "", false},
-		{"data cut short", idxBytes(IDXUint8, []uint32{3, 2, 4}, seq(20)), nil, 2, "item 2 of 3", true},
-		{"gzipped, cut short", gz(idxBytes(IDXUint8, []uint32{3, 2, 4}, seq(20))), nil, 2, "item 2 of 3", true},
+		{"labels", idxBytes(Uint8, []uint32{5}, seq(5)), []int{5}, 5, "", false},
+		{"int32 items", idxBytes(Int32, []uint32{2, 3}, seq(24)), []int{2, 3}, 2, "", false},
+		{"no items", idxBytes(Uint8, []uint32{0, 28, 28}, nil), []int{0, 28, 28}, 0, "", false},
+		{"trailing bytes are ignored", idxBytes(Uint8, []uint32{2}, seq(9)), []int{2}, 2, "", false},
+		{"data cut short", idxBytes(Uint8, []uint32{3, 2, 4}, seq(20)), nil, 2, "item 2 of 3", true},
+		{"gzipped, cut short", gz(idxBytes(Uint8, []uint32{3, 2, 4}, seq(20))), nil, 2, "item 2 of 3", true},
 		{"empty file", nil, nil, 0, "header cut short", true},
-		{"header cut short", idxBytes(IDXUint8, []uint32{3, 2, 4}, nil)[:9], nil, 0, "header cut short", true},
+		{"header cut short", idxBytes(Uint8, []uint32{3, 2, 4}, nil)[:9], nil, 0, "header cut short", true},
 		{"not idx", []byte("PK\x03\x04 a zip file"), nil, 0, "not an IDX file", false},
 		{"unknown type", idxBytes(0x42, []uint32{1}, seq(1)), nil, 0, "unknown element type 0x42", false},
-		{"zero dimensions", idxBytes(IDXUint8, nil, seq(1)), nil, 0, "zero dimensions", false},
-		{"zero-size items", idxBytes(IDXUint8, []uint32{1<<31 - 1, 0}, nil), nil, 0, "size zero", false},
-		{"huge item", idxBytes(IDXFloat64, []uint32{1, 1 << 16, 1 << 16}, nil), nil, 0, "exceeds", false},
+		{"zero dimensions", idxBytes(Uint8, nil, seq(1)), nil, 0, "zero dimensions", false},
+		{"zero-size items", idxBytes(Uint8, []uint32{1<<31 - 1, 0}, nil), nil, 0, "size zero", false},
+		{"huge item", idxBytes(Float64, []uint32{1, 1 << 16, 1 << 16}, nil), nil, 0, "exceeds", false},
 		{"broken gzip", []byte{0x1f, 0x8b, 0, 0}, nil, 0, "gzip", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x, err := NewIDXReader(bytes.NewReader(tc.in), "f.idx")
+			x, err := NewReader(bytes.NewReader(tc.in), "f.idx")
 			items := 0
 			if err == nil {
 				if tc.dims != nil && fmt.Sprint(x.Dims) != fmt.Sprint(tc.dims) {
@@ -97,18 +99,18 @@ func TestIDXReader(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "f.idx") || !strings.HasPrefix(err.Error(), "sources: idx") {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "f.idx") || !strings.HasPrefix(err.Error(), "idx: ") {
 				t.Fatalf("err = %v, want one naming f.idx with %q", err, tc.wantErr)
 			}
-			if errors.Is(err, ErrIDXTruncated) != tc.trunc {
-				t.Errorf("errors.Is(err, ErrIDXTruncated) = %v, want %v", !tc.trunc, tc.trunc)
+			if errors.Is(err, ErrTruncated) != tc.trunc {
+				t.Errorf("errors.Is(err, ErrTruncated) = %v, want %v", !tc.trunc, tc.trunc)
 			}
 		})
 	}
 }
 
-func TestIDXReaderValues(t *testing.T) {
-	x, err := NewIDXReader(bytes.NewReader(idxBytes(IDXUint8, []uint32{2, 2, 3}, seq(12))), "v")
+func TestReaderValues(t *testing.T) {
+	x, err := NewReader(bytes.NewReader(idxBytes(Uint8, []uint32{2, 2, 3}, seq(12))), "v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,7 @@ func TestIDXReaderValues(t *testing.T) {
 		t.Fatalf("items %v %v", a, b)
 	}
 	if allocs := testing.AllocsPerRun(100, func() {
-		x, _ := NewIDXReader(bytes.NewReader(idxBytes(IDXUint8, []uint32{1, 2, 3}, seq(6))), "v")
+		x, _ := NewReader(bytes.NewReader(idxBytes(Uint8, []uint32{1, 2, 3}, seq(6))), "v")
 		buf := make([]byte, 0, 8)
 		x.Next(buf)
 	}); allocs > 20 {
@@ -141,8 +143,8 @@ func writeIDXPair(t testing.TB, dir string, n, h, w int, gzipped bool) (string, 
 	for i := range labs {
 		labs[i] = byte(i % 10)
 	}
-	im := idxBytes(IDXUint8, []uint32{uint32(n), uint32(h), uint32(w)}, pix)
-	lb := idxBytes(IDXUint8, []uint32{uint32(n)}, labs)
+	im := idxBytes(Uint8, []uint32{uint32(n), uint32(h), uint32(w)}, pix)
+	lb := idxBytes(Uint8, []uint32{uint32(n)}, labs)
 	if gzipped {
 		im, lb = gz(im), gz(lb)
 	}
@@ -156,10 +158,10 @@ func writeIDXPair(t testing.TB, dir string, n, h, w int, gzipped bool) (string, 
 	return ip, lp
 }
 
-func collectIDX(t *testing.T, s IDX) ([]RawImage, error) {
+func collectIDX(t *testing.T, s Source) ([]sources.RawImage, error) {
 	t.Helper()
-	var out []RawImage
-	err := s.Produce(context.Background(), func(r RawImage) error {
+	var out []sources.RawImage
+	err := s.Produce(context.Background(), func(r sources.RawImage) error {
 		out = append(out, r)
 		return nil
 	})
@@ -170,7 +172,7 @@ func TestIDXSource(t *testing.T) {
 	for _, gzipped := range []bool{false, true} {
 		t.Run(fmt.Sprint("gzip=", gzipped), func(t *testing.T) {
 			ip, lp := writeIDXPair(t, t.TempDir(), 13, 3, 5, gzipped)
-			got, err := collectIDX(t, IDX{Images: ip, Labels: lp})
+			got, err := collectIDX(t, Source{Images: ip, Labels: lp})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +190,7 @@ func TestIDXSource(t *testing.T) {
 			if &got[0].Pix[0] == &got[1].Pix[0] {
 				t.Error("emitted images share a pixel buffer")
 			}
-			got, err = collectIDX(t, IDX{Images: ip, Limit: 4})
+			got, err = collectIDX(t, Source{Images: ip, Limit: 4})
 			if err != nil || len(got) != 4 || got[3].Label != -1 {
 				t.Fatalf("Limit 4 without labels: %d images, %v", len(got), err)
 			}
@@ -208,16 +210,16 @@ func TestIDXSourceErrors(t *testing.T) {
 	os.WriteFile(shortGz, gz(full[:len(full)-3]), 0o644)
 	for _, tc := range []struct {
 		name string
-		s    IDX
+		s    Source
 		want string
 	}{
-		{"no images", IDX{}, "no images file"},
-		{"missing", IDX{Images: filepath.Join(dir, "nope")}, "nope"},
-		{"labels as images", IDX{Images: lp}, "not an images file"},
-		{"images as labels", IDX{Images: ip, Labels: ip}, "not a labels file"},
-		{"mismatched counts", IDX{Images: ip5, Labels: lp}, "holds 5 images but"},
-		{"truncated", IDX{Images: short, Labels: lp}, "header declares 4 items of 4 bytes (32 bytes with the header) but the file holds 29"},
-		{"truncated gzipped", IDX{Images: shortGz, Labels: lp}, "item 3 of 4"},
+		{"no images", Source{}, "no images file"},
+		{"missing", Source{Images: filepath.Join(dir, "nope")}, "nope"},
+		{"labels as images", Source{Images: lp}, "not an images file"},
+		{"images as labels", Source{Images: ip, Labels: ip}, "not a labels file"},
+		{"mismatched counts", Source{Images: ip5, Labels: lp}, "holds 5 images but"},
+		{"truncated", Source{Images: short, Labels: lp}, "header declares 4 items of 4 bytes (32 bytes with the header) but the file holds 29"},
+		{"truncated gzipped", Source{Images: shortGz, Labels: lp}, "item 3 of 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := collectIDX(t, tc.s)
@@ -231,26 +233,26 @@ func TestIDXSourceErrors(t *testing.T) {
 // FuzzIDX checks that no input makes the IDX reader panic, hang or
 // allocate without bound, gzipped or not.
 func FuzzIDX(f *testing.F) {
-	f.Add(idxBytes(IDXUint8, []uint32{3, 2, 4}, seq(24)))
-	f.Add(gz(idxBytes(IDXUint8, []uint32{3, 2, 4}, seq(24))))
-	f.Add(idxBytes(IDXUint8, []uint32{5}, seq(5)))
-	f.Add(idxBytes(IDXFloat64, []uint32{2, 3}, seq(40)))
+	f.Add(idxBytes(Uint8, []uint32{3, 2, 4}, seq(24)))
+	f.Add(gz(idxBytes(Uint8, []uint32{3, 2, 4}, seq(24))))
+	f.Add(idxBytes(Uint8, []uint32{5}, seq(5)))
+	f.Add(idxBytes(Float64, []uint32{2, 3}, seq(40)))
 	f.Add([]byte{0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28})
 	f.Add([]byte{0x1f, 0x8b})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x, err := NewIDXReader(bytes.NewReader(b), "fuzz")
+		x, err := NewReader(bytes.NewReader(b), "fuzz")
 		if err != nil {
 			return
 		}
 		defer x.Close()
-		if x.ItemSize() > maxIDXItemSize {
+		if x.ItemSize() > maxItemSize {
 			t.Fatalf("item size %d", x.ItemSize())
 		}
 		var buf []byte
 		for i := 0; ; i++ {
 			buf, err = x.Next(buf)
 			if err != nil {
-				if err != io.EOF && !errors.Is(err, ErrIDXTruncated) && !strings.Contains(err.Error(), "fuzz") {
+				if err != io.EOF && !errors.Is(err, ErrTruncated) && !strings.Contains(err.Error(), "fuzz") {
 					t.Fatalf("error without the file name: %v", err)
 				}
 				return
@@ -285,7 +287,7 @@ func TestIDXFashionMNIST(t *testing.T) {
 		if _, err := os.Stat(ip); err != nil {
 			t.Skipf("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist): %v", err)
 		}
-		images, labels, n, err := IDX{Images: ip, Labels: lp}.Open()
+		images, labels, n, err := Source{Images: ip, Labels: lp}.Open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,15 +299,15 @@ func TestIDXFashionMNIST(t *testing.T) {
 	}
 }
 
-func ExampleIDX() {
+func ExampleSource() {
 	dir, _ := os.MkdirTemp("", "idx")
 	defer os.RemoveAll(dir)
 	// Two 2×3 images and their labels, as MNIST stores them.
-	os.WriteFile(filepath.Join(dir, "img"), idxBytes(IDXUint8, []uint32{2, 2, 3}, seq(12)), 0o644)
-	os.WriteFile(filepath.Join(dir, "lab"), gz(idxBytes(IDXUint8, []uint32{2}, []byte{7, 2})), 0o644)
+	os.WriteFile(filepath.Join(dir, "img"), idxBytes(Uint8, []uint32{2, 2, 3}, seq(12)), 0o644)
+	os.WriteFile(filepath.Join(dir, "lab"), gz(idxBytes(Uint8, []uint32{2}, []byte{7, 2})), 0o644)
 
-	src := IDX{Images: filepath.Join(dir, "img"), Labels: filepath.Join(dir, "lab")}
-	err := src.Produce(context.Background(), func(r RawImage) error {
+	src := Source{Images: filepath.Join(dir, "img"), Labels: filepath.Join(dir, "lab")}
+	err := src.Produce(context.Background(), func(r sources.RawImage) error {
 		fmt.Printf("%v: %dx%d label %d pixels %v\n", r.Key(), r.W, r.H, r.Label, r.Pix)
 		return nil
 	})

@@ -1,4 +1,4 @@
-package sources
+package imagefolder
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func makeTree(t testing.TB, files map[string]string) string {
 	return dir
 }
 
-func TestFolderList(t *testing.T) {
+func TestSourceList(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		files   map[string]string
@@ -60,7 +60,7 @@ func TestFolderList(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := makeTree(t, tc.files)
-			l, err := Folder{Dir: dir, Extensions: tc.ext}.List()
+			l, err := Source{Dir: dir, Extensions: tc.ext}.List()
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), dir) {
 					t.Fatalf("err = %v, want %q naming the folder", err, tc.err)
@@ -89,19 +89,19 @@ func TestFolderList(t *testing.T) {
 	dir := makeTree(t, map[string]string{"real/a.png": "", "other/x.png": ""})
 	os.Symlink(filepath.Join(dir, "real", "a.png"), filepath.Join(dir, "other", "link.png"))
 	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "other", "sub"))
-	l, err := Folder{Dir: dir}.List()
+	l, err := Source{Dir: dir}.List()
 	if err != nil || len(l.Files) != 3 || l.Files[0].Path != "other/link.png" || l.Files[1].Path != "other/x.png" {
 		t.Errorf("with symlinks: %+v, %v", l.Files, err)
 	}
-	if _, err := (Folder{Dir: "/nonexistent/contrastream"}).List(); err == nil || !strings.Contains(err.Error(), "/nonexistent/contrastream") {
+	if _, err := (Source{Dir: "/nonexistent/contrastream"}).List(); err == nil || !strings.Contains(err.Error(), "/nonexistent/contrastream") {
 		t.Errorf("missing folder: %v", err)
 	}
 }
 
-func TestFolderProduce(t *testing.T) {
+func TestSourceProduce(t *testing.T) {
 	dir := makeTree(t, map[string]string{"a/1.png": "one", "b/2.jpg": "two"})
 	var got []string
-	err := Folder{Dir: dir}.Produce(context.Background(), func(f ImageFile) error {
+	err := Source{Dir: dir}.Produce(context.Background(), func(f File) error {
 		got = append(got, fmt.Sprintf("%v=%s/%d", f.Key(), f.Data, f.Label))
 		return nil
 	})
@@ -110,19 +110,19 @@ func TestFolderProduce(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := (Folder{Dir: dir}).Produce(ctx, func(ImageFile) error { return nil }); err != context.Canceled {
+	if err := (Source{Dir: dir}).Produce(ctx, func(File) error { return nil }); err != context.Canceled {
 		t.Errorf("cancelled: %v", err)
 	}
 }
 
-func ExampleFolder() {
+func ExampleSource() {
 	dir, _ := os.MkdirTemp("", "folder")
 	defer os.RemoveAll(dir)
 	for _, p := range []string{"dog/1.jpg", "cat/2.png", "cat/1.png"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(dir, p), []byte("..."), 0o644)
 	}
-	l, _ := Folder{Dir: dir}.List()
+	l, _ := Source{Dir: dir}.List()
 	fmt.Println(l.Classes)
 	for _, f := range l.Files {
 		fmt.Println(f.Path, f.Label)

@@ -1,4 +1,4 @@
-package sources
+package imagefolder
 
 import (
 	"context"
@@ -7,24 +7,24 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/contrastream/contrastream/pipeline"
 	"sort"
 	"strings"
+
+	"github.com/contrastream/contrastream/pipeline"
 )
 
-// ImageFile is one encoded image file read from a folder: its bytes as they
+// File is one encoded image file read from a folder: its bytes as they
 // are on disk (PNG or JPEG, not decoded), its path relative to the folder
 // (slash-separated) and its class index (-1 in a flat folder). Row is its
 // position in the folder's sorted listing.
-type ImageFile struct {
+type File struct {
 	Path  string
 	Row   int64
 	Label int
 	Data  []byte
 }
 
-// Folder is a source of image files laid out as torchvision's ImageFolder
+// Source is a source of image files laid out as torchvision's ImageFolder
 // expects: DIR/<class>/**/*.{jpg,jpeg,png}. Class names are the immediate
 // subfolders of Dir, sorted by byte order, and a class's label is its index
 // in that order. A folder without subfolders holding images is flat: its own
@@ -36,29 +36,29 @@ type ImageFile struct {
 // directly in Dir are ignored (as ImageFolder does); List reports them in
 // Ignored. The listing is sorted, so the order (and every Row) is stable.
 //
-// Produce emits one ImageFile per file, reading each file whole (records are
+// Produce emits one File per file, reading each file whole (records are
 // as large as the files). A file that cannot be read is a fatal error naming
 // it. Safe for concurrent use.
-type Folder struct {
+type Source struct {
 	Dir        string
 	Extensions []string // with the dot, lower case; default .jpg .jpeg .png
 }
 
-// FolderListing is the result of Folder.List.
-type FolderListing struct {
-	Classes []string    // class names (label i is Classes[i]); nil for a flat folder
-	Files   []ImageFile // Data is nil; sorted by class, then path
-	Ignored []string    // image files in Dir itself that class mode ignored
+// Listing is the result of Source.List.
+type Listing struct {
+	Classes []string // class names (label i is Classes[i]); nil for a flat folder
+	Files   []File   // Data is nil; sorted by class, then path
+	Ignored []string // image files in Dir itself that class mode ignored
 }
 
-func (s Folder) exts() []string {
+func (s Source) exts() []string {
 	if len(s.Extensions) == 0 {
 		return []string{".jpg", ".jpeg", ".png"}
 	}
 	return s.Extensions
 }
 
-func (s Folder) isImage(name string) bool {
+func (s Source) isImage(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	for _, e := range s.exts() {
 		if ext == e {
@@ -83,14 +83,14 @@ func isFile(path string, d fs.DirEntry) bool {
 // List walks Dir and returns the classes and the image files, without
 // reading them. It returns an error naming the folder when it is missing or
 // holds no image file.
-func (s Folder) List() (FolderListing, error) {
-	var out FolderListing
+func (s Source) List() (Listing, error) {
+	var out Listing
 	if s.Dir == "" {
-		return out, errors.New("sources: folder: no folder given")
+		return out, errors.New("imagefolder: no folder given")
 	}
 	entries, err := os.ReadDir(s.Dir)
 	if err != nil {
-		return out, fmt.Errorf("sources: folder: %w", err)
+		return out, fmt.Errorf("imagefolder: %w", err)
 	}
 	var top []string
 	var classes []string
@@ -128,7 +128,7 @@ func (s Folder) List() (FolderListing, error) {
 			return nil
 		})
 		if err != nil {
-			return FolderListing{}, fmt.Errorf("sources: folder %s: %w", s.Dir, err)
+			return Listing{}, fmt.Errorf("imagefolder: %s: %w", s.Dir, err)
 		}
 		if len(files) == 0 {
 			continue // a subfolder without images is not a class
@@ -137,7 +137,7 @@ func (s Folder) List() (FolderListing, error) {
 		label := len(out.Classes)
 		out.Classes = append(out.Classes, c)
 		for _, f := range files {
-			out.Files = append(out.Files, ImageFile{Path: f, Row: int64(len(out.Files)), Label: label})
+			out.Files = append(out.Files, File{Path: f, Row: int64(len(out.Files)), Label: label})
 		}
 	}
 	if len(out.Classes) > 0 {
@@ -145,17 +145,17 @@ func (s Folder) List() (FolderListing, error) {
 		return out, nil
 	}
 	for _, f := range top {
-		out.Files = append(out.Files, ImageFile{Path: f, Row: int64(len(out.Files)), Label: -1})
+		out.Files = append(out.Files, File{Path: f, Row: int64(len(out.Files)), Label: -1})
 	}
 	if len(out.Files) == 0 {
-		return out, fmt.Errorf("sources: folder %s: no image files (%s) in it or in its subfolders", s.Dir, strings.Join(s.exts(), " "))
+		return out, fmt.Errorf("imagefolder: %s: no image files (%s) in it or in its subfolders", s.Dir, strings.Join(s.exts(), " "))
 	}
 	return out, nil
 }
 
 // Produce lists Dir and emits every image file with its bytes, in listing
-// order; see Folder.
-func (s Folder) Produce(ctx context.Context, emit func(ImageFile) error) error {
+// order; see Source.
+func (s Source) Produce(ctx context.Context, emit func(File) error) error {
 	l, err := s.List()
 	if err != nil {
 		return err
@@ -165,14 +165,14 @@ func (s Folder) Produce(ctx context.Context, emit func(ImageFile) error) error {
 
 // ProduceListing emits the files of l (as returned by List) with their bytes.
 // Importers call List first to learn the class names, then this.
-func (s Folder) ProduceListing(ctx context.Context, l FolderListing, emit func(ImageFile) error) error {
+func (s Source) ProduceListing(ctx context.Context, l Listing, emit func(File) error) error {
 	for _, f := range l.Files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		data, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(f.Path)))
 		if err != nil {
-			return fmt.Errorf("sources: folder: %w", err)
+			return fmt.Errorf("imagefolder: %w", err)
 		}
 		f.Data = data
 		if err := emit(f); err != nil {
@@ -183,4 +183,4 @@ func (s Folder) ProduceListing(ctx context.Context, l FolderListing, emit func(I
 }
 
 // Key returns (Path, Row), so record errors and dead letters name the file.
-func (f ImageFile) Key() pipeline.Key { return pipeline.Key{Shard: f.Path, Row: f.Row} }
+func (f File) Key() pipeline.Key { return pipeline.Key{Shard: f.Path, Row: f.Row} }

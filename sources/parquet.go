@@ -200,9 +200,14 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 			return fmt.Errorf("sources: shard %s: label column is %T: %w", s.Path, lc, ErrCorrupt)
 		}
 	}
+	var (
+		vals   [parquetBatch]parquet.ByteArray
+		defs   [parquetBatch]int16
+		labels [parquetBatch]int
+	)
 	if lo > 0 {
-		// Whole pages before lo are passed over undecompressed; the column
-		// readers skip the rest (within one page).
+		// Whole pages before lo are passed over undecompressed; the rest
+		// (within one page) is read and dropped.
 		imgLo, labLo := lo, lo
 		if imgPages != nil && pm.meta.Schema.Column(pm.imgLeaf).MaxRepetitionLevel() == 0 {
 			n, err := imgPages.skipPages(lo)
@@ -219,21 +224,16 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 			labLo -= n
 		}
 		if imgLo > 0 {
-			if n, err := imgs.Skip(imgLo); err != nil || n != imgLo {
+			if n, err := discardImages(imgs, imgPages, imgLo, vals[:], defs[:]); err != nil || n != imgLo {
 				return s.shortUnit(imgPages, labPages, u, lo-imgLo+n, lo, err)
 			}
 		}
 		if labLo > 0 {
-			if err := lab.skip(labLo); err != nil {
+			if err := lab.skip(labLo, labels[:]); err != nil {
 				return s.shortUnit(imgPages, labPages, u, 0, lo, err)
 			}
 		}
 	}
-	var (
-		vals   [parquetBatch]parquet.ByteArray
-		defs   [parquetBatch]int16
-		labels [parquetBatch]int
-	)
 	if lo > 0 && imgPages != nil {
 		imgPages.reclaim() // the pages skipped over
 	}
@@ -249,10 +249,17 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 	row := lo
 	first := s.first[u]
 	for row < hi {
-		want := min(batch, hi-row)
-		total, nv, err := imgs.ReadBatch(want, vals[:], defs[:], nil)
-		if err != nil || total == 0 {
+		// arrow/go's column reader keeps the value count of a page it
+		// failed to set up, and its next ReadBatch then loops forever
+		// (see checkHeader): its error is looked at before each batch.
+		if err := imgs.Err(); err != nil {
 			return s.shortUnit(imgPages, labPages, u, row, hi, err)
+		}
+		want := min(batch, hi-row)
+		// On an error, the rows read before it are handed over first.
+		total, nv, readErr := imgs.ReadBatch(want, vals[:], defs[:], nil)
+		if total == 0 {
+			return s.shortUnit(imgPages, labPages, u, row, hi, readErr)
 		}
 		if err := lab.read(total, labels[:total]); err != nil {
 			return s.shortUnit(imgPages, labPages, u, row, hi, err)
@@ -272,6 +279,9 @@ func (s *Shard) readParquet(ctx context.Context, u int, lo, hi int64, fn func(ro
 			}
 		}
 		row += total
+		if readErr != nil {
+			return s.shortUnit(imgPages, labPages, u, row, hi, readErr)
+		}
 		// Every value read so far has been handed over: earlier pages'
 		// buffers can be reused.
 		if imgPages != nil {
@@ -309,7 +319,7 @@ func (pm *parquetMeta) column(f io.ReaderAt, rdr *file.Reader, u, leaf, slot int
 	}
 	descr := pm.meta.Schema.Column(leaf)
 	pr := &memPageReader{src: newChunkStream(f, start, size, bufs), nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs,
-		maxRep: descr.MaxRepetitionLevel(), maxDef: descr.MaxDefinitionLevel()}
+		maxRep: descr.MaxRepetitionLevel(), maxDef: descr.MaxDefinitionLevel(), phys: descr.PhysicalType(), col: descr.Path()}
 	mem := memory.DefaultAllocator
 	return file.NewColumnReader(pm.meta.Schema.Column(leaf), pr, mem, &pm.levelBufs), pr, nil
 }
@@ -351,21 +361,43 @@ type labelReader struct {
 	defs     [parquetBatch]int16
 }
 
-func (l *labelReader) skip(n int64) error {
-	var got int64
-	var err error
-	switch {
-	case l.i32 != nil:
-		got, err = l.i32.Skip(n)
-	case l.i64 != nil:
-		got, err = l.i64.Skip(n)
-	default:
+// discardImages reads and drops the next n rows of the image column. Not
+// with the column reader's Skip: arrow/go's skipValues retries a page whose
+// values fail to decode without end (its loop looks at the error only once
+// it is over), which would hang a read from a row within such a page of a
+// required column.
+func discardImages(imgs *file.ByteArrayColumnChunkReader, pages *memPageReader, n int64, vals []parquet.ByteArray, defs []int16) (int64, error) {
+	var done int64
+	for done < n {
+		if err := imgs.Err(); err != nil {
+			return done, err
+		}
+		total, _, err := imgs.ReadBatch(min(n-done, int64(len(vals))), vals, defs, nil)
+		done += total
+		if err != nil || total == 0 {
+			return done, err
+		}
+		if pages != nil {
+			pages.reclaim()
+		}
+	}
+	return done, nil
+}
+
+// skip reads and drops the next n labels (scratch holds a batch), with
+// ReadBatch for the reason discardImages gives.
+func (l *labelReader) skip(n int64, scratch []int) error {
+	if l.i32 == nil && l.i64 == nil {
 		return nil
 	}
-	if err == nil && got != n {
-		err = fmt.Errorf("label column ended after %d of %d rows", got, n)
+	for done := int64(0); done < n; {
+		k := min(n-done, int64(len(scratch)))
+		if err := l.read(k, scratch[:k]); err != nil {
+			return fmt.Errorf("label column, %d rows into %d skipped: %w", done, n, err)
+		}
+		done += k
 	}
-	return err
+	return nil
 }
 
 // read fills dst (len n ≤ parquetBatch) with the next n labels.
@@ -379,9 +411,16 @@ func (l *labelReader) read(n int64, dst []int) error {
 	var total int64
 	var nv int
 	var err error
+	// The column reader's error first (see readParquet's batch loop).
 	if l.i32 != nil {
+		if err := l.i32.Err(); err != nil {
+			return err
+		}
 		total, nv, err = l.i32.ReadBatch(n, l.b32[:], l.defs[:], nil)
 	} else {
+		if err := l.i64.Err(); err != nil {
+			return err
+		}
 		total, nv, err = l.i64.ReadBatch(n, l.b64[:], l.defs[:], nil)
 	}
 	if err != nil {

@@ -292,8 +292,12 @@ type memPageReader struct {
 	// dictionary page lives as long as the chunk.
 	inUse [][]byte
 	dict  []byte
-	// The column's largest repetition and definition levels (checkLevels).
+	// The column's largest repetition and definition levels, its type (checkHeader, checkLevels).
 	maxRep, maxDef int16
+	phys           parquet.Type
+	col            string // the column's path, for errors
+	pages          int    // pages met so far, the current one included
+	pageOff        int64  // chunk offset of the current page's header
 	page           file.Page
 	err            error
 }
@@ -328,14 +332,20 @@ func (r *memPageReader) release() {
 	r.inUse, r.dict = nil, nil
 }
 
+// where names the page being read: its column, its number in the column
+// chunk (from 1) and the offset of its header there.
+func (r *memPageReader) where() string {
+	return fmt.Sprintf("column %s: page %d at chunk offset %d", r.col, r.pages, r.pageOff)
+}
+
 // failErr records err (from reading the chunk's bytes) keeping its chain.
 func (r *memPageReader) failErr(err error) bool {
-	r.err = fmt.Errorf("parquet page at chunk offset %d: %w", r.src.pos-r.src.start, err)
+	r.err = fmt.Errorf("%s: %w", r.where(), err)
 	return false
 }
 
 func (r *memPageReader) fail(format string, args ...any) bool {
-	r.err = fmt.Errorf("parquet page at chunk offset %d: "+format, append([]any{r.src.pos - r.src.start}, args...)...)
+	r.err = fmt.Errorf("%s: "+format, append([]any{r.where()}, args...)...)
 	return false
 }
 
@@ -348,6 +358,11 @@ func (r *memPageReader) Next() bool {
 		h, n, ok := r.header()
 		if !ok {
 			return false
+		}
+		if h.typ == pageData || h.typ == pageDataV2 {
+			if err := r.checkHeader(h); err != nil {
+				return r.fail("%v", err)
+			}
 		}
 		r.src.advance(n)
 		body, err := r.src.peek(h.compressed)
@@ -423,6 +438,8 @@ func (r *memPageReader) Next() bool {
 func (r *memPageReader) header() (pageHeader, int, bool) {
 	var h pageHeader
 	var n int
+	r.pages++
+	r.pageOff = r.src.pos - r.src.start
 	for want := int64(256); ; want *= 16 {
 		b, err := r.src.peek(int(min(want, r.src.remaining())))
 		if err != nil {
@@ -460,6 +477,7 @@ func (r *memPageReader) skipPages(n int64) (int64, error) {
 			break
 		}
 		if (h.typ != pageData && h.typ != pageDataV2) || h.numValues < 0 || int64(h.numValues) > n-done {
+			r.pages-- // Next reads this header again
 			break
 		}
 		if err := r.src.skip(int64(hn + h.compressed)); err != nil {
@@ -472,16 +490,75 @@ func (r *memPageReader) skipPages(n int64) (int64, error) {
 	return done, r.err
 }
 
-// encodingRLE is parquet.thrift's Encoding RLE (the levels' hybrid of
-// runs and bit-packed groups).
-const encodingRLE = 3
+// parquet.thrift's Encoding values that pages may carry.
+const (
+	encodingPlain          = 0
+	encodingPlainDict      = 2
+	encodingRLE            = 3 // levels: the hybrid of runs and bit-packed groups
+	encodingBitPacked      = 4 // levels only (deprecated): w bits a level, no length
+	encodingDeltaBinary    = 5
+	encodingDeltaLength    = 6
+	encodingDeltaByteArray = 7
+	encodingRLEDict        = 8
+)
 
-// checkLevels checks that a data page's RLE-encoded repetition and
-// definition levels hold at least the page's value count. arrow/go's column
-// reader does not check it: it reads what the levels give without an
-// error, or loops forever (its readBatch makes no progress and does not
-// stop: the FuzzParquetPages input c3351007a696eadb hangs it that way on
-// arrow/go's own page reader).
+// checkHeader checks a data page's header before its body is read: the
+// encodings of its levels and values, and that it holds values while the
+// chunk has values left.
+//
+// arrow/go's column reader (v15) keeps the value count of a page it fails
+// to set up (an unknown level or value encoding), and its next ReadBatch
+// decodes that page's levels with no decoder: no level and no value
+// comes, no error, and its batch loop (columnChunkReader.readBatch) goes on
+// forever. The FuzzParquetPages input 6596d2f1d935c3b4 (definition levels
+// "in" PLAIN_DICTIONARY) hung it that way on both page readers.
+func (r *memPageReader) checkHeader(h pageHeader) error {
+	if h.numValues == 0 {
+		return fmt.Errorf("data page of no values, %d of the chunk's %d left", r.nvals-r.seen, r.nvals)
+	}
+	if h.typ == pageData {
+		for _, l := range []struct {
+			name string
+			max  int16
+			enc  int32
+		}{{"repetition", r.maxRep, h.repEncoding}, {"definition", r.maxDef, h.defEncoding}} {
+			if l.max > 0 && l.enc != encodingRLE && l.enc != encodingBitPacked {
+				return fmt.Errorf("%s levels in encoding %s, want RLE or BIT_PACKED", l.name, encodingName(l.enc))
+			}
+		}
+	}
+	switch h.encoding {
+	case encodingPlain, encodingDeltaBinary, encodingDeltaLength, encodingDeltaByteArray:
+	case encodingRLE:
+		if r.phys != parquet.Types.Boolean {
+			return fmt.Errorf("%s values in encoding RLE (booleans only)", r.phys)
+		}
+	case encodingPlainDict, encodingRLEDict:
+		if r.dict == nil {
+			return fmt.Errorf("values in encoding %s and no dictionary page before", encodingName(h.encoding))
+		}
+	default:
+		return fmt.Errorf("values in encoding %s, which is not read", encodingName(h.encoding))
+	}
+	return nil
+}
+
+// encodingName names a parquet.thrift Encoding value (or gives the number).
+func encodingName(e int32) string {
+	names := [...]string{"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
+		"DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY", "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"}
+	if e >= 0 && int(e) < len(names) {
+		return names[e]
+	}
+	return fmt.Sprintf("%d (unknown)", e)
+}
+
+// checkLevels checks that a data page's repetition and definition levels
+// hold at least the page's value count. arrow/go's column reader does not
+// check it: it reads what the levels give without an error, or loops
+// forever (its readBatch makes no progress and does not stop: the
+// FuzzParquetPages input c3351007a696eadb hangs it that way on arrow/go's
+// own page reader).
 func (r *memPageReader) checkLevels(data []byte, h pageHeader) error {
 	type section struct {
 		name string
@@ -491,14 +568,22 @@ func (r *memPageReader) checkLevels(data []byte, h pageHeader) error {
 	var sections []section
 	if h.typ == pageDataV2 { // repetition then definition levels, lengths in the header
 		sections = []section{{"repetition", r.maxRep, data[:h.repLen]}, {"definition", r.maxDef, data[h.repLen : h.repLen+h.defLen]}}
-	} else { // each RLE section after its 4-byte length
+	} else { // each RLE section after its 4-byte length, BIT_PACKED ones without
 		b := data
 		for _, l := range []struct {
 			name string
 			max  int16
 			enc  int32
 		}{{"repetition", r.maxRep, h.repEncoding}, {"definition", r.maxDef, h.defEncoding}} {
-			if l.max == 0 || l.enc != encodingRLE {
+			if l.max == 0 {
+				continue
+			}
+			if l.enc == encodingBitPacked {
+				n := (int64(h.numValues)*int64(bits.Len16(uint16(l.max))) + 7) / 8
+				if n > int64(len(b)) {
+					return fmt.Errorf("%s levels: %d values of %d bits want %d bytes, %d left in the page", l.name, h.numValues, bits.Len16(uint16(l.max)), n, len(b))
+				}
+				b = b[n:]
 				continue
 			}
 			if len(b) < 4 {

@@ -3,6 +3,7 @@ package sources
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -214,6 +215,9 @@ func FuzzParquetPages(f *testing.F) {
 			return
 		}
 		a, errA := readAll(t, fast, 0)
+		// From row 1 as well: the pages before it passed over, the rest
+		// of the first page read and dropped (any error will do).
+		readAll(t, fast, 1)
 		if errA != nil {
 			// Refused by the fast path: arrow/go's own page reader loops
 			// forever on some such files (seeds c3351007a696eadb and
@@ -523,6 +527,137 @@ func TestShortLevelsAreCorrupt(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("v2 %v: reading a page with short levels did not return", v2)
+		}
+	}
+}
+
+// imagePages returns the chunk offsets (in the file) and headers of the
+// image column's pages in row group 0.
+func imagePages(t *testing.T, s *Shard, b []byte) (offs []int64, hs []pageHeader, hns []int) {
+	t.Helper()
+	cc, _ := s.pq.meta.RowGroup(0).ColumnChunk(s.pq.imgLeaf)
+	off := cc.DataPageOffset()
+	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
+		off = min(off, cc.DictionaryPageOffset())
+	}
+	end := off + cc.TotalCompressedSize()
+	for off < end {
+		var h pageHeader
+		n, err := h.parse(b[off:end])
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs, hs, hns = append(offs, off), append(hs, h), append(hns, n)
+		off += int64(n + h.compressed)
+	}
+	return offs, hs, hns
+}
+
+// setDataPageField sets field (2: encoding, 3: definition level encoding)
+// of the DataPageHeader in the v1 page header at b[off:off+n] to v (a
+// one-byte zigzag varint: 0 ≤ v < 64), checking it was was.
+func setDataPageField(t *testing.T, b []byte, off int64, n int, field int, was, v int32) {
+	t.Helper()
+	hb := b[off : off+int64(n)]
+	// The header's field 5 (data_page_header) after field 3: 0x2c, then
+	// i32 fields 1..4 in order, each 0x15 and a varint.
+	i := bytes.IndexByte(hb, 0x2c)
+	if i < 0 {
+		t.Fatalf("no data_page_header in % x", hb)
+	}
+	i++
+	for f := 1; ; f++ {
+		if hb[i] != 0x15 {
+			t.Fatalf("field %d of the data_page_header at %d: % x", f, i, hb)
+		}
+		i++
+		if f == field {
+			if int32(hb[i]>>1) != was || hb[i]&0x81 != 0 {
+				t.Fatalf("field %d is %#x, want %d", f, hb[i], was)
+			}
+			hb[i] = byte(v << 1)
+			return
+		}
+		for hb[i]&0x80 != 0 {
+			i++
+		}
+		i++
+	}
+}
+
+// TestBadPageEndsTheRead damages the second page of an image column in the
+// ways that made arrow/go's column reader loop forever — a page it fails to
+// set up (level or value encoding) leaves its count of the page's values
+// behind, and its next ReadBatch decodes nothing from it and does not stop
+// (FuzzParquetPages' 6596d2f1d935c3b4); a required column's page whose
+// values fail to decode makes its Skip retry the page without end — and
+// checks that the read ends with ErrCorrupt on both page readers, from row
+// 0 and from within the page, with the rows before the page delivered, and
+// that the fast path names the column, the page and what is wrong.
+func TestBadPageEndsTheRead(t *testing.T) {
+	none := compress.Codecs.Uncompressed
+	optional := fixture{Units: []int{12}, ImageSize: 16, SmallPgs: true, NullEvery: 4, Codec: &none}
+	required := fixture{Units: []int{12}, ImageSize: 16, SmallPgs: true, Plain: true, Required: true, NoLabel: true, Codec: &none}
+	for _, c := range []struct {
+		name   string
+		fx     fixture
+		damage func(t *testing.T, b []byte, off int64, n int, h pageHeader)
+		want   string // in the fast path's error
+	}{
+		{"definition levels in PLAIN_DICTIONARY", optional, func(t *testing.T, b []byte, off int64, n int, h pageHeader) {
+			setDataPageField(t, b, off, n, 3, encodingRLE, encodingPlainDict)
+		}, "column image.bytes: page 2 at chunk offset"},
+		{"values in GROUP_VAR_INT", optional, func(t *testing.T, b []byte, off int64, n int, h pageHeader) {
+			setDataPageField(t, b, off, n, 2, encodingPlain, 1)
+		}, "values in encoding GROUP_VAR_INT"},
+		{"required values of a bad length", required, func(t *testing.T, b []byte, off int64, n int, h pageHeader) {
+			// No levels: the page's first value's 4-byte length.
+			binary.LittleEndian.PutUint32(b[off+int64(n):], 1<<30)
+		}, "eof reading bytearray"},
+	} {
+		dir := t.TempDir()
+		path := writeFixture(t, dir, "bad.parquet", c.fx)
+		s, err := OpenShard(path, Columns{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		offs, hs, hns := imagePages(t, s, b)
+		if len(hs) < 3 || hs[0].typ != pageData || hs[1].typ != pageData {
+			t.Fatalf("%s: pages %+v, want ≥ 3 v1 data pages", c.name, hs)
+		}
+		c.damage(t, b, offs[1], hns[1], hs[1])
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		first := int64(hs[0].numValues)
+		for _, noFast := range []bool{false, true} {
+			for _, lo := range []int64{0, first + 1} {
+				s, err := OpenShard(path, Columns{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.pq.noFastPath = noFast
+				type result struct {
+					rows []readRow
+					err  error
+				}
+				done := make(chan result, 1)
+				go func() { rows, err := readAll(t, s, lo); done <- result{rows, err} }()
+				select {
+				case r := <-done:
+					if !errors.Is(r.err, ErrCorrupt) || !strings.Contains(r.err.Error(), path) {
+						t.Errorf("%s, library path %v, from row %d: %v, want ErrCorrupt naming the shard", c.name, noFast, lo, r.err)
+					} else if !noFast && !strings.Contains(r.err.Error(), c.want) {
+						t.Errorf("%s, from row %d: %v, want %q in it", c.name, lo, r.err, c.want)
+					}
+					if wantRows := max(first-lo, 0); int64(len(r.rows)) != wantRows {
+						t.Errorf("%s, library path %v, from row %d: %d rows before the error, want %d", c.name, noFast, lo, len(r.rows), wantRows)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("%s, library path %v, from row %d: the read did not return", c.name, noFast, lo)
+				}
+			}
 		}
 	}
 }

@@ -39,6 +39,7 @@ type fixture struct {
 	Dict     bool
 	SmallPgs bool
 	Repeat   int
+	Required bool // with Plain: the "jpeg" column is required (no definition levels)
 }
 
 func fixtureImage(name string, row int64, size int) []byte {
@@ -75,7 +76,7 @@ func writeFixture(tb testing.TB, dir, name string, fx fixture) string {
 	}
 	var fields []arrow.Field
 	if fx.Plain {
-		fields = append(fields, arrow.Field{Name: "id", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "jpeg", Type: bin, Nullable: true})
+		fields = append(fields, arrow.Field{Name: "id", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "jpeg", Type: bin, Nullable: !fx.Required})
 	} else {
 		fields = append(fields, arrow.Field{Name: "image", Nullable: true, Type: arrow.StructOf(
 			arrow.Field{Name: "bytes", Type: bin, Nullable: true},

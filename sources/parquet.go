@@ -30,9 +30,13 @@ type parquetMeta struct {
 	dataEnd        int64 // offset where the footer starts
 	allocLimit     int
 	readBufferSize int64
-	noFastPath     bool      // tests: always use arrow/go's page reader
+	noFastPath     bool      // tests: arrow/go's page reader, as the reference
 	levelBufs      sync.Pool // scratch buffers of the column readers
 }
+
+// parquet816Padding is how far past its stated size a chunk of a
+// pre-PARQUET-816 writer may reach (arrow/go's maxDictHeaderSize).
+const parquet816Padding = 100
 
 // parquetBatch is the number of values read per ReadBatch call.
 const parquetBatch = 256
@@ -304,10 +308,21 @@ func (pm *parquetMeta) column(f io.ReaderAt, rdr *file.Reader, u, leaf, slot int
 	if err != nil {
 		return nil, nil, err
 	}
-	if pm.noFastPath || !fastCodec(cc.Compression()) || cc.CryptoMetadata() != nil ||
-		pm.meta.WriterVersion().LessThan(metadata.Parquet816FixedVersion) {
+	// Every chunk a read can take goes through our page reader: arrow/go's
+	// loops forever on some damaged pages (FuzzParquetPages' seeds
+	// c3351007a696eadb and 61ad66a121dadd04, in its page header parsing
+	// and its batch loop), which no check of ours can reach. Only tests
+	// use it, as the reference.
+	if pm.noFastPath {
 		cr, err := rdr.RowGroup(u).Column(leaf)
 		return cr, nil, err
+	}
+	if cc.CryptoMetadata() != nil {
+		// No decryption keys are ever given to arrow/go's reader either.
+		return nil, nil, errors.New("column chunk is encrypted (Parquet modular encryption is not read)")
+	}
+	if !fastCodec(cc.Compression()) {
+		return nil, nil, fmt.Errorf("column chunk compressed with %s, which is not read", cc.Compression())
 	}
 	start := cc.DataPageOffset()
 	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
@@ -316,6 +331,13 @@ func (pm *parquetMeta) column(f io.ReaderAt, rdr *file.Reader, u, leaf, slot int
 	size := cc.TotalCompressedSize()
 	if start < 0 || size < 0 || start+size > pm.dataEnd {
 		return nil, nil, fmt.Errorf("column chunk at %d, %d bytes, outside the data", start, size)
+	}
+	if pm.meta.WriterVersion().LessThan(metadata.Parquet816FixedVersion) {
+		// parquet-mr up to 1.2.8 left the dictionary page's header out of
+		// a chunk's size (PARQUET-816, IMPALA-694): allow what arrow/go
+		// does, up to 100 bytes more (the page reader stops at the chunk's
+		// value count, not at its end).
+		size += min(parquet816Padding, pm.dataEnd-(start+size))
 	}
 	descr := pm.meta.Schema.Column(leaf)
 	pr := &memPageReader{src: newChunkStream(f, start, size, bufs), nvals: cc.NumValues(), codec: cc.Compression(), limit: pm.allocLimit, bufs: bufs,

@@ -23,15 +23,13 @@ import (
 // decompresses snappy and zstd pages into reused buffers, so that reading a
 // unit allocates (almost) nothing; arrow/go's own decoders still decode the
 // levels and values. Other codecs go through arrow/go's codec (see
-// fastCodec); encrypted chunks and files of writers older than PARQUET-816
-// take arrow/go's path. TestParquetFastPathMatchesLibrary checks both paths
-// agree.
+// fastCodec). It is the only page reader reads use (arrow/go's loops
+// forever on some damaged pages; encrypted chunks are refused);
+// TestParquetFastPathMatchesLibrary checks that it agrees with arrow/go's.
 
 // fastCodec reports whether the fast path handles codec c: snappy and zstd
 // into reused buffers, the others arrow/go has (gzip, brotli, lz4) through
-// its codec, so that only encrypted chunks and files of old writers take
-// arrow/go's page reader (which loops forever on some damaged pages, see
-// checkLevels).
+// its codec; a chunk of any other codec is refused.
 func fastCodec(c compress.Compression) bool {
 	if c == compress.Codecs.Uncompressed || c == compress.Codecs.Snappy || c == compress.Codecs.Zstd {
 		return true

@@ -19,6 +19,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
 )
 
 type readRow struct {
@@ -221,8 +222,8 @@ func FuzzParquetPages(f *testing.F) {
 		if errA != nil {
 			// Refused by the fast path: arrow/go's own page reader loops
 			// forever on some such files (seeds c3351007a696eadb and
-			// 61ad66a121dadd04), and production reads take it only for
-			// encrypted chunks and pre-PARQUET-816 files.
+			// 61ad66a121dadd04), and reads never take it (only tests, as
+			// the reference).
 			return
 		}
 		lib, _ := OpenShard(path, Columns{})
@@ -659,5 +660,58 @@ func TestBadPageEndsTheRead(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEveryChunkTakesThePageReader checks that a file of a writer older
+// than PARQUET-816 is read by our page reader (arrow/go's, which loops
+// forever on some damaged pages, is no longer used for it) and reads the
+// same rows as arrow/go's, and that an encrypted column chunk is refused
+// by name instead of going to arrow/go's page reader.
+func TestEveryChunkTakesThePageReader(t *testing.T) {
+	dir := t.TempDir()
+	old := writeFixture(t, dir, "old.parquet", fixture{Units: []int{7, 5}, ImageSize: 40, Dict: true, Repeat: 3, NullEvery: 4, CreatedBy: "parquet-mr version 1.2.8 (build 0)"})
+	s, err := OpenShard(old, Columns{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.pq.meta.WriterVersion().LessThan(metadata.Parquet816FixedVersion) {
+		t.Fatalf("writer version %+v is not older than PARQUET-816", s.pq.meta.WriterVersion())
+	}
+	f, _ := os.Open(old)
+	defer f.Close()
+	bufs := new(pageBuffers)
+	if _, pr, err := s.pq.column(f, nil, 0, s.pq.imgLeaf, 0, bufs); err != nil || pr == nil {
+		t.Fatalf("a pre-PARQUET-816 chunk: page reader %v, %v; want ours", pr, err)
+	} else {
+		pr.release()
+	}
+	fast, err := readAll(t, s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := OpenShard(old, Columns{})
+	lib.pq.noFastPath = true
+	ref, err := readAll(t, lib, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameRows(fast, ref); err != nil || len(fast) != 12 {
+		t.Fatalf("%d rows; against arrow/go's page reader: %v", len(fast), err)
+	}
+
+	enc := writeFixture(t, dir, "enc.parquet", fixture{Units: []int{4}, ImageSize: 16, EncryptKey: "0123456789012345"})
+	s, err = OpenShard(enc, Columns{})
+	if err != nil {
+		// Refused at open is as good, if it names the shard.
+		if !strings.Contains(err.Error(), enc) {
+			t.Fatalf("encrypted shard: %v", err)
+		}
+		t.Logf("refused at open: %v", err)
+		return
+	}
+	_, err = readAll(t, s, 0)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), enc) || !strings.Contains(err.Error(), "encrypted") {
+		t.Fatalf("encrypted shard: %v, want it refused as encrypted", err)
 	}
 }

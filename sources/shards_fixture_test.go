@@ -40,6 +40,10 @@ type fixture struct {
 	SmallPgs bool
 	Repeat   int
 	Required bool // with Plain: the "jpeg" column is required (no definition levels)
+	// The writer's created_by, and a key to encrypt the columns with (the
+	// footer stays in plaintext).
+	CreatedBy  string
+	EncryptKey string
 }
 
 func fixtureImage(name string, row int64, size int) []byte {
@@ -119,6 +123,12 @@ func writeFixture(tb testing.TB, dir, name string, fx fixture) string {
 		}
 		if fx.SmallPgs {
 			opts = append(opts, parquet.WithBatchSize(3), parquet.WithDataPageSize(int64(2*fx.ImageSize)))
+		}
+		if fx.CreatedBy != "" {
+			opts = append(opts, parquet.WithCreatedBy(fx.CreatedBy))
+		}
+		if fx.EncryptKey != "" {
+			opts = append(opts, parquet.WithEncryptionProperties(parquet.NewFileEncryptionProperties(fx.EncryptKey, parquet.WithPlaintextFooter())))
 		}
 		props := parquet.NewWriterProperties(opts...)
 		w, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))

@@ -44,6 +44,11 @@ const (
 	ColRow      = "row"      // int64 row in the shard
 	ColEpoch    = "epoch"    // int32 epoch of the sample
 	ColPosition = "position" // int64 samples the rank emitted in the epoch before this one
+
+	// ColViewsOffset replaces ColViews in the shared-memory transport
+	// (ArrowStream.Shm): uint64 byte offset, in the shared file, of each
+	// sample's [V,H,W,C] pixels. A batch's samples are adjacent in one slot.
+	ColViewsOffset = "views_offset"
 )
 
 // StreamMeta describes a view-batch stream; it is written as the schema's
@@ -63,6 +68,10 @@ type StreamMeta struct {
 	Epochs          int    // epochs the stream emits (0: until stopped)
 	Cursor          string // where the stream starts ("epoch:position")
 	ShuffleBuffer   int
+	// ShmSlots and ShmSlotBytes describe the shared-memory ring of the shm
+	// transport (0 for the plain stream, whose metadata then has no
+	// transport keys).
+	ShmSlots, ShmSlotBytes int
 }
 
 // Metadata returns the schema metadata of m.
@@ -84,6 +93,10 @@ func (m StreamMeta) Metadata() arrow.Metadata {
 		{"epochs", strconv.Itoa(m.Epochs)},
 		{"cursor", m.Cursor},
 		{"shuffle_buffer", strconv.Itoa(m.ShuffleBuffer)},
+	}
+	if m.ShmSlots > 0 {
+		kv = append(kv, [][2]string{{"transport", "shm"}, {"shm_slots", strconv.Itoa(m.ShmSlots)},
+			{"shm_slot_bytes", strconv.Itoa(m.ShmSlotBytes)}}...)
 	}
 	keys := make([]string, len(kv))
 	vals := make([]string, len(kv))
@@ -112,6 +125,18 @@ func StreamSchema(views, h, w, c int, meta arrow.Metadata) *arrow.Schema {
 	return arrow.NewSchema(fields, &meta)
 }
 
+// StreamSchemaShm is StreamSchema for the shared-memory transport: the
+// views column is replaced by views_offset (uint64, the offset of each
+// sample's pixels in the shared file); its field metadata
+// "contrastream.shape" gives their [V,H,W,C] shape.
+func StreamSchemaShm(views, h, w, c int, meta arrow.Metadata) *arrow.Schema {
+	s := StreamSchema(views, h, w, c, meta)
+	fields := s.Fields()
+	fields[0] = arrow.Field{Name: ColViewsOffset, Type: arrow.PrimitiveTypes.Uint64,
+		Metadata: arrow.NewMetadata([]string{"contrastream.shape"}, []string{fmt.Sprintf("[%d,%d,%d,%d]", views, h, w, c)})}
+	return arrow.NewSchema(fields, &meta)
+}
+
 // ArrowStream writes packed batches (stages.Tensorize with Packed) to W as
 // an Arrow IPC stream (arrow/go/v15 ipc.Writer): the schema (StreamSchema,
 // with Meta) before the first batch, then one record batch per training
@@ -136,6 +161,13 @@ type ArrowStream struct {
 	Digests io.Writer
 	// NoSplice turns off vmsplice for a pipe W (every write copies).
 	NoSplice bool
+	// Shm, if set, is the shared-memory transport: every batch's pixels
+	// must lie in one of its slots (the batcher wrote them there), the
+	// record batches carry their offsets (StreamSchemaShm) instead of the
+	// pixels, and a batch is released when the reader returns its slot
+	// (ShmRing.Returns), not when it is written. Meta's ShmSlots and
+	// ShmSlotBytes must describe it.
+	Shm *ShmRing
 
 	bw      *bufio.Writer
 	sp      *splicer    // when W is a pipe (Linux): large pixel writes go by vmsplice
@@ -180,11 +212,14 @@ func (a *ArrowStream) Consume(ctx context.Context, b *stages.Batch) error {
 		b.Release()
 		return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: batch of shape %v after batches of %v", s, a.shape))
 	}
+	if a.Shm != nil {
+		return a.consumeShm(b)
+	}
 	if a.sp != nil {
 		a.sp.zero = b.Pixels
 	}
 	size := b.Size()
-	rec := a.record(b)
+	rec := a.record(b, a.pixelColumn(b))
 	err := a.w.Write(rec)
 	rec.Release()
 	if err == nil {
@@ -207,6 +242,54 @@ func (a *ArrowStream) Consume(ctx context.Context, b *stages.Batch) error {
 	if err != nil {
 		a.releaseAll()
 		if errors.Is(err, ErrReaderGone) || ctx.Err() != nil {
+			return pipeline.Fatal(err)
+		}
+		return pipeline.Fatal(a.writeErr(err))
+	}
+	a.batches++
+	a.rows += int64(size)
+	return nil
+}
+
+// consumeShm sends b, whose pixels lie in a slot of the shared ring, as a
+// record of offsets; the ring releases b when the reader returns the slot.
+func (a *ArrowStream) consumeShm(b *stages.Batch) error {
+	slot, off, ok := a.Shm.SlotOf(b.Pixels)
+	if !ok {
+		b.Release()
+		return pipeline.Fatal(errors.New("sinks: arrow stream: the batch's pixels are not in a slot of the shared ring (set stages.Tensorize.PackedBuffer)"))
+	}
+	// The digest first: once the record is sent the reader may return the
+	// slot at any moment, and the batcher then reuses it.
+	if a.Digests != nil {
+		if err := a.digest(b); err != nil {
+			b.Release()
+			return pipeline.Fatal(fmt.Errorf("sinks: arrow stream: digests: %w", err))
+		}
+	}
+	size := b.Size()
+	per := int64(len(b.Pixels) / size)
+	offs := make([]uint64, size)
+	for i := range offs {
+		offs[i] = uint64(off + int64(i)*per)
+	}
+	ob := array.NewUint64Builder(memory.DefaultAllocator)
+	ob.AppendValues(offs, nil)
+	col := ob.NewArray()
+	ob.Release()
+	if err := a.Shm.Hold(slot, b); err != nil {
+		col.Release()
+		b.Release()
+		return pipeline.Fatal(err)
+	}
+	rec := a.record(b, col)
+	err := a.w.Write(rec)
+	rec.Release()
+	if err == nil {
+		err = a.bw.Flush()
+	}
+	if err != nil {
+		if errors.Is(err, ErrReaderGone) {
 			return pipeline.Fatal(err)
 		}
 		return pipeline.Fatal(a.writeErr(err))
@@ -276,7 +359,15 @@ func (a *ArrowStream) Start(views, h, w, c int) error {
 		return errors.New("sinks: arrow stream: started twice")
 	}
 	a.shape = [4]int{views, h, w, c}
-	a.schema = StreamSchema(views, h, w, c, a.Meta.Metadata())
+	if a.Shm != nil {
+		if a.Meta.ShmSlots != a.Shm.Slots() || a.Meta.ShmSlotBytes != a.Shm.SlotBytes() {
+			return fmt.Errorf("sinks: arrow stream: Meta says %d shm slots of %d bytes, the ring has %d of %d",
+				a.Meta.ShmSlots, a.Meta.ShmSlotBytes, a.Shm.Slots(), a.Shm.SlotBytes())
+		}
+		a.schema = StreamSchemaShm(views, h, w, c, a.Meta.Metadata())
+	} else {
+		a.schema = StreamSchema(views, h, w, c, a.Meta.Metadata())
+	}
 	// The IPC writer emits the schema with its first record; to send it
 	// now, serialize it through a throwaway writer (schema + end marker),
 	// send that, and have the real writer's identical schema bytes checked
@@ -288,7 +379,7 @@ func (a *ArrowStream) Start(views, h, w, c int) error {
 	}
 	schema := msg.Bytes()[:msg.Len()-len(eos)]
 	var dst io.Writer = a.W
-	if !a.NoSplice {
+	if !a.NoSplice && a.Shm == nil {
 		if sp := newSplicer(a.W); sp != nil {
 			a.sp, dst = sp, sp
 		}
@@ -369,16 +460,22 @@ func readerGone(err error) bool {
 		errors.Is(err, syscall.ENOTCONN) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed)
 }
 
-// record builds the record batch of b; the views column shares b.Pixels.
-func (a *ArrowStream) record(b *stages.Batch) arrow.Record {
-	n := b.Size()
-	mem := memory.DefaultAllocator
+// pixelColumn returns the views column of b; it shares b.Pixels.
+func (a *ArrowStream) pixelColumn(b *stages.Batch) arrow.Array {
 	pix := array.NewData(arrow.PrimitiveTypes.Uint8, len(b.Pixels),
 		[]*memory.Buffer{nil, memory.NewBufferBytes(b.Pixels)}, nil, 0, 0)
-	viewsData := array.NewData(a.schema.Field(0).Type, n, []*memory.Buffer{nil}, []arrow.ArrayData{pix}, 0, 0)
+	viewsData := array.NewData(a.schema.Field(0).Type, b.Size(), []*memory.Buffer{nil}, []arrow.ArrayData{pix}, 0, 0)
 	views := array.MakeFromData(viewsData)
 	pix.Release()
 	viewsData.Release()
+	return views
+}
+
+// record builds the record batch of b with views (the pixel column or
+// the shm offsets) as its first column, which it takes over.
+func (a *ArrowStream) record(b *stages.Batch, views arrow.Array) arrow.Record {
+	n := b.Size()
+	mem := memory.DefaultAllocator
 
 	lb := array.NewInt64Builder(mem)
 	lb.Reserve(n)

@@ -41,6 +41,20 @@ type StreamConfig struct {
 	// ExpectFingerprint, if set, must equal the shards' fingerprint (the one
 	// saved with a cursor): a changed dataset is refused, not misread.
 	ExpectFingerprint string
+	// Shm, if set, turns on the shared-memory transport (see ShmRing): the
+	// pixels go into ShmSlots slots of this file (a memfd or a tmpfs file,
+	// sized and mapped here; the reader maps it too), the stream carries
+	// their offsets, and the reader returns each slot on Returns (or, with
+	// Socket, on the socket) once done with it. ShmSlots (0: InFlight + 4)
+	// replaces View.InFlight: every slot is a batch buffer, and a slot the
+	// reader holds is not written.
+	Shm      *os.File
+	ShmSlots int
+	// Returns is the shm transport's return channel without Socket (the
+	// process's stdin for `contrastream stream --shm-fd`). Its end means
+	// the reader went away. Stream's goroutine reading it ends when it
+	// ends, which may be after Stream returns.
+	Returns io.Reader
 	// Listening, if set, is called once the socket listens (tests).
 	Listening func(path string)
 	// Logger for run-level messages (nil: slog.Default()).
@@ -70,11 +84,32 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	var rep StreamReport
 	vc := cfg.View
 	vc.Output, vc.DropLast = stages.Packed, true
+	if cfg.Shm != nil {
+		if cfg.Socket == "" && cfg.Returns == nil {
+			return rep, errors.New("sinks: stream: the shm transport needs a return channel (Returns or Socket)")
+		}
+		if cfg.ShmSlots == 0 {
+			cfg.ShmSlots = 4 + 4
+			if vc.InFlight > 0 {
+				cfg.ShmSlots = vc.InFlight + 4
+			}
+		}
+		vc.InFlight = cfg.ShmSlots
+	}
 	vs, err := stages.NewViewStream(vc)
 	if err != nil {
 		return rep, err
 	}
 	vc = vs.Config()
+	var ring *ShmRing
+	if cfg.Shm != nil {
+		ring, err = NewShmRing(cfg.Shm, cfg.ShmSlots, vc.Batch*vc.Views*vc.Recipe.Size*vc.Recipe.Size*vc.Channels)
+		if err != nil {
+			return rep, err
+		}
+		defer ring.Close()
+		vs.Pipeline.Tensorize.PackedBuffer = ring.Slot
+	}
 	plan := vs.Source.Plan()
 	pc := plan.Config()
 	start := vc.Source.Cursor
@@ -86,6 +121,9 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 		Seed: pc.Seed, Rank: pc.Rank, World: pc.World, Fingerprint: vs.Source.Fingerprint(),
 		EpochSize: plan.EpochSize(), BatchesPerEpoch: vs.BatchesPerEpoch(), Epochs: vc.Source.Epochs,
 		Cursor: start.String(), ShuffleBuffer: pc.ShuffleBuffer,
+	}
+	if ring != nil {
+		rep.Meta.ShmSlots, rep.Meta.ShmSlotBytes = ring.Slots(), ring.SlotBytes()
 	}
 	if cfg.ExpectFingerprint != "" && cfg.ExpectFingerprint != rep.Meta.Fingerprint {
 		return rep, fmt.Errorf("sinks: stream: the shards are not the dataset the cursor was saved on "+
@@ -114,14 +152,21 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 		}
 		defer conn.Close()
 		w = conn
-		// A reader that closes the socket is seen at once, not at the next
-		// write: the reader never sends anything.
-		go func() {
-			var b [1]byte
-			if _, err := conn.Read(b[:]); err != nil {
-				cancel(ErrReaderGone)
-			}
-		}()
+		if ring != nil {
+			cfg.Returns = conn
+		} else {
+			// A reader that closes the socket is seen at once, not at the
+			// next write: the reader never sends anything.
+			go func() {
+				var b [1]byte
+				if _, err := conn.Read(b[:]); err != nil {
+					cancel(ErrReaderGone)
+				}
+			}()
+		}
+	}
+	if ring != nil {
+		go func() { cancel(ring.Returns(cfg.Returns)) }()
 	}
 	if w == nil {
 		return rep, errors.New("sinks: stream: no writer and no socket")
@@ -141,7 +186,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 		opts = append(opts, pipeline.WithBadRecordBudget(cfg.BadRecordBudget))
 	}
 	p := pipeline.New("stream", opts...)
-	out := &ArrowStream{W: w, Meta: rep.Meta, Digests: cfg.Digests}
+	out := &ArrowStream{W: w, Meta: rep.Meta, Digests: cfg.Digests, Shm: ring}
 	if err := out.Start(vc.Views, vc.Recipe.Size, vc.Recipe.Size, vc.Channels); err != nil {
 		if errors.Is(err, ErrReaderGone) {
 			rep.ReaderGone = true
@@ -168,6 +213,8 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	case errors.Is(cause, errParentGone):
 		rep.ParentGone = true
 		return rep, nil
+	case errors.Is(cause, ErrShmReturn):
+		return rep, cause
 	case runErr != nil:
 		return rep, runErr
 	}

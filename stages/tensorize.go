@@ -116,6 +116,13 @@ type Tensorize struct {
 	// with the figures (see CheckMemory). 0 means MemoryShare of what the
 	// process may use; negative means no limit.
 	MaxBytes int64
+	// PackedBuffer, if set with Packed, supplies the pixel array of the
+	// pool's i-th batch (i from 0 to InFlight-1, called once each, when the
+	// batch is first made) instead of an allocation: the batches are then
+	// written straight into memory the caller owns, such as the slots of a
+	// shared-memory ring. It must return BatchSize·V·H·W·C bytes or more
+	// (only that many are used), distinct for every i.
+	PackedBuffer func(i int) []uint8
 
 	pool      chan *Batch
 	allocated int // batches made so far, at most cap(pool)
@@ -162,7 +169,12 @@ func (t *Tensorize) newBatch() *Batch {
 	if t.Packed {
 		c, h, w := t.shapes[0][0], t.shapes[0][1], t.shapes[0][2]
 		b.Views, b.full = nil, nil
-		b.pix = make([]uint8, t.BatchSize*k*h*w*c)
+		n := t.BatchSize * k * h * w * c
+		if t.PackedBuffer != nil {
+			b.pix = t.PackedBuffer(t.allocated - 1)[:n]
+		} else {
+			b.pix = make([]uint8, n)
+		}
 		b.Shape = [5]int{t.BatchSize, k, h, w, c}
 		return b
 	}

@@ -171,6 +171,9 @@ type ViewStreamConfig struct {
 	DropLast bool
 	// InFlight batch buffers (0: 4; see Tensorize).
 	InFlight int
+	// PackedBuffer, with Output Packed, supplies the batches' pixel arrays
+	// (see Tensorize.PackedBuffer): sinks.Stream's shared-memory ring.
+	PackedBuffer func(i int) []uint8
 }
 
 // ViewStream is a source with its view pipeline, built by NewViewStream.
@@ -233,7 +236,7 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		Decode: dec,
 		Views:  views,
 		Tensorize: &Tensorize{BatchSize: cfg.Batch, DropLast: cfg.DropLast, InFlight: cfg.InFlight,
-			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed},
+			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed, PackedBuffer: cfg.PackedBuffer},
 		Workers: cfg.Workers,
 	}
 	// The batches in flight, refused before anything is allocated when

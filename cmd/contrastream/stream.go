@@ -22,17 +22,27 @@ var streamCommand = command{
 }
 
 func runStream(ctx context.Context, args []string) error {
-	fs := newDataFlagSet("stream", "usage: contrastream stream --data GLOB [--size S --views V --batch B --rank R --world W --cursor C] [--socket PATH]\n\n"+
+	fs := newDataFlagSet("stream", "usage: contrastream stream --data GLOB [--size S --views V --batch B --rank R --world W --cursor C] [--socket PATH] [--shm-fd FD]\n\n"+
 		"Runs source → decode → views → uint8 batches for one rank and writes them as an\n"+
 		"Arrow IPC stream: one record batch per training batch, the pixels of all views\n"+
 		"in one uint8 [B,V,H,W,C] buffer, with label, sample id, shard, row, epoch and\n"+
 		"position (the cursor after a batch is epoch:last position+1). Every rank sends\n"+
 		"the same number of full batches per epoch. The Python loader (python/,\n"+
 		"contrastream.torch.ViewLoader) runs this per rank. It exits when its reader\n"+
-		"goes away or its parent dies.")
+		"goes away or its parent dies.\n\n"+
+		"With --shm-fd (Linux), the pixels travel through shared memory instead: FD is an\n"+
+		"inherited file descriptor of a memfd (or a tmpfs file) that the reader made;\n"+
+		"the stream sizes it to --shm-slots slots and writes each batch's pixels straight\n"+
+		"into a free slot. The Arrow IPC stream then has a uint64 column views_offset\n"+
+		"(each sample's byte offset in the file) in place of views, and its metadata\n"+
+		"says contrastream.transport=shm, shm_slots and shm_slot_bytes. The reader hands\n"+
+		"a slot back, once done with it, by writing its index as a little-endian uint32\n"+
+		"on the stream's stdin (or on the socket with --socket); a slot is not reused\n"+
+		"before. Closing stdin means the reader went away.")
 	var cfg sinks.StreamConfig
 	src := &cfg.View.Source
 	var cursor, backend, digests string
+	shmFD := -1
 	fs.StringVar(&src.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
 	fs.IntVar(&cfg.View.Recipe.Size, "size", 224, "view side in pixels")
 	fs.IntVar(&cfg.View.Views, "views", 2, "views per image")
@@ -56,6 +66,8 @@ func runStream(ctx context.Context, args []string) error {
 	fs.Float64Var(&cfg.BadRecordBudget, "max-bad", 0.001, "fraction of records that may fail before the stream fails (negative: no limit)")
 	fs.StringVar(&cfg.ExpectFingerprint, "expect-fingerprint", "", "refuse shards whose fingerprint differs (the one saved with --cursor)")
 	fs.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when the parent process is no longer this pid (0: the parent at start; -1: never)")
+	fs.IntVar(&shmFD, "shm-fd", -1, "shared-memory transport: the inherited `fd` of a memfd to put the pixels in (see above; -1: off, the pixels go in the stream)")
+	fs.IntVar(&cfg.ShmSlots, "shm-slots", 0, "with --shm-fd: batch slots in the shared memory, all the batches in flight (0: --in-flight + 4; at least 2)")
 	fs.StringVar(&digests, "digests", "", "write one JSON line per batch (SHA-256 of the pixels, ids, labels, cursor) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,6 +100,22 @@ func runStream(ctx context.Context, args []string) error {
 		}
 		defer f.Close()
 		cfg.Digests = f
+	}
+	if shmFD >= 0 {
+		if shmFD <= 2 {
+			return fmt.Errorf("--shm-fd %d is stdin, stdout or stderr: pass the memfd as another descriptor", shmFD)
+		}
+		f := os.NewFile(uintptr(shmFD), fmt.Sprintf("shm-fd %d", shmFD))
+		if _, err := f.Stat(); err != nil {
+			return fmt.Errorf("--shm-fd %d: not an open file descriptor: %w", shmFD, err)
+		}
+		defer f.Close()
+		cfg.Shm = f
+		if cfg.Socket == "" {
+			cfg.Returns = os.Stdin
+		}
+	} else if cfg.ShmSlots != 0 {
+		return fmt.Errorf("--shm-slots needs --shm-fd")
 	}
 	if cfg.Socket == "" {
 		if term.IsTerminal(int(os.Stdout.Fd())) {

@@ -14,11 +14,14 @@ See ``ViewLoader`` for the settings, resume and the GPU path.
 """
 
 import collections
+import itertools
+import mmap
 import os
 import queue
 import shutil
 import signal
 import socket as _socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _COLUMNS = ("views", "label", "id", "shard", "row", "epoch", "position")
+_SHM_SEQ = itertools.count()
+IN_FLIGHT = 4  # the child's --in-flight default: batches it works on at once
+
+
+def shm_available():
+    """Whether transport="shm" can work here (Linux: os.memfd_create)."""
+    return hasattr(os, "memfd_create") and sys.platform.startswith("linux")
 
 
 class StreamError(RuntimeError):
@@ -48,7 +58,8 @@ class Batch:
     """One batch of views.
 
     views   torch tensor [B, V, C, H, W]: uint8 viewing the received buffer
-            (channels-last memory, no copy), or normalized float32 with
+            (channels-last memory, no copy; with transport="shm" valid until
+            the next batch is requested), or normalized float32 with
             ``normalize=True`` (on ``device``).
     labels  int64 tensor [B]; -1 where the shard has no label (null).
     ids     int64 tensor [B]: the stable sample ids (uint64 bits as int64).
@@ -85,7 +96,9 @@ class Batch:
     @property
     def host_views(self):
         """The uint8 [B, V, C, H, W] views as received (on the host; with a
-        GPU device its pinned buffer is reused a few batches later)."""
+        GPU device its pinned buffer is reused a few batches later; with
+        transport="shm" it is the ring slot, reused once the next batch is
+        requested)."""
         return self._host
 
 
@@ -151,26 +164,49 @@ def _kill(proc, streams):
 class _Child:
     """One ``contrastream stream`` process and the thread that reads it."""
 
-    def __init__(self, argv, env, prefetch, alloc, transport, echo_stderr, use_pyarrow):
+    def __init__(self, argv, env, prefetch, alloc, transport, echo_stderr, use_pyarrow, shm_slots=None):
         self.argv = argv
         self.tail = collections.deque(maxlen=40)
         self.sockdir = None
+        self.ring = None  # shm: the shared pixel ring (numpy uint8), once mapped
+        self.slot_bytes = 0
+        shm_fd = None
+        stdin, pass_fds = subprocess.DEVNULL, ()
         if transport == "socket":
             self.sockdir = tempfile.mkdtemp(prefix="contrastream-")
             path = os.path.join(self.sockdir, "stream.sock")
             argv = argv + ["--socket", path]
+        elif transport == "shm":
+            if not shm_available():
+                raise OSError("contrastream: transport='shm' needs Linux and os.memfd_create (Python 3.8+); use 'pipe'")
+            # The memfd lives while a process holds it or maps it: it goes
+            # with this process and the child, whatever way they end.
+            name = "contrastream-%d-%d" % (os.getpid(), next(_SHM_SEQ))
+            shm_fd = os.memfd_create(name, os.MFD_CLOEXEC)
+            self.shm_name = "memfd:" + name  # as /proc/PID/fd and /proc/PID/maps show it
+            argv = argv + ["--shm-fd", str(shm_fd), "--shm-slots", str(int(shm_slots))]
+            stdin, pass_fds = subprocess.PIPE, (shm_fd,)
         elif transport != "pipe":
-            raise ValueError("contrastream: transport %r: want 'pipe' or 'socket'" % (transport,))
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if transport == "pipe" else subprocess.DEVNULL,
-            stderr=subprocess.PIPE, bufsize=0, env=env, close_fds=True)
+            raise ValueError("contrastream: transport %r: want 'pipe', 'shm' or 'socket'" % (transport,))
+        self.argv = argv
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=stdin, stdout=subprocess.PIPE if transport != "socket" else subprocess.DEVNULL,
+                stderr=subprocess.PIPE, bufsize=0, env=env, close_fds=True, pass_fds=pass_fds)
+        except BaseException:
+            if shm_fd is not None:
+                os.close(shm_fd)
+            raise
         self._echo = echo_stderr
         self._err_thread = threading.Thread(target=self._drain_stderr, name="contrastream-stderr", daemon=True)
         self._err_thread.start()
         self.stream = self.proc.stdout
-        self._streams = [s for s in (self.proc.stdout,) if s is not None]
+        # The child's stdin is the shm return channel: closing it (here, or
+        # by the kernel when this process dies) stops the child.
+        self._returns = self.proc.stdin
+        self._streams = [s for s in (self.proc.stdout, self.proc.stdin) if s is not None]
         self._finalizer = weakref.finalize(self, _kill, self.proc, self._streams)
-        if transport == "pipe":
+        if transport in ("pipe", "shm"):
             try:  # a larger pipe: fewer wake-ups per batch (Linux)
                 import fcntl
                 fcntl.fcntl(self.stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
@@ -181,15 +217,45 @@ class _Child:
         self.queue = queue.Queue(maxsize=max(1, prefetch))
         self._stop = threading.Event()
         try:
-            self.reader = _make_reader(self.stream, alloc, use_pyarrow)
-        except (EOFError, OSError, _arrow.ArrowFormatError) as e:
-            err = self.error("before sending its schema", e)
-            self.close()
-            raise err from None
-        self.meta = {k[len("contrastream."):]: v for k, v in self.reader.schema.metadata.items()
-                     if k.startswith("contrastream.")}
+            try:
+                self.reader = _make_reader(self.stream, None if shm_fd is not None else alloc, use_pyarrow)
+            except (EOFError, OSError, _arrow.ArrowFormatError) as e:
+                err = self.error("before sending its schema", e)
+                self.close()
+                raise err from None
+            self.meta = {k[len("contrastream."):]: v for k, v in self.reader.schema.metadata.items()
+                         if k.startswith("contrastream.")}
+            if shm_fd is not None:
+                self._map(shm_fd)
+        finally:
+            if shm_fd is not None:
+                os.close(shm_fd)  # the mapping keeps the memory
         self._thread = threading.Thread(target=self._read, name="contrastream-reader", daemon=True)
         self._thread.start()
+
+    def _map(self, fd):
+        m = self.meta
+        if m.get("transport") != "shm":
+            self.close()
+            raise StreamError("contrastream: asked for the shm transport, the stream says transport %r: "
+                              "use matching versions of the binary and the Python package" % (m.get("transport"),))
+        slots, self.slot_bytes = int(m["shm_slots"]), int(m["shm_slot_bytes"])
+        size = os.fstat(fd).st_size
+        if size < slots * self.slot_bytes:
+            self.close()
+            raise StreamError("contrastream: the shared memory holds %d bytes, the stream says %d slots of %d"
+                              % (size, slots, self.slot_bytes))
+        # Mapped writable: the yielded tensors are then writable too (no
+        # warning from torch.from_numpy), and the slot is the trainer's
+        # until it is handed back.
+        self.ring = np.frombuffer(mmap.mmap(fd, slots * self.slot_bytes, mmap.MAP_SHARED), dtype=np.uint8)
+
+    def release(self, slot):
+        """Hand shm slot back to the child (it may then write a new batch there)."""
+        try:
+            self._returns.write(struct.pack("<I", slot))
+        except (OSError, ValueError):  # the child is gone: its error surfaces on the stream
+            pass
 
     def _connect(self, path):
         deadline = time.monotonic() + 60
@@ -359,8 +425,26 @@ class ViewLoader:
     binary        the contrastream executable (default $CONTRASTREAM_BIN,
                   else PATH).
     prefetch      batches read ahead of the trainer (default 2).
-    transport     "pipe" (the child's stdout, default) or "socket" (a Unix
-                  socket in a private temporary folder).
+    transport     how the pixels come: "pipe" (in the Arrow IPC stream on
+                  the child's stdout; every batch gets its own buffer),
+                  "shm" (Linux: in a shared-memory ring, a memfd this
+                  process makes and the child writes the views into; the
+                  stream on stdout carries the rest, slots go back on the
+                  child's stdin; no copy at all: at 96 px the reader's
+                  CPU falls from ~11% of a core to ~1.5%) or
+                  "socket" (the stream on a Unix socket in a private
+                  temporary folder). Default: "shm" for normalized host
+                  batches (the yielded views are copies, so its ownership
+                  rule below changes nothing), else "pipe".
+                  Ownership with "shm": a batch's uint8 views (and
+                  host_views) *are* its ring slot, which goes back to the
+                  child when the next batch is requested (next() on the
+                  iterator); keep a tensor beyond that with .clone().
+                  Normalized views are copies and never change. The ring
+                  holds 4 (the child's batches in flight) + prefetch + 2
+                  batches. With a GPU, "shm" copies each batch from the
+                  ring (pageable memory) and waits for that copy; "pipe"
+                  reads into pinned buffers and overlaps the copies.
     use_pyarrow   read with pyarrow.ipc instead of the built-in reader.
     echo_stderr   copy the child's stderr to ours (default: keep its last
                   lines for error messages).
@@ -381,7 +465,7 @@ class ViewLoader:
                  world_size=None, device=None, binary=None, *, epochs=None, normalize=None,
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, min_scale=None, color_strength=None, blur=None,
                  shuffle_buffer=None, channels=3, workers=None, gomaxprocs=None, prefetch=2,
-                 transport="pipe", use_pyarrow=False, echo_stderr=False, extra_args=()):
+                 transport=None, use_pyarrow=False, echo_stderr=False, extra_args=()):
         if isinstance(data, (list, tuple)):
             data = ",".join(str(d) for d in data)
         self.data = str(data)
@@ -399,6 +483,17 @@ class ViewLoader:
         self.epochs = None if epochs is None else int(epochs)
         self.binary = find_binary(binary)
         self.prefetch = int(prefetch)
+        if transport is None:
+            # shm where the yielded tensors are copies anyway (normalized on
+            # the host), so its ownership rule changes nothing; the pipe for
+            # raw uint8 (every batch its own buffer) and for a GPU (pinned
+            # buffers, copies overlapped with the step).
+            host = self.device is None or self.device.type == "cpu"
+            transport = "shm" if host and self.normalize and shm_available() and not use_pyarrow else "pipe"
+        if transport not in ("pipe", "shm", "socket"):
+            raise ValueError("contrastream: transport %r: want 'pipe', 'shm' or 'socket'" % (transport,))
+        if transport == "shm" and use_pyarrow:
+            raise ValueError("contrastream: transport='shm' reads with the built-in reader: not with use_pyarrow=True")
         self.transport = transport
         self.use_pyarrow = bool(use_pyarrow)
         self.echo_stderr = bool(echo_stderr)
@@ -435,6 +530,7 @@ class ViewLoader:
         self._expect_fp = None
         self._last = None  # the last yielded batch (for padding a short epoch)
         self._gpu = None
+        self._held = None  # shm: the slot of the last yielded raw batch, (child, slot)
         if self.device is not None and self.device.type == "cuda":
             self._gpu = _GPUStager(self.device, self.prefetch)
 
@@ -451,7 +547,12 @@ class ViewLoader:
         if self._expect_fp:
             argv += ["--expect-fingerprint", self._expect_fp]
         alloc = self._gpu.alloc if self._gpu else _host_alloc
-        child = _Child(argv, self._env, self.prefetch, alloc, self.transport, self.echo_stderr, self.use_pyarrow)
+        # shm slots: the child's batches in flight, plus what this side
+        # holds: the prefetch queue, the one the reader thread waits to
+        # queue, and the trainer's (released when the next one arrives).
+        slots = IN_FLIGHT + self.prefetch + 2
+        child = _Child(argv, self._env, self.prefetch, alloc, self.transport, self.echo_stderr, self.use_pyarrow,
+                       shm_slots=slots)
         self._child = child
         self._check_meta(child)
         self._child_next = cursor
@@ -474,10 +575,16 @@ class ViewLoader:
         self._meta = m
 
     def _stop_child(self):
+        self._held = None  # a slot of that child's ring: nothing to hand back to
         if self._child is not None:
             self._child.close()
             self._child = None
             self._peek = None
+
+    def _release_held(self):
+        h, self._held = self._held, None
+        if h is not None and h[0] is self._child:
+            h[0].release(h[1])
 
     def close(self):
         """Stop the child process (iterating again starts a new one)."""
@@ -627,6 +734,9 @@ class ViewLoader:
                     out = Batch(b.views, b.labels, b.ids, epoch, done, b.cursor, b._keys, repeat=True, host=b._host)
                 else:
                     rb, _, cur = item
+                    # shm: the trainer asked for this batch, so it is done
+                    # with the last one (kept while it might be repeated).
+                    self._release_held()
                     out = self._batch(rb, epoch, done, "%d:%d" % cur)
                     self._last = out
                     self._consumed = cur
@@ -661,9 +771,19 @@ class ViewLoader:
 
     def _batch(self, rb, epoch, index, cursor):
         n = rb.length
-        vc = rb["views"]
         v, c, s = self.views, self.channels, self.size
-        pix = vc.values
+        child, slot = self._child, None
+        if child.ring is not None:
+            per = v * s * s * c
+            offs = rb["views_offset"].values
+            off = int(offs[0]) if n else 0
+            slot = off // child.slot_bytes
+            if n and (np.any(offs != off + per * np.arange(n, dtype=np.uint64))
+                      or off + n * per > (slot + 1) * child.slot_bytes):
+                raise _arrow.ArrowFormatError("views_offset: the batch's samples are not adjacent in one slot")
+            pix = child.ring[off:off + n * per]
+        else:
+            pix = rb["views"].values
         host = torch.from_numpy(pix[: n * v * s * s * c]).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
         lab = rb["label"]
         labels = torch.from_numpy(lab.values.astype(np.int64, copy=True))
@@ -673,11 +793,15 @@ class ViewLoader:
         shard, row = rb["shard"], rb["row"]
         keys = lambda: list(zip(_strings(shard), (int(r) for r in row.values)))  # noqa: E731
         if self._gpu is not None:
-            views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std)
+            views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std, pageable=slot is not None)
         elif self.normalize:
             views = _normalize_host(pix[: n * v * s * s * c], n, v, s, c, self.mean, self.std)
         else:
             views = host
+        if slot is not None:
+            # host (and views unless normalized) live in the slot: it goes
+            # back to the child when the trainer asks for the next batch.
+            self._held = (child, slot)
         return Batch(views, labels, ids, epoch, index, cursor, keys, host=host)
 
 
@@ -755,15 +879,21 @@ class _GPUStager:
                     return torch.empty(n, dtype=torch.uint8, pin_memory=True).numpy()
             time.sleep(0.0005)
 
-    def stage(self, host, body, normalize, mean, std):
+    def stage(self, host, body, normalize, mean, std, pageable=False):
+        """The batch on the device. pageable: host is not one of our pinned
+        buffers (an shm slot): wait until the copy is done, so the caller
+        may hand the slot back at once."""
         cur = torch.cuda.current_stream(self.device)
         with torch.cuda.stream(self.stream):
-            dev = host.to(self.device, non_blocking=True)
+            dev = host.to(self.device, non_blocking=not pageable)
             out = _normalize(dev, mean, std) if normalize else dev
             ev = torch.cuda.Event()
             ev.record(self.stream)
         cur.wait_event(ev)
         out.record_stream(cur)
+        if pageable:
+            ev.synchronize()
+            return out
         with self.lock:
             self.busy.append((ev, torch.from_numpy(body) if isinstance(body, np.ndarray) else body))
         return out

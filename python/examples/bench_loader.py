@@ -2,12 +2,17 @@
 
 Modes (each prints one line starting with RESULT):
   bytes   the stream read by the package's own Arrow reader, which only
-          touches the bytes (one byte per 4 KiB page of each body): the
-          transport's cost against `contrastream bench --uint8`.
+          touches the bytes (one byte per 4 KiB page of each batch's
+          pixels): the transport's cost against `contrastream bench
+          --uint8`. --transport pipe: the pixels come through the pipe into
+          one reused buffer (readinto, a 1 MiB pipe, vmsplice on the Go
+          side); shm: they are read where the child wrote them, in the
+          shared-memory ring, and each slot is handed back once touched.
   torch   the ViewLoader iterated as a training loop would: every batch's
           views touched (uint8 sum over a strided sample), or, with
           --normalize, converted to normalized float32 [B,V,C,H,W] on the
           host (the tensors torchvision's DataLoader hands over).
+          --transport is the loader's (default: its own choice).
 
   /usr/bin/python3 python/examples/bench_loader.py --mode torch --data SHARDS --size 96 --workers 2 --normalize
 
@@ -78,6 +83,31 @@ def bytes_mode(a, env):
         p.wait()
 
 
+def bytes_shm_mode(a, env):
+    from contrastream.torch import IN_FLIGHT, _Child
+
+    argv = [find_binary(a.binary)] + stream_args(a) + ["--parent-pid", str(os.getpid())]
+    ch = _Child(argv, env, a.prefetch, None, "shm", False, False, shm_slots=IN_FLIGHT + a.prefetch + 2)
+    m = ch.meta
+    per = int(m["views"]) * int(m["size"]) ** 2 * int(m["channels"])
+    ring = ch.ring
+
+    def batches():
+        while True:
+            b = ch.get()
+            if b is None:
+                return
+            off = int(b["views_offset"].values[0])
+            int(np.add.reduce(ring[off: off + b.length * per: 4096]))  # touch every page
+            ch.release(off // ch.slot_bytes)
+            yield b.length
+
+    try:
+        return timed(batches(), a.warmup, a.seconds)
+    finally:
+        ch.close()
+
+
 def torch_mode(a, env):
     import torch
     from contrastream.torch import ViewLoader
@@ -85,7 +115,7 @@ def torch_mode(a, env):
     torch.set_num_threads(1)
     os.environ.update(env)
     ld = ViewLoader(a.data, size=a.size, batch_size=a.batch, seed=1, workers=a.workers, binary=a.binary,
-                    normalize=a.normalize, prefetch=a.prefetch)
+                    normalize=a.normalize, prefetch=a.prefetch, transport=a.transport)
 
     def batches():
         while True:
@@ -119,12 +149,20 @@ def main():
     ap.add_argument("--prefetch", type=int, default=2)
     ap.add_argument("--normalize", action="store_true")
     ap.add_argument("--binary", default=None)
+    ap.add_argument("--transport", choices=["pipe", "shm"], default=None,
+                    help="bytes mode: default pipe; torch mode: default the loader's")
     a = ap.parse_args()
     env = dict(os.environ)
     env.setdefault("GOMAXPROCS", str(a.workers))
-    rate, cpu = bytes_mode(a, env) if a.mode == "bytes" else torch_mode(a, env)
-    print("RESULT mode=%s%s size=%d workers=%d pairs/s=%.1f reader-cpu=%.1f%%" % (
-        a.mode, "+normalize" if a.normalize else "", a.size, a.workers, rate, 100 * cpu))
+    if a.mode == "torch":
+        rate, cpu = torch_mode(a, env)
+    elif a.transport == "shm":
+        rate, cpu = bytes_shm_mode(a, env)
+    else:
+        rate, cpu = bytes_mode(a, env)
+    print("RESULT mode=%s%s transport=%s size=%d workers=%d pairs/s=%.1f reader-cpu=%.1f%%" % (
+        a.mode, "+normalize" if a.normalize else "", a.transport or ("pipe" if a.mode == "bytes" else "default"),
+        a.size, a.workers, rate, 100 * cpu))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 
 import contrastream
 from contrastream import _arrow
-from contrastream.torch import StreamError, ViewLoader, find_binary
+from contrastream.torch import StreamError, ViewLoader, find_binary, shm_available
 
 try:
     import pyarrow  # noqa: F401
@@ -274,14 +274,135 @@ class LoaderTest(unittest.TestCase):
             os.environ.update(old)
 
 
+@unittest.skipUnless(shm_available(), "no memfd here (the shm transport is Linux-only)")
+class ShmTest(unittest.TestCase):
+    """transport="shm": the pixels in a shared-memory ring, the same batches."""
+
+    def batches(self, ld, epochs=(0,), slow=0.0):
+        """(pixels sha256, ids, labels, cursor) of every batch, hashed after
+        the trainer's `slow` seconds of work: a slot handed back too early
+        would show as other pixels."""
+        out = []
+        for e in epochs:
+            ld.set_epoch(e)
+            for b in ld:
+                if slow:
+                    time.sleep(slow)
+                out.append((views_sha256(b.views), [as_uint64(i) for i in b.ids], b.labels.tolist(), b.cursor))
+        return out
+
+    def test_same_batches_as_pipe_and_go(self):
+        data = synth("l250", 250)
+        for size in (12, 48):
+            flags = ("--size", size) + FLAGS[2:]
+            _, digests = go_stream(data, *flags, "--epochs", 2, "--workers", 1)
+            want = [(d["pixels_sha256"], d["ids"], d["labels"], d["cursor"]) for d in digests]
+            pipe = loader(data, size=size, epochs=2, transport="pipe")
+            self.assertEqual(self.batches(pipe, (0, 1)), want)
+            pipe.close()
+            ld = loader(data, size=size, epochs=2, workers=3, prefetch=1, transport="shm")
+            self.assertEqual(ld.transport, "shm")
+            self.assertEqual(ld.metadata["transport"], "shm")
+            self.assertEqual(self.batches(ld, (0, 1), slow=0.003), want, "size %d" % size)
+            ld.close()
+
+    def test_views_are_the_ring_until_the_next_batch(self):
+        """A yielded uint8 batch views the shared ring (no copy) and keeps
+        its pixels while the trainer works on it, however far the child
+        runs ahead."""
+        data = synth("l250", 250)
+        ld = loader(data, epochs=1, transport="shm", prefetch=3)
+        it = iter(ld)
+        b = next(it)
+        ring = ld._child.ring
+        flat = b.views.permute(0, 1, 3, 4, 2)
+        self.assertTrue(flat.is_contiguous())
+        start = flat.data_ptr() - ring.ctypes.data
+        self.assertTrue(0 <= start < len(ring), "the views are not in the ring")
+        first = views_sha256(b.views)
+        time.sleep(0.3)  # the child fills every free slot meanwhile
+        self.assertEqual(views_sha256(b.views), first)
+        self.assertEqual(views_sha256(b.host_views), first)
+        ld.close()
+
+    def test_normalized_same_as_pipe(self):
+        data = synth("l250", 250)
+        ld = loader(data, epochs=1, normalize=True)
+        self.assertEqual(ld.transport, "shm", "normalized host batches default to shm")
+        pipe = loader(data, epochs=1, normalize=True, transport="pipe")
+        for a, b in zip(ld, pipe):
+            self.assertTrue(torch.equal(a.views, b.views))
+            self.assertTrue(torch.equal(a.host_views, b.host_views))
+        self.assertEqual(loader(data, epochs=1).transport, "pipe", "raw uint8 batches default to the pipe")
+        ld.close()
+        pipe.close()
+
+    def test_resume_same_as_pipe(self):
+        data = synth("l250", 250)
+        full = loader(data, epochs=2, transport="pipe")
+        want = self.batches(full, (0, 1))
+        full.close()
+        bpe = 250 // 16
+        for k in (3, bpe + 2):
+            first = loader(data, epochs=2, prefetch=4, transport="shm")
+            seen, it = 0, None
+            for e in range(2):
+                first.set_epoch(e)
+                for b in first:
+                    seen += 1
+                    if seen == k:
+                        break
+                if seen == k:
+                    break
+            time.sleep(0.2)
+            state = first.state_dict()
+            self.assertEqual(state["cursor"], want[k - 1][3])
+            first.close()
+            again = loader(data, epochs=2, transport="shm")
+            again.load_state_dict(state)
+            got = self.batches(again, range(state["epoch"], 2))
+            again.close()
+            self.assertEqual(got, want[k:], "resumed after %d batches" % k)
+
+    def test_refusals(self):
+        data = synth("l250", 250)
+        with self.assertRaisesRegex(ValueError, "not with use_pyarrow"):
+            loader(data, transport="shm", use_pyarrow=True)
+        with self.assertRaisesRegex(ValueError, "want 'pipe', 'shm' or 'socket'"):
+            loader(data, transport="carrier-pigeon")
+        with self.assertRaisesRegex(StreamError, "--shm-fd 1 is stdin, stdout or stderr"):
+            len(loader(data, extra_args=["--shm-fd", "1"]))
+
+
+def memfd_holders(name):
+    """Processes that hold or map the memfd called name (/proc/PID/fd, maps)."""
+    out = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            for fd in os.listdir("/proc/%s/fd" % d):
+                try:
+                    if os.readlink("/proc/%s/fd/%s" % (d, fd)).startswith(name + " "):
+                        out.add(int(d))
+                except OSError:
+                    pass
+            with open("/proc/%s/maps" % d) as f:
+                if (name + " ") in f.read():
+                    out.add(int(d))
+        except OSError:
+            continue
+    return out
+
+
 SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, %(pkg)r)
     from contrastream.torch import ViewLoader
-    ld = ViewLoader(%(data)r, size=12, batch_size=16, binary=%(bin)r)
+    ld = ViewLoader(%(data)r, size=12, batch_size=16, binary=%(bin)r, transport=%(transport)r)
     for i, b in enumerate(ld):
         if i == 0:
-            print(ld.pid, flush=True)
+            print(ld.pid, getattr(ld._child, "shm_name", ""), flush=True)
         time.sleep(0.05)
     time.sleep(60)
 """)
@@ -290,16 +411,35 @@ SCRIPT = textwrap.dedent("""
 class HygieneTest(unittest.TestCase):
     """The child never outlives its reader."""
 
-    def spawn(self):
+    def spawn(self, transport="pipe"):
         data = synth("h300", 300)
         pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        p = subprocess.Popen([sys.executable, "-c", SCRIPT % dict(pkg=pkg, data=data, bin=binary())],
+        p = subprocess.Popen([sys.executable, "-c", SCRIPT % dict(pkg=pkg, data=data, bin=binary(), transport=transport)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
         if not line.strip():
             p.kill()
             self.fail("script failed: " + p.stderr.read())
+        if transport == "shm":
+            pid, name = line.split()
+            return p, int(pid), name
         return p, int(line)
+
+    @unittest.skipUnless(shm_available(), "no memfd here")
+    def test_killed_parent_leaves_no_child_and_no_memfd(self):
+        """shm: the memfd is held by the parent and the child only; killing
+        the parent stops the child, and then nothing holds or maps it (the
+        kernel frees it)."""
+        p, child, name = self.spawn("shm")
+        self.assertTrue(name.startswith("memfd:contrastream-%d-" % p.pid), name)
+        self.assertEqual(memfd_holders(name), {p.pid, child}, "the memfd should be the parent's and the child's")
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate()
+        self.assertTrue(gone(child), "contrastream %d outlived its killed parent" % child)
+        deadline = time.monotonic() + 10
+        while memfd_holders(name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(memfd_holders(name), set(), "%s outlived both processes" % name)
 
     def test_killed_parent_leaves_no_child(self):
         p, child = self.spawn()

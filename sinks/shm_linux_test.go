@@ -1,0 +1,264 @@
+//go:build linux
+
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"golang.org/x/sys/unix"
+)
+
+func memfd(t *testing.T) *os.File {
+	t.Helper()
+	fd, err := unix.MemfdCreate("contrastream-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "memfd")
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+type streamResult struct {
+	rep StreamReport
+	err error
+}
+
+// startShm runs Stream with the shm transport into pipes: it returns the
+// stream's read end, the return channel's write end and the result.
+func startShm(t *testing.T, cfg StreamConfig) (*os.File, *os.File, <-chan streamResult) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, rw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); rw.Close(); rr.Close() })
+	cfg.W, cfg.Returns = w, rr
+	done := make(chan streamResult, 1)
+	go func() {
+		rep, err := Stream(context.Background(), cfg)
+		w.Close()
+		done <- streamResult{rep, err}
+	}()
+	return r, rw, done
+}
+
+func giveBack(t *testing.T, rw *os.File, slot int) {
+	t.Helper()
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(slot))
+	if _, err := rw.Write(b[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStreamShm: with the shm transport the stream carries views_offset
+// instead of the pixels, the pixels in the shared file at those offsets
+// equal the view pipeline's and the digests, batch by batch; a slot the
+// reader holds is never written (a reader that keeps two slots finds them
+// unchanged when it hands them back), and a reader that returns nothing
+// stops the stream after ShmSlots batches (backpressure), which goes on
+// once a slot comes back.
+func TestStreamShm(t *testing.T) {
+	dir := synthShards(t, 150, 3)
+	shm := memfd(t)
+	cfg := streamConfig(dir, 16, 3)
+	cfg.Shm, cfg.ShmSlots = shm, 3
+	var dig bytes.Buffer
+	cfg.Digests = &dig
+	r, rw, done := startShm(t, cfg)
+	want := viewBatches(t, streamConfig(dir, 16, 1).View)
+
+	rd, err := ipc.NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Release()
+	md := rd.Schema().Metadata()
+	per := 2 * 12 * 12 * 3
+	for k, v := range map[string]string{"format": "1", "transport": "shm", "shm_slots": "3", "shm_slot_bytes": "16384", "batch": "16"} {
+		if got, _ := md.GetValue("contrastream." + k); got != v {
+			t.Errorf("metadata %s = %q, want %q", k, got, v)
+		}
+	}
+	if f := rd.Schema().Field(0); f.Name != ColViewsOffset {
+		t.Fatalf("column 0 is %q, want %q", f.Name, ColViewsOffset)
+	} else if s, _ := f.Metadata.GetValue("contrastream.shape"); s != "[2,12,12,3]" {
+		t.Errorf("views_offset shape %q", s)
+	}
+	if st, err := shm.Stat(); err != nil || st.Size() != 3*16384 {
+		t.Fatalf("shared file of %v bytes (%v), want 3 slots of 16384", st.Size(), err)
+	}
+	pixels := func(off uint64, n int) []byte {
+		b := make([]byte, n)
+		if _, err := shm.ReadAt(b, int64(off)); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	type heldSlot struct {
+		slot int
+		off  uint64
+		pix  []byte
+	}
+	var held []heldSlot
+	dec := json.NewDecoder(&dig)
+	i := 0
+	next := func() bool {
+		ok := rd.Next()
+		if !ok && rd.Err() != nil {
+			t.Fatal(rd.Err())
+		}
+		return ok
+	}
+	for next() {
+		rec := rd.Record()
+		offs := rec.Column(0).(*array.Uint64).Uint64Values()
+		n := int(rec.NumRows())
+		for j := range offs {
+			if offs[j] != offs[0]+uint64(j*per) {
+				t.Fatalf("batch %d: offsets %v are not adjacent", i, offs)
+			}
+		}
+		slot := int(offs[0] / 16384)
+		if offs[0]%16384 != 0 || int(offs[0])+n*per > (slot+1)*16384 {
+			t.Fatalf("batch %d: pixels at %d..%d are not one slot's", i, offs[0], int(offs[0])+n*per)
+		}
+		pix := pixels(offs[0], n*per)
+		if !bytes.Equal(pix, want[i].pixels) {
+			t.Fatalf("batch %d: the pixels in the shared memory differ from the view pipeline's", i)
+		}
+		ids := rec.Column(2).(*array.Uint64).Uint64Values()
+		for j := range ids {
+			if ids[j] != want[i].ids[j] || int(rec.Column(1).(*array.Int64).Value(j)) != want[i].labels[j] {
+				t.Fatalf("batch %d row %d: id or label differs", i, j)
+			}
+		}
+		var d BatchDigest
+		if err := dec.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		if s := sha256.Sum256(pix); d.Pixels != hex.EncodeToString(s[:]) || d.Cursor != want[i].cursor {
+			t.Fatalf("batch %d: digest %+v", i, d)
+		}
+		held = append(held, heldSlot{slot, offs[0], pix})
+		if i == 4 {
+			// Hold all three slots: the stream must wait for one.
+			got := make(chan bool, 1)
+			go func() { got <- rd.Next() }()
+			select {
+			case <-got:
+				t.Fatal("a batch came while the reader held every slot")
+			case <-time.After(200 * time.Millisecond):
+			}
+			giveBack(t, rw, held[0].slot)
+			held = held[1:]
+			select {
+			case ok := <-got:
+				if !ok {
+					t.Fatal("the stream ended after a slot came back")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no batch after a slot came back")
+			}
+			i++
+			// the record got above is batch 5: check it through the loop
+			// by re-reading it
+			rec := rd.Record()
+			offs := rec.Column(0).(*array.Uint64).Uint64Values()
+			pix := pixels(offs[0], int(rec.NumRows())*per)
+			if !bytes.Equal(pix, want[i].pixels) {
+				t.Fatalf("batch %d: pixels differ", i)
+			}
+			if err := dec.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, heldSlot{int(offs[0] / 16384), offs[0], pix})
+		}
+		// Keep the two latest slots; hand back the older ones, checking
+		// that nothing wrote them while they were held.
+		for len(held) > 2 {
+			h := held[0]
+			if !bytes.Equal(pixels(h.off, len(h.pix)), h.pix) {
+				t.Fatalf("slot %d was written while the reader held it", h.slot)
+			}
+			giveBack(t, rw, h.slot)
+			held = held[1:]
+		}
+		i++
+	}
+	if i != len(want) {
+		t.Fatalf("read %d batches, want %d", i, len(want))
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.rep.Batches != len(want) || res.rep.Spliced != 0 {
+		t.Fatalf("report %+v", res.rep)
+	}
+}
+
+// TestStreamShmReturns: a reader that returns a slot it does not hold fails
+// the stream with a message saying so; one that closes the return channel
+// stops it as a reader that went away; a ring needs two slots.
+func TestStreamShmReturns(t *testing.T) {
+	dir := synthShards(t, 150, 3)
+	cfg := streamConfig(dir, 16, 2)
+	cfg.View.Source.Epochs = 0
+	cfg.Shm, cfg.ShmSlots = memfd(t), 3
+	r, rw, done := startShm(t, cfg)
+	rd, err := ipc.NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rd.Next() {
+		t.Fatal(rd.Err())
+	}
+	giveBack(t, rw, 7)
+	res := <-done
+	if !errors.Is(res.err, ErrShmReturn) || !strings.Contains(res.err.Error(), "returned slot 7, which it does not hold (3 slots)") {
+		t.Fatalf("err %v, want ErrShmReturn naming slot 7", res.err)
+	}
+	rd.Release()
+
+	cfg.Shm = memfd(t)
+	r, rw, done = startShm(t, cfg)
+	if rd, err = ipc.NewReader(r); err != nil {
+		t.Fatal(err)
+	}
+	if !rd.Next() {
+		t.Fatal(rd.Err())
+	}
+	rw.Close()
+	res = <-done
+	if res.err != nil || !res.rep.ReaderGone {
+		t.Fatalf("closed return channel: %+v, %v; want ReaderGone", res.rep, res.err)
+	}
+	rd.Release()
+
+	cfg.ShmSlots, cfg.Returns = 1, bytes.NewReader(nil)
+	if _, err := Stream(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "want >= 2") {
+		t.Fatalf("1 slot: %v", err)
+	}
+	cfg.Shm, cfg.Returns = memfd(t), nil
+	if _, err := Stream(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "return channel") {
+		t.Fatalf("no return channel: %v", err)
+	}
+}

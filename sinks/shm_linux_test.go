@@ -10,7 +10,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +264,55 @@ func TestStreamShmReturns(t *testing.T) {
 	if _, err := Stream(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "return channel") {
 		t.Fatalf("no return channel: %v", err)
 	}
+}
+
+// TestStreamShmSocket: with Socket, the slots come back on the socket: a
+// reader that returns every slot gets more batches than the ring holds,
+// and closing the socket stops the stream as a reader gone.
+func TestStreamShmSocket(t *testing.T) {
+	dir := synthShards(t, 150, 2)
+	cfg := streamConfig(dir, 8, 2)
+	cfg.View.Source.Epochs = 0
+	cfg.Shm, cfg.ShmSlots = memfd(t), 2
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	cfg.Socket = sock
+	ready := make(chan struct{})
+	cfg.Listening = func(string) { close(ready) }
+	done := make(chan streamResult, 1)
+	go func() {
+		rep, err := Stream(context.Background(), cfg)
+		done <- streamResult{rep, err}
+	}()
+	<-ready
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ipc.NewReader(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slotBytes, _ := r.Schema().Metadata().GetValue("contrastream.shm_slot_bytes")
+	sb, _ := strconv.Atoi(slotBytes)
+	for range 6 { // 3 times the ring
+		if !r.Next() {
+			t.Fatal(r.Err())
+		}
+		off := r.Record().Column(0).(*array.Uint64).Value(0)
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(int(off)/sb))
+		if _, err := conn.Write(b[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	select {
+	case res := <-done:
+		if res.err != nil || !res.rep.ReaderGone || res.rep.Batches < 6 {
+			t.Fatalf("closed socket: %+v, %v", res.rep, res.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("stream did not stop after its socket reader closed")
+	}
+	r.Release()
 }

@@ -431,7 +431,7 @@ class ViewLoader:
                   process makes and the child writes the views into; the
                   stream on stdout carries the rest, slots go back on the
                   child's stdin; no copy at all: at 96 px the reader's
-                  CPU falls from ~11% of a core to ~1.5%) or
+                  CPU falls from ~13% of a core to ~1.6%) or
                   "socket" (the stream on a Unix socket in a private
                   temporary folder). Default: "shm" for normalized host
                   batches (the yielded views are copies, so its ownership

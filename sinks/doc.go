@@ -34,6 +34,9 @@
 //     ImportOptions.HeaderOnly by image.DecodeOptions.Check, the check
 //     Decode makes first). They sit beside sinks because an importer ends
 //     in the shard writer; nothing in the library imports them.
+//   - Package sinks/quickstart is `contrastream quickstart` as one call
+//     (quickstart.Run): synthetic data, preview, baselines, a training run
+//     into a RunFolder and the scores before and after.
 //
 // Imports point one way (pipeline ← sources ← stages ← sinks ← cmd): sinks
 // uses pipeline, sources and stages (the nn state-dict types for

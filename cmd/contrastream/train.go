@@ -172,10 +172,9 @@ func flagError(err error) error {
 // trainOutput is where a command's training run reports, besides its run
 // folder.
 type trainOutput struct {
-	progress    io.Writer       // human progress (nil: none)
-	json        io.Writer       // step and eval records, then a summary, as JSON lines (nil: none)
-	metricsAddr string          // Prometheus address ("": none)
-	eval        train.Evaluator // the run's evaluation, when the command has loaded it already
+	progress    io.Writer // human progress (nil: none)
+	json        io.Writer // step and eval records, then a summary, as JSON lines (nil: none)
+	metricsAddr string    // Prometheus address ("": none)
 }
 
 // run trains cfg in the run folder dir (or resumes the run there, taking
@@ -203,7 +202,7 @@ func (t trainOutput) run(ctx context.Context, cfg train.Config, dir string, resu
 		extra = append(extra, prom)
 	}
 	o := rf.Options(extra...)
-	o.Stop, o.Eval = stop, t.eval
+	o.Stop = stop
 	store0 := sources.DefaultStore().Stats()
 	var res *train.Result
 	var err error

@@ -364,9 +364,20 @@ func refill(acc uint64, n uint, p int, buf []byte) (uint64, uint, int) {
 	return acc, n, p
 }
 
+// peekSymbol returns the Huffman symbol that the bits of acc (left-aligned,
+// at least lookBits valid) start with and its code's length, without
+// consuming them, for codes of up to lookBits bits; for a longer code or a
+// bad one it returns length 0, and the caller asks slowPeek (with at least
+// 16 bits valid). A folded entry (hFolded) counts the value's bits too:
+// they are taken off, branch-free. It is inlined (go build -gcflags=-m),
+// so the callers keep the bit state in locals.
+func (t *huffTable) peekSymbol(acc uint64) (sym uint32, l uint) {
+	e := t.fast[acc>>(64-lookBits)]
+	return e >> 8 & 0xff, uint(e&31) - uint(e>>8&15)&-uint(e>>5&1)
+}
+
 // slowPeek returns the symbol whose code, longer than lookBits, starts acc
-// and the code's length (0 for a bad code); the fast path is written out
-// in decodeACScan.
+// and the code's length, 0 for a bad code (peekSymbol's slow path).
 //
 //go:noinline
 func (t *huffTable) slowPeek(acc uint64) (uint32, uint) {
@@ -377,23 +388,15 @@ func (t *huffTable) slowPeek(acc uint64) (uint32, uint) {
 // symbol decodes one Huffman symbol; ok is false for a bad code.
 func (b *bitReader) symbol(t *huffTable) (sym uint8, ok bool) {
 	b.fill()
-	e := t.fast[b.acc>>(64-lookBits)]
-	var l uint
-	if e&31 != 0 {
-		sym = uint8(e >> 8)
-		l = uint(e & 31)
-		if e&hFolded != 0 { // a folded entry counts the value's bits too
-			l -= uint(sym & 15)
-		}
-	} else {
-		sym, l = t.slowSymbol(b.acc)
-		if l == 0 {
+	s, l := t.peekSymbol(b.acc)
+	if l == 0 {
+		if s, l = t.slowPeek(b.acc); l == 0 {
 			return 0, false
 		}
 	}
 	b.acc <<= l
 	b.n -= l
-	return sym, true
+	return uint8(s), true
 }
 
 // receiveExtend reads s bits and extends them (0 for s == 0).

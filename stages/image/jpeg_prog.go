@@ -168,17 +168,12 @@ func (d *jpegDecoder) decodeACScan() error {
 					if n < 32 {
 						acc, n, p = refill(acc, n, p, buf)
 					}
-					// the symbol and its code's length (a folded entry,
-					// hFolded, counts the value's bits too)
-					e := t.fast[acc>>(64-lookBits)]
-					sym, l := e>>8&0xff, uint(e&31)
-					l -= uint(sym&15) & -uint(e>>5&1)
-					if e&31 == 0 {
-						sym, l = t.slowPeek(acc)
-					}
+					sym, l := t.peekSymbol(acc)
 					if l == 0 {
-						br.acc, br.n, br.p = acc, n, p
-						return br.blockError()
+						if sym, l = t.slowPeek(acc); l == 0 {
+							br.acc, br.n, br.p = acc, n, p
+							return br.blockError()
+						}
 					}
 					acc <<= l
 					n -= l
@@ -212,17 +207,12 @@ func (d *jpegDecoder) decodeACScan() error {
 					if n < 32 {
 						acc, n, p = refill(acc, n, p, buf)
 					}
-					// the symbol and its code's length (a folded entry,
-					// hFolded, counts the value's bits too)
-					e := t.fast[acc>>(64-lookBits)]
-					sym, l := e>>8&0xff, uint(e&31)
-					l -= uint(sym&15) & -uint(e>>5&1)
-					if e&31 == 0 {
-						sym, l = t.slowPeek(acc)
-					}
+					sym, l := t.peekSymbol(acc)
 					if l == 0 {
-						br.acc, br.n, br.p = acc, n, p
-						return br.blockError()
+						if sym, l = t.slowPeek(acc); l == 0 {
+							br.acc, br.n, br.p = acc, n, p
+							return br.blockError()
+						}
 					}
 					acc <<= l
 					n -= l

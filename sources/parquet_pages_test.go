@@ -211,30 +211,48 @@ func FuzzParquetPages(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		fast, err := OpenShard(path, Columns{})
-		if err != nil || fast.Format != FormatParquet {
-			return
-		}
-		a, errA := readAll(t, fast, 0)
-		// From row 1 as well: the pages before it passed over, the rest
-		// of the first page read and dropped (any error will do).
-		readAll(t, fast, 1)
-		if errA != nil {
-			// Refused by the fast path: arrow/go's own page reader loops
-			// forever on some such files (seeds c3351007a696eadb and
-			// 61ad66a121dadd04), and reads never take it (only tests, as
-			// the reference).
-			return
-		}
-		lib, _ := OpenShard(path, Columns{})
-		lib.pq.noFastPath = true
-		b, errB := readAll(t, lib, 0)
-		if errB == nil {
-			if err := sameRows(a, b); err != nil {
-				t.Fatalf("fast and library paths differ: %v", err)
+		// A hang is a failure, with its input kept: go test -fuzz has no
+		// time limit per input, and a worker stuck in a loop only shows
+		// as an executions count that stops growing.
+		done := make(chan error, 1)
+		go func() { done <- fuzzPagesOnce(t, path) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
 			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no result after 10 s: the read hangs")
 		}
 	})
+}
+
+// fuzzPagesOnce reads the shard at path as FuzzParquetPages does.
+func fuzzPagesOnce(t *testing.T, path string) error {
+	fast, err := OpenShard(path, Columns{})
+	if err != nil || fast.Format != FormatParquet {
+		return nil
+	}
+	a, errA := readAll(t, fast, 0)
+	// From row 1 as well: the pages before it passed over, the rest of
+	// the first page read and dropped (any error will do).
+	readAll(t, fast, 1)
+	if errA != nil {
+		// Refused by the fast path: arrow/go's own page reader loops
+		// forever on some such files (seeds c3351007a696eadb and
+		// 61ad66a121dadd04), and reads never take it (only tests, as the
+		// reference).
+		return nil
+	}
+	lib, _ := OpenShard(path, Columns{})
+	lib.pq.noFastPath = true
+	b, errB := readAll(t, lib, 0)
+	if errB == nil {
+		if err := sameRows(a, b); err != nil {
+			return fmt.Errorf("fast and library paths differ: %v", err)
+		}
+	}
+	return nil
 }
 
 // pageCounts counts the image column's pages by type over all row groups.

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,7 +84,7 @@ func TestStreamShm(t *testing.T) {
 	shm := memfd(t)
 	cfg := streamConfig(dir, 16, 3)
 	cfg.Shm, cfg.ShmSlots = shm, 3
-	var dig bytes.Buffer
+	var dig lockedBuffer // written by the stream's goroutine, read here
 	cfg.Digests = &dig
 	r, rw, done := startShm(t, cfg)
 	want := viewBatches(t, streamConfig(dir, 16, 1).View)
@@ -315,4 +316,23 @@ func TestStreamShmSocket(t *testing.T) {
 		t.Fatal("stream did not stop after its socket reader closed")
 	}
 	r.Release()
+}
+
+// lockedBuffer is a bytes.Buffer that one goroutine may write while another
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Read(p)
 }

@@ -531,6 +531,7 @@ class ViewLoader:
         self._last = None  # the last yielded batch (for padding a short epoch)
         self._gpu = None
         self._held = None  # shm: the slot of the last yielded raw batch, (child, slot)
+        self._norm_pool = []  # float32 outputs of host normalization, reused once unreferenced
         if self.device is not None and self.device.type == "cuda":
             self._gpu = _GPUStager(self.device, self.prefetch)
 
@@ -795,7 +796,7 @@ class ViewLoader:
         if self._gpu is not None:
             views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std, pageable=slot is not None)
         elif self.normalize:
-            views = _normalize_host(pix[: n * v * s * s * c], n, v, s, c, self.mean, self.std)
+            views = _normalize_host(pix[: n * v * s * s * c], n, v, s, c, self.mean, self.std, self._norm_pool)
         else:
             views = host
         if slot is not None:
@@ -813,13 +814,34 @@ def _host_alloc(n):
 _NORM = {}
 
 
-def _normalize_host(pix, n, v, s, c, mean, std):
+_POOL_MAX = 8
+
+
+def _pooled(pool, shape):
+    """A float32 array of shape from pool that nothing else references any
+    more (no tensor, view or batch made from it is alive), else a new one
+    (pooled while the pool has room). Reusing one saves the page faults of
+    fresh memory: the normalization runs ~1.4x faster."""
+    if pool is None:
+        return np.empty(shape, dtype=np.float32)
+    for i in range(len(pool)):
+        # references: the pool's list and getrefcount's argument
+        if pool[i].shape == shape and sys.getrefcount(pool[i]) == 2:
+            return pool[i]
+    a = np.empty(shape, dtype=np.float32)
+    if len(pool) < _POOL_MAX:
+        pool.append(a)
+    return a
+
+
+def _normalize_host(pix, n, v, s, c, mean, std, pool=None):
     """The host path: (x/255 - mean)/std of the received [B,V,H,W,C] uint8
-    pixels into a new float32 array of the same layout, returned as a
-    [B, V, C, H, W] tensor view (channels-last memory). numpy's ufuncs (a
-    multiply that casts, then an add, over rows of W·C values) run 2-3x
-    faster here than torch 1.13's mixed-dtype addcmul, and numpy asks for
-    huge pages for large arrays (fewer page faults)."""
+    pixels into a float32 array of the same layout, returned as a
+    [B, V, C, H, W] tensor view (channels-last memory). The array is new or
+    one of pool's that nothing references any more: a yielded normalized
+    batch is never overwritten while it is alive. numpy's ufuncs (a
+    converting copy, then an in-place multiply and add, over rows of W·C
+    values) run 2-3x faster here than torch 1.13's mixed-dtype addcmul."""
     key = ("host", s, c, mean, std)
     t = _NORM.get(key)
     if t is None:
@@ -827,7 +849,9 @@ def _normalize_host(pix, n, v, s, c, mean, std):
         bias = np.tile(np.array([-m / x for m, x in zip(mean[:c], std[:c])], dtype=np.float32), s)
         _NORM[key] = t = (scale, bias)
     rows = pix.reshape(n * v * s, s * c)
-    out = np.multiply(rows, t[0], dtype=np.float32)
+    out = _pooled(pool, rows.shape)
+    np.copyto(out, rows, casting="unsafe")  # exact: uint8 -> float32
+    np.multiply(out, t[0], out=out)
     np.add(out, t[1], out=out)
     return torch.from_numpy(out).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
 

@@ -148,6 +148,24 @@ class LoaderTest(unittest.TestCase):
         self.assertTrue(torch.allclose(b.views, want, atol=1e-5), (b.views - want).abs().max())
         ld.close()
 
+    def test_normalized_batches_kept_are_never_overwritten(self):
+        """Host normalization reuses its float32 outputs only once nothing
+        references them: batches the trainer keeps stay as they were, and
+        batches it drops are recycled."""
+        data = synth("l250", 250)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 1, 3, 1, 1)
+        for transport in ("pipe", "shm"):
+            kept, want = [], []
+            for b in loader(data, epochs=1, normalize=True, transport=transport):
+                kept.append(b.views)
+                want.append(((b.host_views.float() / 255 - mean) / std).clone())
+            self.assertEqual(len({v.data_ptr() for v in kept}), len(kept), transport)
+            for k, (v, w) in enumerate(zip(kept, want)):
+                self.assertTrue(torch.allclose(v, w, atol=1e-5), "%s batch %d changed after it was yielded" % (transport, k))
+            ptrs = [b.views.data_ptr() for b in loader(data, epochs=1, normalize=True, transport=transport)]
+            self.assertLess(len(set(ptrs)), len(ptrs) // 2, "%s: dropped batches' outputs are not reused" % transport)
+
     def test_resume_bit_identical(self):
         """state_dict is the cursor after the last *consumed* batch (not the
         buffered ones); a new loader continues bit-identically, mid-epoch and

@@ -509,16 +509,26 @@ func TestNormalizerMatchesTable(t *testing.T) {
 				}
 				for _, m := range views {
 					want := make([]float32, 3*m.W*m.H)
-					got := make([]float32, len(want))
 					if err := CHW(want, m, &tab); err != nil {
 						t.Fatal(err)
 					}
-					if err := z.CHW(got, m); err != nil {
-						t.Fatal(err)
+					// dst 64-byte aligned (the non-temporal stores,
+					// where every plane is) and not
+					buf := make([]float32, len(want)+17)
+					k := 0
+					for !aligned64(&buf[k]) {
+						k++
 					}
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%+v %dx%dx%d stride %d: sample %d = %v, want %v", n, m.W, m.H, c, m.Stride, i, got[i], want[i])
+					for _, off := range []int{k, k + 1} {
+						got := buf[off : off+len(want)]
+						clear(buf)
+						if err := z.CHW(got, m); err != nil {
+							t.Fatal(err)
+						}
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%+v %dx%dx%d stride %d dst+%d: sample %d = %v, want %v", n, m.W, m.H, c, m.Stride, off-k, i, got[i], want[i])
+							}
 						}
 					}
 				}

@@ -116,3 +116,11 @@ func flip3VBMI(d, s *uint8, w int) int
 //
 //go:noescape
 func chwFMAVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32)
+
+// chwFMANTVBMI is chwFMAVBMI with non-temporal stores (VMOVNTPS, then
+// SFENCE): pr, pg and pb must be 64-byte aligned. A batch of views is
+// larger than the caches, so this saves reading each output line before
+// writing it.
+//
+//go:noescape
+func chwFMANTVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32)

@@ -105,6 +105,77 @@ chwdone:
 // block's 48) into the planes pr, pg, pb: per channel c, (float32(v)/255 −
 // mean[c])/std[c] with float32 division and subtraction, each correctly
 // rounded as in torchvision's ToTensor + Normalize.
+// CHWFMA is the body of chwFMAVBMI and chwFMANTVBMI (arguments loaded
+// into R8-R13, SI, CX): STORE writes a vector of 16 results, FENCE runs
+// before returning.
+#define CHWFMA(STORE, FENCE) \
+	VBROADCASTSS (R13), Z17; \
+	VBROADCASTSS 4(R13), Z18; \
+	VBROADCASTSS 8(R13), Z19; \
+	VBROADCASTSS chwR255<>(SB), Z24; \
+	VBROADCASTSS chw255<>(SB), Z31; \
+	VBROADCASTSS (R11), Z28; \
+	VBROADCASTSS 4(R11), Z29; \
+	VBROADCASTSS 8(R11), Z30; \
+	VBROADCASTSS (R12), Z25; \
+	VBROADCASTSS 4(R12), Z26; \
+	VBROADCASTSS 8(R12), Z27; \
+	VMOVDQU64 chwIdx<>+0(SB), Z20; \
+	VMOVDQU64 chwIdx<>+64(SB), Z21; \
+	VMOVDQU64 chwIdx<>+128(SB), Z22; \
+	XORQ BX, BX; \
+chwfloop: \
+	CMPQ CX, $0; \
+	JLE  chwfdone; \
+	VMOVDQU64 (SI), Z0; \
+	VPERMB    Z0, Z20, Z1; \
+	VPMOVZXBD X1, Z1; \
+	VCVTDQ2PS    Z1, Z1; \
+	VMULPS       Z24, Z1, Z4; \
+	VMOVAPS      Z1, Z5; \
+	VFNMADD231PS Z31, Z4, Z5; \
+	VFMADD231PS  Z24, Z5, Z4; \
+	VSUBPS       Z28, Z4, Z4; \
+	VMULPS       Z17, Z4, Z1; \
+	VMOVAPS      Z4, Z5; \
+	VFNMADD231PS Z25, Z1, Z5; \
+	VFMADD231PS  Z17, Z5, Z1; \
+	STORE Z1, (R8)(BX*4); \
+	VPERMB    Z0, Z21, Z2; \
+	VPMOVZXBD X2, Z2; \
+	VCVTDQ2PS    Z2, Z2; \
+	VMULPS       Z24, Z2, Z4; \
+	VMOVAPS      Z2, Z5; \
+	VFNMADD231PS Z31, Z4, Z5; \
+	VFMADD231PS  Z24, Z5, Z4; \
+	VSUBPS       Z29, Z4, Z4; \
+	VMULPS       Z18, Z4, Z2; \
+	VMOVAPS      Z4, Z5; \
+	VFNMADD231PS Z26, Z2, Z5; \
+	VFMADD231PS  Z18, Z5, Z2; \
+	STORE Z2, (R9)(BX*4); \
+	VPERMB    Z0, Z22, Z3; \
+	VPMOVZXBD X3, Z3; \
+	VCVTDQ2PS    Z3, Z3; \
+	VMULPS       Z24, Z3, Z4; \
+	VMOVAPS      Z3, Z5; \
+	VFNMADD231PS Z31, Z4, Z5; \
+	VFMADD231PS  Z24, Z5, Z4; \
+	VSUBPS       Z30, Z4, Z4; \
+	VMULPS       Z19, Z4, Z3; \
+	VMOVAPS      Z4, Z5; \
+	VFNMADD231PS Z27, Z3, Z5; \
+	VFMADD231PS  Z19, Z5, Z3; \
+	STORE Z3, (R10)(BX*4); \
+	ADDQ $48, SI; \
+	ADDQ $16, BX; \
+	DECQ CX; \
+	JMP  chwfloop; \
+chwfdone: \
+	FENCE; \
+	VZEROUPPER; \
+	RET
+
 TEXT ·chwFMAVBMI(SB), NOSPLIT, $0-64
 	MOVQ pr+0(FP), R8
 	MOVQ pg+8(FP), R9
@@ -114,77 +185,21 @@ TEXT ·chwFMAVBMI(SB), NOSPLIT, $0-64
 	MOVQ mean+40(FP), R11
 	MOVQ std+48(FP), R12
 	MOVQ rstd+56(FP), R13
-	VBROADCASTSS (R13), Z17
-	VBROADCASTSS 4(R13), Z18
-	VBROADCASTSS 8(R13), Z19
-	VBROADCASTSS chwR255<>(SB), Z24
-	VBROADCASTSS chw255<>(SB), Z31
-	VBROADCASTSS (R11), Z28
-	VBROADCASTSS 4(R11), Z29
-	VBROADCASTSS 8(R11), Z30
-	VBROADCASTSS (R12), Z25
-	VBROADCASTSS 4(R12), Z26
-	VBROADCASTSS 8(R12), Z27
-	VMOVDQU64 chwIdx<>+0(SB), Z20
-	VMOVDQU64 chwIdx<>+64(SB), Z21
-	VMOVDQU64 chwIdx<>+128(SB), Z22
-	XORQ BX, BX
+	CHWFMA(VMOVUPS, NOP)
 
-chwfloop:
-	CMPQ CX, $0
-	JLE  chwfdone
-	VMOVDQU64 (SI), Z0
-
-	VPERMB    Z0, Z20, Z1
-	VPMOVZXBD X1, Z1
-	VCVTDQ2PS    Z1, Z1
-	VMULPS       Z24, Z1, Z4
-	VMOVAPS      Z1, Z5
-	VFNMADD231PS Z31, Z4, Z5
-	VFMADD231PS  Z24, Z5, Z4 // v/255
-	VSUBPS       Z28, Z4, Z4
-	VMULPS       Z17, Z4, Z1
-	VMOVAPS      Z4, Z5
-	VFNMADD231PS Z25, Z1, Z5
-	VFMADD231PS  Z17, Z5, Z1 // (v/255 − mean)/std
-	VMOVUPS   Z1, (R8)(BX*4)
-
-	VPERMB    Z0, Z21, Z2
-	VPMOVZXBD X2, Z2
-	VCVTDQ2PS    Z2, Z2
-	VMULPS       Z24, Z2, Z4
-	VMOVAPS      Z2, Z5
-	VFNMADD231PS Z31, Z4, Z5
-	VFMADD231PS  Z24, Z5, Z4 // v/255
-	VSUBPS       Z29, Z4, Z4
-	VMULPS       Z18, Z4, Z2
-	VMOVAPS      Z4, Z5
-	VFNMADD231PS Z26, Z2, Z5
-	VFMADD231PS  Z18, Z5, Z2 // (v/255 − mean)/std
-	VMOVUPS   Z2, (R9)(BX*4)
-
-	VPERMB    Z0, Z22, Z3
-	VPMOVZXBD X3, Z3
-	VCVTDQ2PS    Z3, Z3
-	VMULPS       Z24, Z3, Z4
-	VMOVAPS      Z3, Z5
-	VFNMADD231PS Z31, Z4, Z5
-	VFMADD231PS  Z24, Z5, Z4 // v/255
-	VSUBPS       Z30, Z4, Z4
-	VMULPS       Z19, Z4, Z3
-	VMOVAPS      Z4, Z5
-	VFNMADD231PS Z27, Z3, Z5
-	VFMADD231PS  Z19, Z5, Z3 // (v/255 − mean)/std
-	VMOVUPS   Z3, (R10)(BX*4)
-
-	ADDQ $48, SI
-	ADDQ $16, BX
-	DECQ CX
-	JMP  chwfloop
-
-chwfdone:
-	VZEROUPPER
-	RET
+// func chwFMANTVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32)
+// chwFMAVBMI with non-temporal stores (pr, pg and pb 64-byte aligned), then
+// SFENCE: the planes go to memory without first reading their lines.
+TEXT ·chwFMANTVBMI(SB), NOSPLIT, $0-64
+	MOVQ pr+0(FP), R8
+	MOVQ pg+8(FP), R9
+	MOVQ pb+16(FP), R10
+	MOVQ src+24(FP), SI
+	MOVQ blocks+32(FP), CX
+	MOVQ mean+40(FP), R11
+	MOVQ std+48(FP), R12
+	MOVQ rstd+56(FP), R13
+	CHWFMA(VMOVNTPS, SFENCE)
 
 DATA chw255<>+0(SB)/4, $0x437f0000
 GLOBL chw255<>(SB), RODATA|NOPTR, $4

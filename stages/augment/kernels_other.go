@@ -49,3 +49,7 @@ func flip3VBMI(d, s *uint8, w int) int { panic("unreachable") }
 func chwFMAVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32) {
 	panic("unreachable")
 }
+
+func chwFMANTVBMI(pr, pg, pb *float32, src *uint8, blocks int, mean, std, rstd *[3]float32) {
+	panic("unreachable")
+}

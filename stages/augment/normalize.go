@@ -3,6 +3,7 @@ package augment
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/contrastream/contrastream/stages/image"
 )
@@ -141,6 +142,10 @@ func (n Normalize) Normalizer() *Normalizer {
 	return z
 }
 
+// aligned64 reports whether p is 64-byte aligned (non-temporal stores of
+// whole vectors need it).
+func aligned64(p *float32) bool { return uintptr(unsafe.Pointer(p))&63 == 0 }
+
 // Table returns the per-channel table (see [Normalize.Table]).
 func (z *Normalizer) Table() *[3][256]float32 { return &z.t }
 
@@ -162,9 +167,12 @@ func (z *Normalizer) CHW(dst []float32, src *image.Image) error {
 	blocks := max(0, (3*plane-16)/48)
 	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:]
 	if blocks > 0 {
-		if z.fma {
+		switch {
+		case z.fma && aligned64(&r[0]) && aligned64(&g[0]) && aligned64(&b[0]):
+			chwFMANTVBMI(&r[0], &g[0], &b[0], &src.Pix[0], blocks, &z.mean, &z.std, &z.rstd)
+		case z.fma:
 			chwFMAVBMI(&r[0], &g[0], &b[0], &src.Pix[0], blocks, &z.mean, &z.std, &z.rstd)
-		} else {
+		default:
 			chwVBMI(&r[0], &g[0], &b[0], &src.Pix[0], blocks, &z.mean, &z.std)
 		}
 	}

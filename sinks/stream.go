@@ -30,7 +30,8 @@ type StreamConfig struct {
 	// fails); "" means none (they are still counted).
 	DeadLetters string
 	// BadRecordBudget fails the run once more than this fraction of the
-	// records failed (see pipeline.WithBadRecordBudget); negative: no budget.
+	// records failed (see pipeline.WithBadRecordBudget); 0 means 0.01, the
+	// default of train and bench; negative: no budget.
 	BadRecordBudget float64
 	// Digests, if set, receives ArrowStream's per-batch digests.
 	Digests io.Writer
@@ -82,6 +83,9 @@ type StreamReport struct {
 // with pipeline.ErrBadRecordBudget.
 func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	var rep StreamReport
+	if !(cfg.BadRecordBudget <= 1) {
+		return rep, fmt.Errorf("sinks: stream: BadRecordBudget %v: want a fraction <= 1 (negative: no limit)", cfg.BadRecordBudget)
+	}
 	vc := cfg.View
 	vc.Output, vc.DropLast = stages.Packed, true
 	if cfg.Shm != nil {
@@ -182,8 +186,11 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 		dl = JSONL(cfg.DeadLetters)
 		opts = append(opts, pipeline.WithDeadLetter(dl))
 	}
-	if cfg.BadRecordBudget >= 0 {
-		opts = append(opts, pipeline.WithBadRecordBudget(cfg.BadRecordBudget))
+	if budget := cfg.BadRecordBudget; budget >= 0 {
+		if budget == 0 {
+			budget = 0.01
+		}
+		opts = append(opts, pipeline.WithBadRecordBudget(budget))
 	}
 	p := pipeline.New("stream", opts...)
 	out := &ArrowStream{W: w, Meta: rep.Meta, Digests: cfg.Digests, Shm: ring}

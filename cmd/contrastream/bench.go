@@ -49,6 +49,9 @@ func runBench(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if !(cfg.MaxBad <= 1) {
+		return fmt.Errorf("--max-bad %v: want a fraction <= 1 (negative: no limit)", cfg.MaxBad)
+	}
 	if fs.NArg() > 0 || cfg.Glob == "" {
 		fs.Usage()
 		return fmt.Errorf("--data is required and takes no positional arguments")

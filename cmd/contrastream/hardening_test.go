@@ -849,17 +849,18 @@ func TestResumeAfterNaNWithLowerLR(t *testing.T) {
 	}
 }
 
-// TestBenchAndStreamBadRecords: bench and stream skip a few bad records,
-// list each with shard, row and reason in their dead-letter file (appended
-// to: an earlier run's lines stay), and fail on garbage past the budget,
-// exit 1, naming the file and --max-bad.
+// TestBenchAndStreamBadRecords: bench and stream skip a few bad records
+// (2 of 256: within their default budget of 1%, as train's), list each with
+// shard, row and reason in their dead-letter file (appended to: an earlier
+// run's lines stay), fail on garbage past the budget, exit 1, naming the
+// file and --max-bad, and refuse --max-bad 2 before they start.
 func TestBenchAndStreamBadRecords(t *testing.T) {
 	few := mixedShard(t, 256, func(i int) bool { return i == 7 || i == 200 })
 	garbage := mixedShard(t, 600, func(i int) bool { return i >= 2 })
 	tmp := t.TempDir()
 	common := []string{"--size", "16", "--batch", "32", "--epochs", "1", "--workers", "1"}
 	bench := append([]string{"--seconds", "120", "--warmup", "-1"}, common...)
-	stream := append([]string{"--parent-pid", "-1", "--max-bad", "0.01", "--shuffle-buffer", "0"}, common...)
+	stream := append([]string{"--parent-pid", "-1", "--shuffle-buffer", "0"}, common...)
 	for _, c := range []struct {
 		cmd   string
 		extra []string
@@ -903,6 +904,16 @@ func TestBenchAndStreamBadRecords(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "bad-record budget exceeded") || !strings.Contains(stderr, dl) ||
 			!strings.Contains(stderr, "--max-bad") {
 			t.Errorf("%s on garbage: exit %d stderr %s", c.cmd, code, stderr)
+		}
+
+		before, _ := os.ReadFile(dl)
+		args = append([]string{c.cmd, "--data", few, "--dead-letters", dl, "--max-bad", "2"}, c.extra...)
+		code, stdout, stderr = runBinCode(t, args...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "--max-bad 2: want a fraction <= 1") {
+			t.Errorf("%s --max-bad 2: exit %d stdout %.200q stderr %s", c.cmd, code, stdout, stderr)
+		}
+		if after, _ := os.ReadFile(dl); !bytes.Equal(after, before) {
+			t.Errorf("%s --max-bad 2 changed the dead-letter file", c.cmd)
 		}
 	}
 }

@@ -72,13 +72,21 @@ type StreamMeta struct {
 	// transport (0 for the plain stream, whose metadata then has no
 	// transport keys).
 	ShmSlots, ShmSlotBytes int
+	// Float32: the shm slots hold normalized float32 views in [B,V,C,H,W]
+	// order (metadata dtype=float32, layout=BVCHW) instead of uint8
+	// [B,V,H,W,C]; only with the shm transport.
+	Float32 bool
 }
 
 // Metadata returns the schema metadata of m.
 func (m StreamMeta) Metadata() arrow.Metadata {
+	layout := "BVHWC"
+	if m.Float32 {
+		layout = "BVCHW"
+	}
 	kv := [][2]string{
 		{"format", strconv.Itoa(StreamFormatVersion)},
-		{"layout", "BVHWC"},
+		{"layout", layout},
 		{"recipe", m.Recipe},
 		{"size", strconv.Itoa(m.Size)},
 		{"views", strconv.Itoa(m.Views)},
@@ -97,6 +105,9 @@ func (m StreamMeta) Metadata() arrow.Metadata {
 	if m.ShmSlots > 0 {
 		kv = append(kv, [][2]string{{"transport", "shm"}, {"shm_slots", strconv.Itoa(m.ShmSlots)},
 			{"shm_slot_bytes", strconv.Itoa(m.ShmSlotBytes)}}...)
+	}
+	if m.Float32 {
+		kv = append(kv, [2]string{"dtype", "float32"})
 	}
 	keys := make([]string, len(kv))
 	vals := make([]string, len(kv))
@@ -128,12 +139,17 @@ func StreamSchema(views, h, w, c int, meta arrow.Metadata) *arrow.Schema {
 // StreamSchemaShm is StreamSchema for the shared-memory transport: the
 // views column is replaced by views_offset (uint64, the offset of each
 // sample's pixels in the shared file); its field metadata
-// "contrastream.shape" gives their [V,H,W,C] shape.
-func StreamSchemaShm(views, h, w, c int, meta arrow.Metadata) *arrow.Schema {
+// "contrastream.shape" gives their [V,H,W,C] shape (uint8), or [V,C,H,W]
+// with float32 (normalized float32 views).
+func StreamSchemaShm(views, h, w, c int, float32 bool, meta arrow.Metadata) *arrow.Schema {
 	s := StreamSchema(views, h, w, c, meta)
 	fields := s.Fields()
+	shape := fmt.Sprintf("[%d,%d,%d,%d]", views, h, w, c)
+	if float32 {
+		shape = fmt.Sprintf("[%d,%d,%d,%d]", views, c, h, w)
+	}
 	fields[0] = arrow.Field{Name: ColViewsOffset, Type: arrow.PrimitiveTypes.Uint64,
-		Metadata: arrow.NewMetadata([]string{"contrastream.shape"}, []string{fmt.Sprintf("[%d,%d,%d,%d]", views, h, w, c)})}
+		Metadata: arrow.NewMetadata([]string{"contrastream.shape"}, []string{shape})}
 	return arrow.NewSchema(fields, &meta)
 }
 
@@ -359,12 +375,15 @@ func (a *ArrowStream) Start(views, h, w, c int) error {
 		return errors.New("sinks: arrow stream: started twice")
 	}
 	a.shape = [4]int{views, h, w, c}
+	if a.Meta.Float32 && a.Shm == nil {
+		return errors.New("sinks: arrow stream: float32 views travel only by the shm transport")
+	}
 	if a.Shm != nil {
 		if a.Meta.ShmSlots != a.Shm.Slots() || a.Meta.ShmSlotBytes != a.Shm.SlotBytes() {
 			return fmt.Errorf("sinks: arrow stream: Meta says %d shm slots of %d bytes, the ring has %d of %d",
 				a.Meta.ShmSlots, a.Meta.ShmSlotBytes, a.Shm.Slots(), a.Shm.SlotBytes())
 		}
-		a.schema = StreamSchemaShm(views, h, w, c, a.Meta.Metadata())
+		a.schema = StreamSchemaShm(views, h, w, c, a.Meta.Float32, a.Meta.Metadata())
 	} else {
 		a.schema = StreamSchema(views, h, w, c, a.Meta.Metadata())
 	}

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +24,9 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"golang.org/x/sys/unix"
+
+	"github.com/contrastream/contrastream/pipeline"
+	"github.com/contrastream/contrastream/stages"
 )
 
 func memfd(t *testing.T) *os.File {
@@ -335,4 +340,89 @@ func (l *lockedBuffer) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Read(p)
+}
+
+// TestStreamShmFloat32: with Float32 the slots hold the views normalized
+// as float32 [B,V,C,H,W], bit-identical to the float32 batches of the view
+// pipeline (the same Normalizer), and the metadata says so; without the
+// shm transport it is refused.
+func TestStreamShmFloat32(t *testing.T) {
+	dir := synthShards(t, 150, 3)
+	cfg := streamConfig(dir, 16, 2)
+	cfg.View.Source.Epochs = 1
+	cfg.Shm, cfg.ShmSlots, cfg.Float32 = memfd(t), 3, true
+	r, rw, done := startShm(t, cfg)
+
+	ref := streamConfig(dir, 16, 1).View
+	ref.Source.Epochs = 1
+	ref.Output, ref.DropLast = stages.Float32, true
+	vs, err := stages.NewViewStream(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline.New("ref")
+	var want [][]byte
+	pipeline.Sink(p, "keep", vs.Add(p), pipeline.ConsumerFunc[*stages.Batch](func(_ context.Context, b *stages.Batch) error {
+		defer b.Release()
+		var out []byte
+		for i := range b.Size() {
+			for v := range b.Views {
+				f := b.Float32s(v)
+				n := len(f) / b.Size()
+				for _, x := range f[i*n : (i+1)*n] {
+					out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
+				}
+			}
+		}
+		want = append(want, out)
+		return nil
+	}))
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	rd, err := ipc.NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Release()
+	md := rd.Schema().Metadata()
+	for k, v := range map[string]string{"dtype": "float32", "layout": "BVCHW", "shm_slot_bytes": strconv.Itoa((16*2*3*12*12*4 + 4095) / 4096 * 4096)} {
+		if got, _ := md.GetValue("contrastream." + k); got != v {
+			t.Errorf("metadata %s = %q, want %q", k, got, v)
+		}
+	}
+	if s, _ := rd.Schema().Field(0).Metadata.GetValue("contrastream.shape"); s != "[2,3,12,12]" {
+		t.Errorf("views_offset shape %q", s)
+	}
+	sb, _ := strconv.Atoi(func() string { v, _ := md.GetValue("contrastream.shm_slot_bytes"); return v }())
+	i := 0
+	for rd.Next() {
+		rec := rd.Record()
+		off := rec.Column(0).(*array.Uint64).Value(0)
+		if d := rec.Column(0).(*array.Uint64).Value(1) - off; d != 2*3*12*12*4 {
+			t.Fatalf("batch %d: samples %d bytes apart", i, d)
+		}
+		got := make([]byte, int(rec.NumRows())*2*3*12*12*4)
+		if _, err := cfg.Shm.ReadAt(got, int64(off)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want[i]) {
+			t.Fatalf("batch %d: the float32 views differ from the view pipeline's", i)
+		}
+		giveBack(t, rw, int(off)/sb)
+		i++
+	}
+	if i != len(want) || i != 150/16 {
+		t.Fatalf("read %d batches, want %d", i, len(want))
+	}
+	if res := <-done; res.err != nil {
+		t.Fatal(res.err)
+	}
+
+	cfg = streamConfig(dir, 16, 2)
+	cfg.Float32, cfg.W = true, io.Discard
+	if _, err := Stream(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "only by the shm transport") {
+		t.Fatalf("float32 without shm: %v", err)
+	}
 }

@@ -56,6 +56,11 @@ type StreamConfig struct {
 	// the reader went away. Stream's goroutine reading it ends when it
 	// ends, which may be after Stream returns.
 	Returns io.Reader
+	// Float32 (with Shm only) puts the views in the slots normalized, as
+	// float32 [B,V,C,H,W] (ImageNet mean and std, as Tensorize's float32
+	// batches): model input, with nothing left to convert on the reader's
+	// side. Slots are then 4 times larger.
+	Float32 bool
 	// Listening, if set, is called once the socket listens (tests).
 	Listening func(path string)
 	// Logger for run-level messages (nil: slog.Default()).
@@ -88,6 +93,12 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	}
 	vc := cfg.View
 	vc.Output, vc.DropLast = stages.Packed, true
+	if cfg.Float32 {
+		if cfg.Shm == nil {
+			return rep, errors.New("sinks: stream: float32 views travel only by the shm transport (a pipe would carry 4 times the bytes)")
+		}
+		vc.Output = stages.PackedFloat32
+	}
 	if cfg.Shm != nil {
 		if cfg.Socket == "" && cfg.Returns == nil {
 			return rep, errors.New("sinks: stream: the shm transport needs a return channel (Returns or Socket)")
@@ -107,7 +118,11 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	vc = vs.Config()
 	var ring *ShmRing
 	if cfg.Shm != nil {
-		ring, err = NewShmRing(cfg.Shm, cfg.ShmSlots, vc.Batch*vc.Views*vc.Recipe.Size*vc.Recipe.Size*vc.Channels)
+		elem := 1
+		if cfg.Float32 {
+			elem = 4
+		}
+		ring, err = NewShmRing(cfg.Shm, cfg.ShmSlots, elem*vc.Batch*vc.Views*vc.Recipe.Size*vc.Recipe.Size*vc.Channels)
 		if err != nil {
 			return rep, err
 		}
@@ -129,6 +144,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	if ring != nil {
 		rep.Meta.ShmSlots, rep.Meta.ShmSlotBytes = ring.Slots(), ring.SlotBytes()
 	}
+	rep.Meta.Float32 = cfg.Float32
 	if cfg.ExpectFingerprint != "" && cfg.ExpectFingerprint != rep.Meta.Fingerprint {
 		return rep, fmt.Errorf("sinks: stream: the shards are not the dataset the cursor was saved on "+
 			"(fingerprint %s, saved %s): shards were added, removed, renamed or rewritten", rep.Meta.Fingerprint, cfg.ExpectFingerprint)

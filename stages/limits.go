@@ -53,7 +53,7 @@ func (t *Tensorize) PoolBytes(shapes [][3]int) int64 {
 		n = 4
 	}
 	elem := int64(4)
-	if t.Uint8 || t.Packed {
+	if t.Uint8 || (t.Packed && !t.PackedFloat) {
 		elem = 1
 	}
 	var per int64
@@ -79,7 +79,7 @@ func (t *Tensorize) CheckMemory(shapes [][3]int) error {
 		return nil
 	}
 	kind := "float32"
-	if t.Uint8 || t.Packed {
+	if t.Uint8 || (t.Packed && !t.PackedFloat) {
 		kind = "uint8"
 	}
 	var views []string

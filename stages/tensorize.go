@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"gorgonia.org/tensor"
 
@@ -123,6 +124,12 @@ type Tensorize struct {
 	// shared-memory ring. It must return BatchSize·V·H·W·C bytes or more
 	// (only that many are used), distinct for every i.
 	PackedBuffer func(i int) []uint8
+	// PackedFloat, with Packed, makes Pixels hold the views normalized
+	// (Normalize, as the float32 batches have them) as float32 values in
+	// [B,V,C,H,W] order — their bytes, in the machine's order — instead of
+	// uint8 [B,V,H,W,C]: a consumer in another process then gets model
+	// input without converting it. Shape still gives B, V, H, W, C.
+	PackedFloat bool
 
 	pool      chan *Batch
 	allocated int // batches made so far, at most cap(pool)
@@ -170,6 +177,9 @@ func (t *Tensorize) newBatch() *Batch {
 		c, h, w := t.shapes[0][0], t.shapes[0][1], t.shapes[0][2]
 		b.Views, b.full = nil, nil
 		n := t.BatchSize * k * h * w * c
+		if t.PackedFloat {
+			n *= 4
+		}
 		if t.PackedBuffer != nil {
 			b.pix = t.PackedBuffer(t.allocated - 1)[:n]
 		} else {
@@ -247,6 +257,12 @@ func (t *Tensorize) Process(ctx context.Context, in *ViewSet, emit func(*Batch))
 	k := len(in.Views)
 	for v, m := range in.Views {
 		switch {
+		case t.Packed && t.PackedFloat:
+			n := m.W * m.H * m.C
+			f := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b.Pixels))), len(b.Pixels)/4)
+			if err := t.norm.Planes(f[(i*k+v)*n:(i*k+v+1)*n], m); err != nil {
+				return pipeline.Fatal(err) // sizes were checked: a broken invariant
+			}
 		case t.Packed:
 			n := m.W * m.H * m.C
 			t.copyRows(b.Pixels[(i*k+v)*n:(i*k+v+1)*n], m)

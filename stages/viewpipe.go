@@ -138,6 +138,10 @@ const (
 	// Packed batches: all views in one uint8 [B,V,H,W,C] array
 	// (Batch.Pixels), what `contrastream stream` sends.
 	Packed
+	// PackedFloat32 batches: all views normalized in one float32
+	// [B,V,C,H,W] array, as bytes in Batch.Pixels (Tensorize.PackedFloat):
+	// what `contrastream stream --float32` puts in shared memory.
+	PackedFloat32
 )
 
 // ViewStreamConfig configures a view stream: one rank's shards, read from a
@@ -207,7 +211,7 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		return nil, fmt.Errorf("stages: view stream: %d channels: want 1 or 3", cfg.Channels)
 	case cfg.Workers < 1:
 		return nil, fmt.Errorf("stages: view stream: %d workers: want >= 1", cfg.Workers)
-	case cfg.Output < Float32 || cfg.Output > Packed:
+	case cfg.Output < Float32 || cfg.Output > PackedFloat32:
 		return nil, fmt.Errorf("stages: view stream: unknown output %d", cfg.Output)
 	}
 	rec, err := cfg.Recipe.resolved()
@@ -236,7 +240,8 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		Decode: dec,
 		Views:  views,
 		Tensorize: &Tensorize{BatchSize: cfg.Batch, DropLast: cfg.DropLast, InFlight: cfg.InFlight,
-			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed, PackedBuffer: cfg.PackedBuffer},
+			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed || cfg.Output == PackedFloat32,
+			PackedFloat: cfg.Output == PackedFloat32, PackedBuffer: cfg.PackedBuffer},
 		Workers: cfg.Workers,
 	}
 	// The batches in flight, refused before anything is allocated when

@@ -38,7 +38,9 @@ func runStream(ctx context.Context, args []string) error {
 		"says contrastream.transport=shm, shm_slots and shm_slot_bytes. The reader hands\n"+
 		"a slot back, once done with it, by writing its index as a little-endian uint32\n"+
 		"on the stream's stdin (or on the socket with --socket); a slot is not reused\n"+
-		"before. Closing stdin means the reader went away.")
+		"before. Closing stdin means the reader went away. With --float32 the slots hold\n"+
+		"the views normalized (ImageNet mean and std) as float32 [B,V,C,H,W] (metadata\n"+
+		"dtype=float32, layout=BVCHW): model input, nothing left to convert.")
 	var cfg sinks.StreamConfig
 	src := &cfg.View.Source
 	var cursor, backend, digests string
@@ -68,6 +70,7 @@ func runStream(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when the parent process is no longer this pid (0: the parent at start; -1: never)")
 	fs.IntVar(&shmFD, "shm-fd", -1, "shared-memory transport: the inherited `fd` of a memfd to put the pixels in (see above; -1: off, the pixels go in the stream)")
 	fs.IntVar(&cfg.ShmSlots, "shm-slots", 0, "with --shm-fd: batch slots in the shared memory, all the batches in flight (0: --in-flight + 4; at least 2)")
+	fs.BoolVar(&cfg.Float32, "float32", false, "with --shm-fd: put the views in the slots normalized (ImageNet mean/std), float32 [B,V,C,H,W] (metadata dtype=float32, layout=BVCHW)")
 	fs.StringVar(&digests, "digests", "", "write one JSON line per batch (SHA-256 of the pixels, ids, labels, cursor) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return err

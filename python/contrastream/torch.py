@@ -445,6 +445,15 @@ class ViewLoader:
                   batches. With a GPU, "shm" copies each batch from the
                   ring (pageable memory) and waits for that copy; "pipe"
                   reads into pinned buffers and overlaps the copies.
+    child_normalize  with transport="shm", normalize=True on the host and
+                  ImageNet's mean/std: the child writes the views normalized,
+                  float32 [B,V,C,H,W] (contiguous), into the ring slots
+                  (``stream --float32``), so nothing is converted here
+                  (96 px on 2 cores: 10,355 pairs/s against 8,297 with the
+                  host normalization). The views are then the slot, with
+                  the shm ownership rule (valid until the next batch is
+                  requested); host_views is None. Values equal the host
+                  normalization's to float32 rounding (within 2e-6).
     use_pyarrow   read with pyarrow.ipc instead of the built-in reader.
     echo_stderr   copy the child's stderr to ours (default: keep its last
                   lines for error messages).
@@ -465,7 +474,7 @@ class ViewLoader:
                  world_size=None, device=None, binary=None, *, epochs=None, normalize=None,
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, min_scale=None, color_strength=None, blur=None,
                  shuffle_buffer=None, channels=3, workers=None, gomaxprocs=None, prefetch=2,
-                 transport=None, use_pyarrow=False, echo_stderr=False, extra_args=()):
+                 transport=None, child_normalize=False, use_pyarrow=False, echo_stderr=False, extra_args=()):
         if isinstance(data, (list, tuple)):
             data = ",".join(str(d) for d in data)
         self.data = str(data)
@@ -495,6 +504,12 @@ class ViewLoader:
         if transport == "shm" and use_pyarrow:
             raise ValueError("contrastream: transport='shm' reads with the built-in reader: not with use_pyarrow=True")
         self.transport = transport
+        self.child_normalize = bool(child_normalize)
+        if self.child_normalize:
+            if transport != "shm" or not self.normalize or self._gpu_device():
+                raise ValueError("contrastream: child_normalize=True needs transport='shm', normalize=True and host tensors")
+            if (self.mean, self.std) != (IMAGENET_MEAN, IMAGENET_STD):
+                raise ValueError("contrastream: child_normalize=True normalizes with ImageNet's mean and std only")
         self.use_pyarrow = bool(use_pyarrow)
         self.echo_stderr = bool(echo_stderr)
         self.channels = int(channels)
@@ -502,6 +517,8 @@ class ViewLoader:
                 "--seed", str(self.seed), "--recipe", str(recipe), "--rank", str(self.rank),
                 "--world", str(self.world_size), "--epochs", str(0 if epochs is None else int(epochs)),
                 "--channels", str(self.channels), "--parent-pid", str(os.getpid())]
+        if child_normalize:
+            args.append("--float32")
         for flag, val in (("--min-scale", min_scale), ("--color-strength", color_strength),
                           ("--shuffle-buffer", shuffle_buffer), ("--workers", workers)):
             if val is not None:
@@ -534,6 +551,9 @@ class ViewLoader:
         self._norm_pool = []  # float32 outputs of host normalization, reused once unreferenced
         if self.device is not None and self.device.type == "cuda":
             self._gpu = _GPUStager(self.device, self.prefetch)
+
+    def _gpu_device(self):
+        return self.device is not None and self.device.type == "cuda"
 
     # -- child management -------------------------------------------------
 
@@ -774,8 +794,9 @@ class ViewLoader:
         n = rb.length
         v, c, s = self.views, self.channels, self.size
         child, slot = self._child, None
+        floats = child.meta.get("dtype") == "float32"
         if child.ring is not None:
-            per = v * s * s * c
+            per = v * s * s * c * (4 if floats else 1)
             offs = rb["views_offset"].values
             off = int(offs[0]) if n else 0
             slot = off // child.slot_bytes
@@ -783,16 +804,13 @@ class ViewLoader:
                       or off + n * per > (slot + 1) * child.slot_bytes):
                 raise _arrow.ArrowFormatError("views_offset: the batch's samples are not adjacent in one slot")
             pix = child.ring[off:off + n * per]
+            if floats:  # normalized by the child, [B,V,C,H,W]: nothing to convert
+                self._held = (child, slot)
+                views = torch.from_numpy(pix.view(np.float32)).view(n, v, c, s, s)
+                return self._finish_batch(rb, views, None, epoch, index, cursor)
         else:
             pix = rb["views"].values
         host = torch.from_numpy(pix[: n * v * s * s * c]).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
-        lab = rb["label"]
-        labels = torch.from_numpy(lab.values.astype(np.int64, copy=True))
-        if lab.validity is not None:
-            labels[torch.from_numpy(~lab.validity)] = -1
-        ids = torch.from_numpy(rb["id"].values.view(np.int64).copy())
-        shard, row = rb["shard"], rb["row"]
-        keys = lambda: list(zip(_strings(shard), (int(r) for r in row.values)))  # noqa: E731
         if self._gpu is not None:
             views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std, pageable=slot is not None)
         elif self.normalize:
@@ -803,6 +821,16 @@ class ViewLoader:
             # host (and views unless normalized) live in the slot: it goes
             # back to the child when the trainer asks for the next batch.
             self._held = (child, slot)
+        return self._finish_batch(rb, views, host, epoch, index, cursor)
+
+    def _finish_batch(self, rb, views, host, epoch, index, cursor):
+        lab = rb["label"]
+        labels = torch.from_numpy(lab.values.astype(np.int64, copy=True))
+        if lab.validity is not None:
+            labels[torch.from_numpy(~lab.validity)] = -1
+        ids = torch.from_numpy(rb["id"].values.view(np.int64).copy())
+        shard, row = rb["shard"], rb["row"]
+        keys = lambda: list(zip(_strings(shard), (int(r) for r in row.values)))  # noqa: E731
         return Batch(views, labels, ids, epoch, index, cursor, keys, host=host)
 
 

@@ -12,7 +12,9 @@ Modes (each prints one line starting with RESULT):
           views touched (uint8 sum over a strided sample), or, with
           --normalize, converted to normalized float32 [B,V,C,H,W] on the
           host (the tensors torchvision's DataLoader hands over).
-          --transport is the loader's (default: its own choice).
+          --transport is the loader's (default: its own choice);
+          --child-normalize (with --transport shm --normalize) has the
+          child write normalized float32 into the ring.
 
   /usr/bin/python3 python/examples/bench_loader.py --mode torch --data SHARDS --size 96 --workers 2 --normalize
 
@@ -115,7 +117,8 @@ def torch_mode(a, env):
     torch.set_num_threads(1)
     os.environ.update(env)
     ld = ViewLoader(a.data, size=a.size, batch_size=a.batch, seed=1, workers=a.workers, binary=a.binary,
-                    normalize=a.normalize, prefetch=a.prefetch, transport=a.transport)
+                    normalize=a.normalize, prefetch=a.prefetch, transport=a.transport,
+                    child_normalize=a.child_normalize)
 
     def batches():
         while True:
@@ -149,6 +152,8 @@ def main():
     ap.add_argument("--prefetch", type=int, default=2)
     ap.add_argument("--normalize", action="store_true")
     ap.add_argument("--binary", default=None)
+    ap.add_argument("--child-normalize", action="store_true",
+                    help="torch mode: the child writes normalized float32 into the shm ring (needs --transport shm --normalize)")
     ap.add_argument("--transport", choices=["pipe", "shm"], default=None,
                     help="bytes mode: default pipe; torch mode: default the loader's")
     a = ap.parse_args()
@@ -161,7 +166,7 @@ def main():
     else:
         rate, cpu = bytes_mode(a, env)
     print("RESULT mode=%s%s transport=%s size=%d workers=%d pairs/s=%.1f reader-cpu=%.1f%%" % (
-        a.mode, "+normalize" if a.normalize else "", a.transport or ("pipe" if a.mode == "bytes" else "default"),
+        a.mode, ("+child-normalize" if a.child_normalize else "+normalize") if a.normalize else "", a.transport or ("pipe" if a.mode == "bytes" else "default"),
         a.size, a.workers, rate, 100 * cpu))
 
 

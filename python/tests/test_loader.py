@@ -382,6 +382,31 @@ class ShmTest(unittest.TestCase):
             again.close()
             self.assertEqual(got, want[k:], "resumed after %d batches" % k)
 
+    def test_child_normalize(self):
+        """child_normalize: the child writes normalized float32 [B,V,C,H,W]
+        into the slots; the values are the host normalization's (to float32
+        rounding: Go divides, numpy multiplies by reciprocals), the batches
+        the same."""
+        data = synth("l250", 250)
+        ld = loader(data, epochs=1, transport="shm", normalize=True, child_normalize=True)
+        pipe = loader(data, epochs=1, transport="pipe", normalize=True)
+        n = 0
+        for a, b in zip(ld, pipe):
+            self.assertEqual(a.views.dtype, torch.float32)
+            self.assertEqual(tuple(a.views.shape), (16, 2, 3, 12, 12))
+            self.assertTrue(a.views.is_contiguous())
+            self.assertTrue(torch.allclose(a.views, b.views, atol=2e-6, rtol=0), (a.views - b.views).abs().max())
+            self.assertTrue(torch.equal(a.ids, b.ids) and torch.equal(a.labels, b.labels) and a.cursor == b.cursor)
+            n += 1
+        self.assertEqual(n, 250 // 16)
+        self.assertEqual(ld.metadata["dtype"], "float32")
+        ld.close()
+        pipe.close()
+        with self.assertRaisesRegex(ValueError, "child_normalize=True needs transport='shm'"):
+            loader(data, transport="pipe", normalize=True, child_normalize=True)
+        with self.assertRaisesRegex(ValueError, "ImageNet's mean and std only"):
+            loader(data, transport="shm", normalize=True, child_normalize=True, mean=(0.5, 0.5, 0.5))
+
     def test_refusals(self):
         data = synth("l250", 250)
         with self.assertRaisesRegex(ValueError, "not with use_pyarrow"):

@@ -194,7 +194,8 @@ type run struct {
 	fatalErr error
 	dlErr    error
 	bad      atomic.Int64
-	records  atomic.Int64 // emitted by sources
+	lastBad  atomic.Pointer[RecordError] // the latest record error, for the budget's message
+	records  atomic.Int64                // emitted by sources
 }
 
 // spawn runs f on a goroutine owned by the run.
@@ -225,6 +226,7 @@ func (r *run) fail(stage string, err error) {
 func (r *run) recordError(n *node, key Key, err error) {
 	n.stats.errors.Add(1)
 	re := &RecordError{Stage: n.name, Key: key, Err: err}
+	r.lastBad.Store(re)
 	bad := r.bad.Add(1)
 	if w := r.p.deadLetter; w != nil {
 		r.mu.Lock()
@@ -262,7 +264,10 @@ func (r *run) overBudget(bad int64, final bool) bool {
 	return float64(bad) > b*float64(total)
 }
 
-func (r *run) budgetError(bad int64, last error) error {
+func (r *run) budgetError(bad int64, last *RecordError) error {
+	if last == nil {
+		return fmt.Errorf("%w: %d bad of %d records (budget %g)", ErrBadRecordBudget, bad, r.records.Load(), r.p.budget)
+	}
 	return fmt.Errorf("%w: %d bad of %d records (budget %g); last: %v",
 		ErrBadRecordBudget, bad, r.records.Load(), r.p.budget, last)
 }
@@ -320,7 +325,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	fatal := r.fatalErr
 	r.mu.Unlock()
 	if fatal == nil && ctx.Err() == nil && r.overBudget(r.bad.Load(), true) {
-		fatal = &StageError{Pipeline: p.name, Stage: "budget", Err: r.budgetError(r.bad.Load(), nil)}
+		fatal = &StageError{Pipeline: p.name, Stage: "budget", Err: r.budgetError(r.bad.Load(), r.lastBad.Load())}
 	}
 	if bad := r.bad.Load(); bad > 0 {
 		p.log.Warn("pipeline: bad records skipped", "pipeline", p.name, "bad", bad, "records", r.records.Load())

@@ -133,6 +133,11 @@ func TestBadRecordBudget(t *testing.T) {
 		if got := errors.Is(err, pipeline.ErrBadRecordBudget); got != tt.wantErr {
 			t.Errorf("budget %v over %d: err = %v", tt.budget, tt.n, err)
 		}
+		// The message names the latest bad record, also when the budget
+		// is found exceeded at the final check (it said "last: <nil>").
+		if err != nil && (!strings.Contains(err.Error(), "; last: pipeline: stage \"odd\": record ") || strings.Contains(err.Error(), "<nil>")) {
+			t.Errorf("budget %v over %d: %v, want the last bad record named", tt.budget, tt.n, err)
+		}
 	}
 }
 

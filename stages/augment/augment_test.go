@@ -567,3 +567,37 @@ func TestHue3MatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestBlurKernelOfLargeViews: SimCLR's kernel is 10% of the view side, 129
+// at 1280 px and 409 at 4096; Blur took at most 127, so every blurred view
+// of 1280 px and more failed. A longer kernel gives the same output as 127
+// when its weights past radius 63 round to zero (σ ≤ 2 they all do), and is
+// refused when they do not.
+func TestBlurKernelOfLargeViews(t *testing.T) {
+	src := randImage(150, 90, 3, newRNG(5))
+	var want image.Image
+	if err := Blur(&want, src, 127, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{129, 409, 1023} {
+		var got image.Image
+		if err := Blur(&got, src, k, 2); err != nil {
+			t.Fatalf("kernel %d: %v", k, err)
+		}
+		if !bytes.Equal(got.Pix, want.Pix) {
+			t.Errorf("kernel %d, σ 2: differs from kernel 127", k)
+		}
+	}
+	var dst image.Image
+	if err := Blur(&dst, src, 301, 40); err == nil {
+		t.Error("kernel 301, σ 40 (weights past radius 63): no error")
+	}
+	if err := Blur(&dst, src, 1025, 2); err == nil {
+		t.Error("kernel 1025: no error")
+	}
+	// The preset at the largest view side.
+	big := randImage(64, 4096, 3, newRNG(6))
+	if err := (GaussianBlur{Kernel: 4096/10/2*2 + 1}).Augment(&dst, big, newRNG(7)); err != nil {
+		t.Errorf("SimCLR's blur at 4096 px: %v", err)
+	}
+}

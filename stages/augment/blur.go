@@ -13,6 +13,11 @@ import (
 // blurBits is the fixed-point precision of the blur weights.
 const blurBits = 14
 
+// maxBlurKernel is the longest kernel Blur takes: SimCLR's 10% of the
+// largest view side (4096 px), with room. Only the weights that do not
+// round to zero are applied, at most 63 either side of the centre.
+const maxBlurKernel = 1023
+
 // blurScratch holds one call's padded row and horizontal-pass output.
 type blurScratch struct {
 	pad    []uint8
@@ -31,34 +36,40 @@ var blurPool = sync.Pool{New: func() any { return new(blurScratch) }}
 // centre) of torchvision's 1-D Gaussian: x = -(k-1)/2 .. (k-1)/2,
 // exp(-x²/2σ²), normalized to sum 1, then scaled to 2^14 and rounded, with
 // the centre adjusted so the weights sum to exactly 2^14 (a flat image stays
-// flat) and trailing zero weights dropped (r <= (k-1)/2).
-func blurKernel(k int, sigma float64, w *[64]int32) (r int) {
+// flat) and trailing zero weights dropped (r <= (k-1)/2). A kernel may be
+// longer than w: ok is false when a weight past w's end is not zero (a
+// sigma of tens of pixels; SimCLR's ≤ 2 gives r ≤ 10 at any size).
+func blurKernel(k int, sigma float64, w *[64]int32) (r int, ok bool) {
 	half := (k - 1) / 2
-	var pdf [64]float64
 	sum := 0.0
 	for i := 0; i <= half; i++ {
 		x := float64(i) / sigma
-		pdf[i] = math.Exp(-0.5 * x * x)
 		if i == 0 {
-			sum += pdf[i]
+			sum += math.Exp(-0.5 * x * x)
 		} else {
-			sum += 2 * pdf[i]
+			sum += 2 * math.Exp(-0.5*x*x)
 		}
 	}
 	total := int32(0)
 	for i := 0; i <= half; i++ {
-		w[i] = int32(math.Round(pdf[i] / sum * (1 << blurBits)))
+		x := float64(i) / sigma
+		wi := int32(math.Round(math.Exp(-0.5*x*x) / sum * (1 << blurBits)))
+		if wi == 0 {
+			break // the Gaussian only falls from here
+		}
+		if i >= len(w) {
+			return 0, false
+		}
+		w[i] = wi
 		if i == 0 {
-			total += w[i]
+			total += wi
 		} else {
-			total += 2 * w[i]
+			total += 2 * wi
 		}
-		if w[i] != 0 {
-			r = i
-		}
+		r = i
 	}
 	w[0] += 1<<blurBits - total
-	return r
+	return r, true
 }
 
 // reflect maps index i into [0, n) by mirroring without repeating the edge
@@ -78,7 +89,7 @@ func reflect(i, n int) int {
 	return i
 }
 
-// Blur convolves src with a Gaussian of odd size kernel (1..127) and standard
+// Blur convolves src with a Gaussian of odd size kernel (1..maxBlurKernel) and standard
 // deviation sigma > 0 into dst, as torchvision 0.14's gaussian_blur on a PIL
 // image (reflect padding, result rounded to 8 bits). It is separable and
 // integer: 14-bit weights, a 16-bit intermediate with 8 fractional bits, and
@@ -92,14 +103,17 @@ func Blur(dst, src *image.Image, kernel int, sigma float64) error {
 	if err := checkSrc("blur", src); err != nil {
 		return err
 	}
-	if kernel < 1 || kernel%2 == 0 || kernel > 127 {
-		return fmt.Errorf("augment: blur kernel %d, want odd in 1..127", kernel)
+	if kernel < 1 || kernel%2 == 0 || kernel > maxBlurKernel {
+		return fmt.Errorf("augment: blur kernel %d, want odd in 1..%d", kernel, maxBlurKernel)
 	}
 	if !(sigma > 0) {
 		return fmt.Errorf("augment: blur sigma %v, want > 0", sigma)
 	}
 	var w [64]int32
-	r := blurKernel(kernel, sigma, &w)
+	r, ok := blurKernel(kernel, sigma, &w)
+	if !ok {
+		return fmt.Errorf("augment: blur kernel %d, sigma %v: weights reach past radius 63", kernel, sigma)
+	}
 	if r == 0 || src.Empty() {
 		if dst != src {
 			dst.CopyFrom(src)

@@ -59,8 +59,21 @@ type Recipe struct {
 	Blur string
 }
 
+// RecipeError is a Recipe setting that is wrong: Setting is its field
+// (Name, MinScale, ColorStrength or Blur), Value the value as given, Want
+// what is accepted; a command line says it in terms of its flag.
+type RecipeError struct {
+	Setting, Value, Want string
+}
+
+var recipeSettingWords = map[string]string{"Name": "", "MinScale": " min scale", "ColorStrength": " colour strength", "Blur": " blur"}
+
+func (e *RecipeError) Error() string {
+	return fmt.Sprintf("stages: recipe%s %s: %s", recipeSettingWords[e.Setting], e.Value, e.Want)
+}
+
 // resolved returns r with its defaults filled in, or an error naming the
-// setting that is wrong.
+// setting that is wrong (a *RecipeError, or CheckViewSide's).
 func (r Recipe) resolved() (Recipe, error) {
 	if r.Name == "" {
 		r.Name = "simclr"
@@ -79,17 +92,17 @@ func (r Recipe) resolved() (Recipe, error) {
 		}
 	case "on", "off":
 	default:
-		return r, fmt.Errorf("stages: recipe blur %q: want auto, on or off", r.Blur)
+		return r, &RecipeError{"Blur", fmt.Sprintf("%q", r.Blur), "want auto, on or off"}
 	}
 	switch {
 	case r.Name != "simclr":
-		return r, fmt.Errorf("stages: recipe %q: the recipes are: simclr", r.Name)
+		return r, &RecipeError{"Name", fmt.Sprintf("%q", r.Name), "the recipes are: simclr"}
 	case r.Size < 1 || r.Size > MaxViewSide:
 		return r, CheckViewSide("recipe size", r.Size)
 	case r.MinScale <= 0 || r.MinScale > 1:
-		return r, fmt.Errorf("stages: recipe min scale %v: want 0 < s <= 1", r.MinScale)
+		return r, &RecipeError{"MinScale", fmt.Sprint(r.MinScale), "want 0 < s <= 1"}
 	case r.ColorStrength < 0:
-		return r, fmt.Errorf("stages: recipe colour strength %v: want >= 0", r.ColorStrength)
+		return r, &RecipeError{"ColorStrength", fmt.Sprint(r.ColorStrength), "want >= 0"}
 	}
 	return r, nil
 }

@@ -936,3 +936,31 @@ func TestBlurredViewsOfLargeSizes(t *testing.T) {
 		t.Errorf("bad records: %.500s", b)
 	}
 }
+
+// TestStreamRecipeFlags: the issue's reproduction of a view error
+// (--color-strength -5, once a nil-pointer panic in train) is refused by
+// stream before it starts too, as the other recipe settings are, naming
+// the flag (it said "stages: recipe colour strength -5"), exit 1, nothing
+// written.
+func TestStreamRecipeFlags(t *testing.T) {
+	data := mixedShard(t, 8, func(int) bool { return false })
+	dl := filepath.Join(t.TempDir(), "bad.jsonl")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--color-strength", "-5"}, "contrastream stream: --color-strength -5: want >= 0\n"},
+		{[]string{"--min-scale", "2"}, "contrastream stream: --min-scale 2: want 0 < s <= 1\n"},
+		{[]string{"--blur", "bogus"}, `contrastream stream: --blur "bogus": want auto, on or off` + "\n"},
+		{[]string{"--recipe", "byol"}, `contrastream stream: --recipe "byol": the recipes are: simclr` + "\n"},
+	} {
+		args := append([]string{"stream", "--data", data, "--size", "16", "--parent-pid", "-1", "--dead-letters", dl}, c.args...)
+		code, stdout, stderr := runBinCode(t, args...)
+		if code != 1 || stdout != "" || stderr != c.want {
+			t.Errorf("stream %v: exit %d, %d bytes out, stderr %q; want %q", c.args, code, len(stdout), stderr, c.want)
+		}
+		if _, err := os.Stat(dl); err == nil {
+			t.Errorf("stream %v wrote dead letters", c.args)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
+	"github.com/contrastream/contrastream/stages"
 	"github.com/contrastream/contrastream/stages/image"
 )
 
@@ -133,6 +134,11 @@ func runStream(ctx context.Context, args []string) error {
 	// clean exit) instead of killing the process with SIGPIPE.
 	signal.Ignore(syscall.SIGPIPE)
 	rep, err := sinks.Stream(ctx, cfg)
+	var re *stages.RecipeError
+	if errors.As(err, &re) {
+		flag := map[string]string{"Name": "--recipe", "MinScale": "--min-scale", "ColorStrength": "--color-strength", "Blur": "--blur"}[re.Setting]
+		return fmt.Errorf("%s %s: %s", flag, re.Value, re.Want)
+	}
 	if errors.Is(err, pipeline.ErrBadRecordBudget) {
 		return fmt.Errorf("%w\n(the bad records are listed in %s; --max-bad changes the budget)", err, cfg.DeadLetters)
 	}

@@ -130,7 +130,7 @@ func TestBucketFaults(t *testing.T) {
 	srv, glob := fakeBucket(t, dir)
 	cfg := ParquetConfig{Glob: dir, Seed: 3, ShuffleBuffer: 5, Epochs: 2, World: 2, Rank: 1}
 	disk := collect(t, cfg, -1)
-	srv.SetFaults(s3test.Faults{ErrorRate: 0.15, ResetRate: 0.1, SlowRate: 0.1, Slow: 20 * time.Millisecond, Seed: 1})
+	srv.SetFaults(s3test.Faults{ErrorRate: 0.15, ResetRate: 0.1, SlowRate: 0.1, Slow: 20 * time.Millisecond, Seed: 1, FailFirst: 2})
 	st := NewStore(StoreConfig{Retry: fastRetry})
 	defer st.Close()
 	cfg.Glob, cfg.Store = glob, st

@@ -83,7 +83,7 @@ func TestViewStreamFromBucket(t *testing.T) {
 		t.Errorf("clean link: %+v", s)
 	}
 
-	srv.SetFaults(s3test.Faults{ErrorRate: 0.15, ResetRate: 0.1, SlowRate: 0.1, Slow: 30 * time.Millisecond, Seed: 9})
+	srv.SetFaults(s3test.Faults{ErrorRate: 0.15, ResetRate: 0.1, SlowRate: 0.1, Slow: 30 * time.Millisecond, Seed: 9, FailFirst: 2})
 	faulty := sources.NewStore(sources.StoreConfig{Retry: sources.Retry{Attempts: 30, Base: time.Millisecond, Max: 20 * time.Millisecond, Timeout: 5 * time.Second}})
 	defer faulty.Close()
 	disk, _ := runViews(t, cfg(dir, nil, 1, 3))

@@ -11,10 +11,10 @@ import (
 )
 
 // TestTrainFromBucket trains on shards in an in-process S3 through a link
-// that answers 500 or resets the connection on some requests: the weights
-// are bit-identical to training on the same shards on disk, the summary
-// reports the traffic and the retries, and a run stopped early resumes from
-// its cursor on the bucket to the same weights.
+// that answers 500 to its first two requests and 500 or a reset to some
+// others: the weights are bit-identical to training on the same shards on
+// disk, the summary reports the traffic and the retries, and a run stopped
+// early resumes from its cursor on the bucket to the same weights.
 func TestTrainFromBucket(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains four times")
@@ -33,7 +33,7 @@ func TestTrainFromBucket(t *testing.T) {
 	if _, err := srv.Upload("data", "ds/", data); err != nil {
 		t.Fatal(err)
 	}
-	srv.SetFaults(s3test.Faults{ErrorRate: 0.1, ResetRate: 0.05, Seed: 2})
+	srv.SetFaults(s3test.Faults{ErrorRate: 0.1, ResetRate: 0.05, Seed: 2, FailFirst: 2})
 	url := srv.BucketURL("data", "ds/*.parquet")
 	bucket := filepath.Join(t.TempDir(), "bucket")
 	out := runBin(t, trainArgs(url, bucket, "--json")...)

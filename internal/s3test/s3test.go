@@ -30,6 +30,10 @@ type Faults struct {
 	SlowRate  float64       // stall the answer by Slow
 	Slow      time.Duration
 	Seed      uint64
+	// FailFirst answers 500 InternalError to the first FailFirst requests
+	// after SetFaults (the listing and the shard openings a run cannot do
+	// without), so a test sees retries however few requests the run makes.
+	FailFirst int
 	// NotFound, if set, answers 404 NoSuchKey for the keys it reports.
 	NotFound func(key string) bool
 }
@@ -43,6 +47,7 @@ type Server struct {
 	mu     sync.Mutex
 	faults Faults
 	rng    *rand.Rand
+	served int // requests since SetFaults
 
 	requests, gets, injected atomic.Int64
 	bytes                    atomic.Int64
@@ -99,6 +104,7 @@ func (s *Server) SetFaults(f Faults) {
 	defer s.mu.Unlock()
 	s.faults = f
 	s.rng = rand.New(rand.NewPCG(f.Seed, 0x5eed))
+	s.served = 0
 }
 
 // Stats returns the requests served (all, GETs), faults injected and body
@@ -171,6 +177,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		s.mu.Lock()
 		f := s.faults
+		s.served++
+		failFirst := s.served <= f.FailFirst
 		var errDraw, resetDraw, slowDraw float64 = 1, 1, 1
 		if f.ErrorRate > 0 || f.ResetRate > 0 || f.SlowRate > 0 {
 			errDraw, resetDraw, slowDraw = s.rng.Float64(), s.rng.Float64(), s.rng.Float64()
@@ -193,7 +201,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNotFound)
 			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>%s</Key></Error>`, key)
 			return
-		case errDraw < f.ErrorRate:
+		case failFirst || errDraw < f.ErrorRate:
 			s.injected.Add(1)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusInternalServerError)

@@ -34,6 +34,18 @@ except ImportError:
 FLAGS = ("--size", 12, "--batch", 16, "--seed", 7, "--shuffle-buffer", 32)
 
 
+def consume(ld, k, epochs):
+    """Iterates ld through its epochs (set_epoch as a trainer calls it) and
+    stops after the k-th batch, as a training loop killed there would."""
+    seen = 0
+    for e in range(epochs):
+        ld.set_epoch(e)
+        for _ in ld:
+            seen += 1
+            if seen == k:
+                return
+
+
 def loader(data, **kw):
     args = dict(size=12, batch_size=16, seed=7, shuffle_buffer=32, binary=binary())
     args.update(kw)
@@ -180,15 +192,7 @@ class LoaderTest(unittest.TestCase):
         bpe = 250 // 16
         for k in (3, bpe, bpe + 2):
             first = loader(data, epochs=2, prefetch=4)
-            seen = 0
-            for e in range(2):
-                first.set_epoch(e)
-                for b in first:
-                    seen += 1
-                    if seen == k:
-                        break
-                if seen == k:
-                    break
+            consume(first, k, epochs=2)
             time.sleep(0.2)  # let the reader thread buffer ahead
             state = first.state_dict()
             self.assertEqual(state["cursor"], want[k - 1][1], "k=%d: not the last consumed batch's cursor" % k)
@@ -363,15 +367,7 @@ class ShmTest(unittest.TestCase):
         bpe = 250 // 16
         for k in (3, bpe + 2):
             first = loader(data, epochs=2, prefetch=4, transport="shm")
-            seen, it = 0, None
-            for e in range(2):
-                first.set_epoch(e)
-                for b in first:
-                    seen += 1
-                    if seen == k:
-                        break
-                if seen == k:
-                    break
+            consume(first, k, epochs=2)
             time.sleep(0.2)
             state = first.state_dict()
             self.assertEqual(state["cursor"], want[k - 1][3])

@@ -515,11 +515,7 @@ func (r *memPageReader) checkHeader(h pageHeader) error {
 		return fmt.Errorf("data page of no values, %d of the chunk's %d left", r.nvals-r.seen, r.nvals)
 	}
 	if h.typ == pageData {
-		for _, l := range []struct {
-			name string
-			max  int16
-			enc  int32
-		}{{"repetition", r.maxRep, h.repEncoding}, {"definition", r.maxDef, h.defEncoding}} {
+		for _, l := range r.levels(h) {
 			if l.max > 0 && l.enc != encodingRLE && l.enc != encodingBitPacked {
 				return fmt.Errorf("%s levels in encoding %s, want RLE or BIT_PACKED", l.name, encodingName(l.enc))
 			}
@@ -539,6 +535,21 @@ func (r *memPageReader) checkHeader(h pageHeader) error {
 		return fmt.Errorf("values in encoding %s, which is not read", encodingName(h.encoding))
 	}
 	return nil
+}
+
+// levelSpec is one of a data page's two level sections: its name, the
+// column's largest level (0: the section is absent) and its encoding (v1
+// pages).
+type levelSpec struct {
+	name string
+	max  int16
+	enc  int32
+}
+
+// levels returns h's repetition and definition level sections, in the
+// order a v1 page stores them.
+func (r *memPageReader) levels(h pageHeader) [2]levelSpec {
+	return [2]levelSpec{{"repetition", r.maxRep, h.repEncoding}, {"definition", r.maxDef, h.defEncoding}}
 }
 
 // encodingName names a parquet.thrift Encoding value (or gives the number).
@@ -568,11 +579,7 @@ func (r *memPageReader) checkLevels(data []byte, h pageHeader) error {
 		sections = []section{{"repetition", r.maxRep, data[:h.repLen]}, {"definition", r.maxDef, data[h.repLen : h.repLen+h.defLen]}}
 	} else { // each RLE section after its 4-byte length, BIT_PACKED ones without
 		b := data
-		for _, l := range []struct {
-			name string
-			max  int16
-			enc  int32
-		}{{"repetition", r.maxRep, h.repEncoding}, {"definition", r.maxDef, h.defEncoding}} {
+		for _, l := range r.levels(h) {
 			if l.max == 0 {
 				continue
 			}

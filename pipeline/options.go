@@ -25,6 +25,10 @@ func WithDeadLetter(w DeadLetterWriter) Option {
 	return func(p *Pipeline) { p.deadLetter = w }
 }
 
+// DefaultBadRecordBudget is the bad-record budget train, bench and stream
+// use when none is given: 1% of the records.
+const DefaultBadRecordBudget = 0.01
+
 // WithBadRecordBudget fails the run with ErrBadRecordBudget once the bad
 // records exceed frac of the records the sources have emitted. The check runs
 // as records fail, once the sources have emitted at least max(100, 1/frac)

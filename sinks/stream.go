@@ -204,7 +204,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	}
 	if budget := cfg.BadRecordBudget; budget >= 0 {
 		if budget == 0 {
-			budget = 0.01
+			budget = pipeline.DefaultBadRecordBudget
 		}
 		opts = append(opts, pipeline.WithBadRecordBudget(budget))
 	}

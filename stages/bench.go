@@ -128,7 +128,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 		cfg.Aug = augment.TorchvisionBench(cfg.Size)
 	}
 	if cfg.MaxBad == 0 {
-		cfg.MaxBad = 0.01
+		cfg.MaxBad = pipeline.DefaultBadRecordBudget
 	}
 	if err := cfg.check(); err != nil {
 		return BenchReport{}, err

@@ -44,7 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")
 	cropDecode := fs.Bool("crop-decode", true, "with the pure-Go JPEG decoder, reconstruct only the parts of each image the views' crops read (false: decode every pixel, to measure the gain)")
 	fs.BoolVar(&jsonOut, "json", false, "print JSON objects on stdout (progress each second, then the final report)")
-	fs.Float64Var(&cfg.MaxBad, "max-bad", 0.01, "fraction of the records that may be bad (skipped, listed in --dead-letters) before bench fails (0: 0.01; negative: no limit)")
+	fs.Float64Var(&cfg.MaxBad, "max-bad", pipeline.DefaultBadRecordBudget, "fraction of the records that may be bad (skipped, listed in --dead-letters) before bench fails (0: 0.01; negative: no limit)")
 	deadLetters := fs.String("dead-letters", "bad-records.jsonl", "JSONL `file` listing the bad records: shard, row, stage, reason (made only when one fails)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -66,7 +66,7 @@ func runStream(ctx context.Context, args []string) error {
 	fs.StringVar(&backend, "jpeg", "auto", "JPEG decoder: auto, go or turbo (turbo needs a -tags turbojpeg build)")
 	fs.StringVar(&cfg.Socket, "socket", "", "listen on this Unix socket `path`, send the stream to the first reader (default: stdout)")
 	fs.StringVar(&cfg.DeadLetters, "dead-letters", "", "JSONL `file` for bad records (default bad-records-rank<R>.jsonl; made only when one fails)")
-	fs.Float64Var(&cfg.BadRecordBudget, "max-bad", 0.01, "fraction of the records that may be bad (skipped, listed in --dead-letters) before the stream fails (0: 0.01; negative: no limit)")
+	fs.Float64Var(&cfg.BadRecordBudget, "max-bad", pipeline.DefaultBadRecordBudget, "fraction of the records that may be bad (skipped, listed in --dead-letters) before the stream fails (0: 0.01; negative: no limit)")
 	fs.StringVar(&cfg.ExpectFingerprint, "expect-fingerprint", "", "refuse shards whose fingerprint differs (the one saved with --cursor)")
 	fs.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when the parent process is no longer this pid (0: the parent at start; -1: never)")
 	fs.IntVar(&shmFD, "shm-fd", -1, "shared-memory transport: the inherited `fd` of a memfd to put the pixels in (see above; -1: off, the pixels go in the stream)")

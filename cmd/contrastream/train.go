@@ -60,7 +60,7 @@ func registerTrain(fs *flag.FlagSet, c *train.Config, f *trainFlags) {
 	fs.IntVar(&c.Model.HeadDepth, "head-depth", c.Model.HeadDepth, "Linear layers in the projection head")
 	fs.BoolVar(&c.Model.HeadBN, "head-bn", c.Model.HeadBN, "batch norm in the projection head (Linear → BN → ReLU)")
 	fs.IntVar(&c.Data.Workers, "workers", 0, "goroutines for decode and for views (0: one per CPU)")
-	fs.Float64Var(&c.Data.MaxBad, "max-bad", 0.01, "fraction of the records that may be bad (skipped, listed in RUN/bad-records.jsonl) before the run fails (0: 0.01; negative: no limit)")
+	fs.Float64Var(&c.Data.MaxBad, "max-bad", pipeline.DefaultBadRecordBudget, "fraction of the records that may be bad (skipped, listed in RUN/bad-records.jsonl) before the run fails (0: 0.01; negative: no limit)")
 	fs.IntVar(&c.Model.Threads, "threads", 0, "training threads (0: one per CPU)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed: weights, data order and views")
 	fs.IntVar(&c.Data.ShuffleBuffer, "shuffle-buffer", c.Data.ShuffleBuffer, "samples in the shuffle buffer (0: off)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/stages/augment"
 	"github.com/contrastream/contrastream/stages/eval"
 	"github.com/contrastream/contrastream/stages/train/nn"
@@ -154,7 +155,7 @@ func (c Config) withDefaults() Config {
 		c.Eval.KNNK = 200
 	}
 	if c.Data.MaxBad == 0 {
-		c.Data.MaxBad = 0.01
+		c.Data.MaxBad = pipeline.DefaultBadRecordBudget
 	}
 	return c
 }

@@ -104,7 +104,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 			return rep, errors.New("sinks: stream: the shm transport needs a return channel (Returns or Socket)")
 		}
 		if cfg.ShmSlots == 0 {
-			cfg.ShmSlots = 4 + 4
+			cfg.ShmSlots = stages.DefaultInFlight + 4
 			if vc.InFlight > 0 {
 				cfg.ShmSlots = vc.InFlight + 4
 			}

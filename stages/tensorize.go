@@ -87,6 +87,10 @@ func (b *Batch) Clone() *Batch {
 // a uint8 batch.
 func (b *Batch) Float32s(v int) []float32 { return b.Views[v].Data().([]float32) }
 
+// DefaultInFlight is the number of batch buffers a Tensorize pool holds
+// when InFlight is 0.
+const DefaultInFlight = 4
+
 // Tensorize groups view sets into batches of BatchSize samples and converts
 // each view into a tensor: float32 [B,C,H,W] normalized with Mean and Std
 // (the default), or uint8 [B,H,W,C] with Uint8 set, or all views of the
@@ -111,7 +115,7 @@ type Tensorize struct {
 	Uint8     bool              // emit uint8 [B,H,W,C] instead of normalized float32 [B,C,H,W]
 	Packed    bool              // emit one uint8 [B,V,H,W,C] array per batch (Batch.Pixels); every view must have the same shape
 	Normalize augment.Normalize // per-channel mean and std; zero means ImageNet's (gray views use channel 0)
-	InFlight  int               // batch buffers in the pool; 0 means 4
+	InFlight  int               // batch buffers in the pool; 0 means DefaultInFlight
 	// MaxBytes bounds the memory of the pool's batches: before the first
 	// batch is allocated, a pool that would take more is a fatal error
 	// with the figures (see CheckMemory). 0 means MemoryShare of what the
@@ -149,7 +153,7 @@ func (t *Tensorize) Setup(context.Context) error {
 	t.norm = t.Normalize.Normalizer()
 	n := t.InFlight
 	if n <= 0 {
-		n = 4
+		n = DefaultInFlight
 	}
 	t.pool = make(chan *Batch, n)
 	t.allocated = 0

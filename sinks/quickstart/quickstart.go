@@ -86,10 +86,7 @@ func (e *ConfigError) Error() string { return "quickstart: " + e.Field + e.Probl
 // Validate reports the first field of c that cannot run (a *ConfigError).
 // The training recipe itself is checked by train.Run.
 func (c Config) Validate() error {
-	batch := c.Train.Schedule.Batch
-	if batch <= 0 {
-		batch = 256 // train.Run's default
-	}
+	batch := c.Train.WithDefaults().Schedule.Batch
 	switch {
 	case c.Out == "":
 		return &ConfigError{"Out", " is empty: no output folder"}

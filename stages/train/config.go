@@ -125,8 +125,9 @@ func DefaultConfig(glob string) Config {
 	}
 }
 
-// withDefaults fills the zero values that have a default.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with its zero values that have a default filled in:
+// the config Run uses.
+func (c Config) WithDefaults() Config {
 	if c.Model.Model == "" {
 		c.Model.Model = "small"
 	}
@@ -181,7 +182,7 @@ func configError(field, format string, a ...any) error {
 	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, a...)}
 }
 
-// validate checks what withDefaults cannot fix.
+// validate checks what WithDefaults cannot fix.
 func (c *Config) validate() error {
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {

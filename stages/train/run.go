@@ -169,7 +169,7 @@ func (k keepOpen) WriteDeadLetter(d pipeline.DeadLetter) error { return k.w.Writ
 
 func runGraph(ctx context.Context, cfg Config, o Options) (*Result, error) {
 	res := &Result{Saved: -1}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return res, err
 	}

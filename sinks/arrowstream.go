@@ -23,6 +23,7 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/augment"
 )
 
 // StreamFormatVersion is the version of the view-batch stream format that
@@ -76,6 +77,12 @@ type StreamMeta struct {
 	// order (metadata dtype=float32, layout=BVCHW) instead of uint8
 	// [B,V,H,W,C]; only with the shm transport.
 	Float32 bool
+	// Normalize is the mean and std the float32 views were normalized with
+	// (zero: ImageNet's). With Float32, the metadata records them as
+	// "contrastream.mean" and "contrastream.std": three comma-separated
+	// decimals each (channels 0, 1, 2; gray views use channel 0), each the
+	// shortest decimal that parses back to the same float32.
+	Normalize augment.Normalize
 }
 
 // Metadata returns the schema metadata of m.
@@ -107,7 +114,8 @@ func (m StreamMeta) Metadata() arrow.Metadata {
 			{"shm_slot_bytes", strconv.Itoa(m.ShmSlotBytes)}}...)
 	}
 	if m.Float32 {
-		kv = append(kv, [2]string{"dtype", "float32"})
+		mean, std := m.Normalize.Stats()
+		kv = append(kv, [][2]string{{"dtype", "float32"}, {"mean", formatStats(mean)}, {"std", formatStats(std)}}...)
 	}
 	keys := make([]string, len(kv))
 	vals := make([]string, len(kv))
@@ -115,6 +123,14 @@ func (m StreamMeta) Metadata() arrow.Metadata {
 		keys[i], vals[i] = "contrastream."+e[0], e[1]
 	}
 	return arrow.NewMetadata(keys, vals)
+}
+
+// formatStats writes per-channel statistics as "r,g,b", each value the
+// shortest decimal that reads back as the same float32.
+func formatStats(v [3]float32) string {
+	return strconv.FormatFloat(float64(v[0]), 'g', -1, 32) + "," +
+		strconv.FormatFloat(float64(v[1]), 'g', -1, 32) + "," +
+		strconv.FormatFloat(float64(v[2]), 'g', -1, 32)
 }
 
 // StreamSchema returns the schema of a view-batch stream of views views of

@@ -27,6 +27,7 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/augment"
 )
 
 func memfd(t *testing.T) *os.File {
@@ -387,7 +388,7 @@ func TestStreamShmFloat32(t *testing.T) {
 	}
 	defer rd.Release()
 	md := rd.Schema().Metadata()
-	for k, v := range map[string]string{"dtype": "float32", "layout": "BVCHW", "shm_slot_bytes": strconv.Itoa((16*2*3*12*12*4 + 4095) / 4096 * 4096)} {
+	for k, v := range map[string]string{"dtype": "float32", "layout": "BVCHW", "mean": "0.485,0.456,0.406", "std": "0.229,0.224,0.225", "shm_slot_bytes": strconv.Itoa((16*2*3*12*12*4 + 4095) / 4096 * 4096)} {
 		if got, _ := md.GetValue("contrastream." + k); got != v {
 			t.Errorf("metadata %s = %q, want %q", k, got, v)
 		}
@@ -424,5 +425,110 @@ func TestStreamShmFloat32(t *testing.T) {
 	cfg.Float32, cfg.W = true, io.Discard
 	if _, err := Stream(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "only by the shm transport") {
 		t.Fatalf("float32 without shm: %v", err)
+	}
+}
+
+// TestStreamShmFloat32Normalize: with View.Normalize the float32 slots hold
+// (float32(v)/255 − mean)/std of the uint8 views of the same stream,
+// computed here from the packed uint8 view pipeline, value for value (gray
+// views use channel 0), and the metadata records the statistics (ImageNet's
+// when Normalize is zero; none without Float32). Normalize without Float32,
+// a zero std and a mean without a std are refused.
+func TestStreamShmFloat32Normalize(t *testing.T) {
+	dir := synthShards(t, 70, 2)
+	norm := augment.Normalize{Mean: [3]float32{0.4, 0.5, 0.6}, Std: [3]float32{0.3, 0.2, 0.7}}
+	for _, ch := range []int{3, 1} {
+		cfg := streamConfig(dir, 16, 2)
+		cfg.View.Source.Epochs, cfg.View.Channels, cfg.View.Normalize = 1, ch, norm
+		cfg.Shm, cfg.ShmSlots, cfg.Float32 = memfd(t), 3, true
+		r, rw, done := startShm(t, cfg)
+
+		ref := streamConfig(dir, 16, 1).View
+		ref.Source.Epochs, ref.Channels = 1, ch
+		want := viewBatches(t, ref) // uint8 [B,V,H,W,C]
+
+		rd, err := ipc.NewReader(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := rd.Schema().Metadata()
+		for k, v := range map[string]string{"dtype": "float32", "mean": "0.4,0.5,0.6", "std": "0.3,0.2,0.7", "channels": strconv.Itoa(ch)} {
+			if got, _ := md.GetValue("contrastream." + k); got != v {
+				t.Errorf("channels %d: metadata %s = %q, want %q", ch, k, got, v)
+			}
+		}
+		sb, _ := strconv.Atoi(func() string { v, _ := md.GetValue("contrastream.shm_slot_bytes"); return v }())
+		const hw = 12 * 12
+		i := 0
+		for rd.Next() {
+			rec := rd.Record()
+			off := rec.Column(0).(*array.Uint64).Value(0)
+			raw := make([]byte, int(rec.NumRows())*2*ch*hw*4)
+			if _, err := cfg.Shm.ReadAt(raw, int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			pix := want[i].pixels
+			if len(pix)*4 != len(raw) {
+				t.Fatalf("channels %d, batch %d: %d float32 bytes for %d uint8 values", ch, i, len(raw), len(pix))
+			}
+			for s := range int(rec.NumRows()) {
+				for v := range 2 {
+					for c := range ch {
+						for p := range hw {
+							u := pix[((s*2+v)*hw+p)*ch+c]
+							exp := (float32(u)/255 - norm.Mean[c]) / norm.Std[c]
+							at := (((s*2+v)*ch+c)*hw + p) * 4
+							if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[at:])); got != exp {
+								t.Fatalf("channels %d, batch %d, sample %d, view %d, channel %d, pixel %d: %v from level %d, want %v",
+									ch, i, s, v, c, p, got, u, exp)
+							}
+						}
+					}
+				}
+			}
+			giveBack(t, rw, int(off)/sb)
+			i++
+		}
+		rd.Release()
+		if i != len(want) || i != 70/16 {
+			t.Fatalf("channels %d: read %d batches, want %d", ch, i, len(want))
+		}
+		if res := <-done; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+
+	for _, c := range []struct {
+		m         StreamMeta
+		mean, std string // "": no key
+	}{
+		{StreamMeta{Float32: true}, "0.485,0.456,0.406", "0.229,0.224,0.225"},
+		{StreamMeta{Float32: true, Normalize: augment.Normalize{Std: [3]float32{1, 1, 1}}}, "0,0,0", "1,1,1"},
+		{StreamMeta{}, "", ""},
+		{StreamMeta{Normalize: norm}, "", ""},
+	} {
+		md := c.m.Metadata()
+		mean, hasMean := md.GetValue("contrastream.mean")
+		std, hasStd := md.GetValue("contrastream.std")
+		if mean != c.mean || std != c.std || hasMean != (c.mean != "") || hasStd != (c.std != "") {
+			t.Errorf("%+v: metadata mean %q (%v), std %q (%v); want %q, %q", c.m, mean, hasMean, std, hasStd, c.mean, c.std)
+		}
+	}
+
+	for _, c := range []struct {
+		float32 bool
+		norm    augment.Normalize
+		want    string
+	}{
+		{false, norm, "View.Normalize needs Float32"},
+		{true, augment.Normalize{Std: [3]float32{0.2, 0, 0.2}}, "normalize std [0.2 0 0.2]: want finite numbers > 0"},
+		{true, augment.Normalize{Mean: [3]float32{0.5, 0.5, 0.5}}, "normalize mean [0.5 0.5 0.5] without a std"},
+	} {
+		cfg := streamConfig(dir, 16, 2)
+		cfg.View.Normalize, cfg.Float32 = c.norm, c.float32
+		cfg.Shm, cfg.W, cfg.Returns = memfd(t), io.Discard, strings.NewReader("")
+		if _, err := Stream(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("float32 %v, %+v: %v; want an error with %q", c.float32, c.norm, err, c.want)
+		}
 	}
 }

@@ -12,14 +12,15 @@ import (
 
 	"github.com/contrastream/contrastream/pipeline"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/augment"
 )
 
 // StreamConfig configures Stream.
 type StreamConfig struct {
 	// View is the view stream (shards, rank/world, seed, cursor, epochs,
-	// recipe, size, views, batch, workers). Stream sets Output to
-	// stages.Packed and DropLast, so every rank sends BatchesPerEpoch full
-	// batches per epoch.
+	// recipe, size, views, batch, workers; Normalize with Float32). Stream
+	// sets Output to stages.Packed (PackedFloat32 with Float32) and
+	// DropLast, so every rank sends BatchesPerEpoch full batches per epoch.
 	View stages.ViewStreamConfig
 	// W receives the stream when Socket is empty.
 	W io.Writer
@@ -57,9 +58,12 @@ type StreamConfig struct {
 	// ends, which may be after Stream returns.
 	Returns io.Reader
 	// Float32 (with Shm only) puts the views in the slots normalized, as
-	// float32 [B,V,C,H,W] (ImageNet mean and std, as Tensorize's float32
-	// batches): model input, with nothing left to convert on the reader's
-	// side. Slots are then 4 times larger.
+	// float32 [B,V,C,H,W] with View.Normalize's mean and std (zero:
+	// ImageNet's), as Tensorize's float32 batches: model input, with nothing
+	// left to convert on the reader's side. The metadata records the mean
+	// and std (StreamMeta.Normalize). Slots are then 4 times larger.
+	// View.Normalize without Float32 is refused (the uint8 views are not
+	// normalized).
 	Float32 bool
 	// Listening, if set, is called once the socket listens (tests).
 	Listening func(path string)
@@ -98,6 +102,8 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 			return rep, errors.New("sinks: stream: float32 views travel only by the shm transport (a pipe would carry 4 times the bytes)")
 		}
 		vc.Output = stages.PackedFloat32
+	} else if vc.Normalize != (augment.Normalize{}) {
+		return rep, errors.New("sinks: stream: View.Normalize needs Float32 (the uint8 views are not normalized)")
 	}
 	if cfg.Shm != nil {
 		if cfg.Socket == "" && cfg.Returns == nil {
@@ -145,6 +151,9 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 		rep.Meta.ShmSlots, rep.Meta.ShmSlotBytes = ring.Slots(), ring.SlotBytes()
 	}
 	rep.Meta.Float32 = cfg.Float32
+	if cfg.Float32 {
+		rep.Meta.Normalize = vc.Normalize
+	}
 	if cfg.ExpectFingerprint != "" && cfg.ExpectFingerprint != rep.Meta.Fingerprint {
 		return rep, fmt.Errorf("sinks: stream: the shards are not the dataset the cursor was saved on "+
 			"(fingerprint %s, saved %s): shards were added, removed, renamed or rewritten", rep.Meta.Fingerprint, cfg.ExpectFingerprint)

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 
@@ -183,6 +184,13 @@ type ViewStreamConfig struct {
 	Workers int
 	// Output is what the batches hold (default Float32).
 	Output Output
+	// Normalize is the per-channel mean and std of the float32 outputs
+	// (Float32, PackedFloat32): (v/255 − mean)/std. The zero value means
+	// ImageNet's (augment.ImageNetMean, augment.ImageNetStd); a Mean
+	// without a Std is refused, as is a Std that is not > 0 or a value
+	// that is not finite. Gray views (Channels 1) use channel 0. The uint8
+	// outputs ignore it.
+	Normalize augment.Normalize
 	// DropLast drops each epoch's partial last batch, so every rank emits
 	// BatchesPerEpoch batches per epoch (unless records fail).
 	DropLast bool
@@ -227,6 +235,9 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 	case cfg.Output < Float32 || cfg.Output > PackedFloat32:
 		return nil, fmt.Errorf("stages: view stream: unknown output %d", cfg.Output)
 	}
+	if err := checkNormalize(cfg.Normalize); err != nil {
+		return nil, err
+	}
 	rec, err := cfg.Recipe.resolved()
 	if err != nil {
 		return nil, err
@@ -254,7 +265,7 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		Views:  views,
 		Tensorize: &Tensorize{BatchSize: cfg.Batch, DropLast: cfg.DropLast, InFlight: cfg.InFlight,
 			Uint8: cfg.Output == Uint8, Packed: cfg.Output == Packed || cfg.Output == PackedFloat32,
-			PackedFloat: cfg.Output == PackedFloat32, PackedBuffer: cfg.PackedBuffer},
+			PackedFloat: cfg.Output == PackedFloat32, PackedBuffer: cfg.PackedBuffer, Normalize: cfg.Normalize},
 		Workers: cfg.Workers,
 	}
 	// The batches in flight, refused before anything is allocated when
@@ -267,6 +278,27 @@ func NewViewStream(cfg ViewStreamConfig) (*ViewStream, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkNormalize refuses statistics that would not normalize: a Std not > 0
+// or not finite, a Mean not finite, or a Mean given without a Std (a zero
+// Std means ImageNet's mean and std, so the Mean would be ignored).
+func checkNormalize(n augment.Normalize) error {
+	if n.Std == ([3]float32{}) {
+		if n.Mean != ([3]float32{}) {
+			return fmt.Errorf("stages: view stream: normalize mean %v without a std (a zero std means ImageNet's mean and std)", n.Mean)
+		}
+		return nil
+	}
+	for c := range 3 {
+		if m := float64(n.Mean[c]); math.IsNaN(m) || math.IsInf(m, 0) {
+			return fmt.Errorf("stages: view stream: normalize mean %v: want finite numbers", n.Mean)
+		}
+		if s := float64(n.Std[c]); !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("stages: view stream: normalize std %v: want finite numbers > 0", n.Std)
+		}
+	}
+	return nil
 }
 
 // Config returns the configuration with its defaults filled in.

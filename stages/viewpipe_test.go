@@ -3,6 +3,7 @@ package stages_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/augment"
 )
 
 // runViews returns copies of every batch's views of a view stream: per
@@ -132,6 +134,76 @@ func TestViewStreamCropDecodeWiring(t *testing.T) {
 		}
 		if got := vs.Pipeline.Decode.Crops != nil; got == full {
 			t.Errorf("FullDecode %v: Decode.Crops set: %v", full, got)
+		}
+	}
+}
+
+// TestViewStreamNormalize: the float32 batches ([B,C,H,W] per view) are
+// (float32(v)/255 − mean)/std of the uint8 views with Normalize's
+// statistics, value for value, and Tensorize gets them; bad statistics are
+// refused before anything runs.
+func TestViewStreamNormalize(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sinks.WriteSynth(context.Background(), sources.Synth{N: 20, Size: 16}, sinks.ShardsConfig{Dir: dir},
+		sinks.ImportOptions{Shards: 1, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	norm := augment.Normalize{Mean: [3]float32{0.4, 0.5, 0.6}, Std: [3]float32{0.3, 0.2, 0.7}}
+	cfg := stages.ViewStreamConfig{
+		Source: sources.ParquetConfig{Glob: dir, Seed: 4, Epochs: 1},
+		Recipe: stages.Recipe{Size: 12}, Views: 2, Batch: 8, Workers: 2, Output: stages.Uint8, Normalize: norm,
+	}
+	ref, _ := runViews(t, cfg) // HWC bytes
+	cfg.Output = stages.Float32
+	vs, err := stages.NewViewStream(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs.Pipeline.Tensorize.Normalize != norm {
+		t.Fatalf("Tensorize.Normalize %v, want %v", vs.Pipeline.Tensorize.Normalize, norm)
+	}
+	p := pipeline.New("t")
+	n := 0
+	pipeline.Sink(p, "check", vs.Add(p), pipeline.ConsumerFunc[*stages.Batch](func(_ context.Context, b *stages.Batch) error {
+		defer b.Release()
+		for v := range 2 {
+			f := b.Float32s(v)
+			for i := range b.Size() {
+				for c := range 3 {
+					for px := range 144 {
+						u := ref[n][i][v][px*3+c]
+						want := (float32(u)/255 - norm.Mean[c]) / norm.Std[c]
+						if got := f[(i*3+c)*144+px]; got != want {
+							t.Fatalf("batch %d sample %d view %d channel %d pixel %d: %v from level %d, want %v", n, i, v, c, px, got, u, want)
+						}
+					}
+				}
+			}
+		}
+		n++
+		return nil
+	}))
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ref) || n != 3 {
+		t.Fatalf("%d float32 batches, %d uint8; want 3", n, len(ref))
+	}
+
+	inf := float32(math.Inf(1))
+	for _, c := range []struct {
+		n    augment.Normalize
+		want string
+	}{
+		{augment.Normalize{Std: [3]float32{0.2, 0, 0.2}}, "normalize std [0.2 0 0.2]: want finite numbers > 0"},
+		{augment.Normalize{Std: [3]float32{0.2, -1, 0.2}}, "normalize std [0.2 -1 0.2]"},
+		{augment.Normalize{Std: [3]float32{0.2, inf, 0.2}}, "normalize std [0.2 +Inf 0.2]"},
+		{augment.Normalize{Mean: [3]float32{inf, 0, 0}, Std: [3]float32{1, 1, 1}}, "normalize mean [+Inf 0 0]: want finite numbers"},
+		{augment.Normalize{Mean: [3]float32{0.5, 0.5, 0.5}}, "normalize mean [0.5 0.5 0.5] without a std"},
+	} {
+		cfg.Normalize = c.n
+		if _, err := stages.NewViewStream(cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want an error with %q", c.n, err, c.want)
 		}
 	}
 }

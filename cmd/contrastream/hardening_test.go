@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
@@ -962,5 +964,90 @@ func TestStreamRecipeFlags(t *testing.T) {
 		if _, err := os.Stat(dl); err == nil {
 			t.Errorf("stream %v wrote dead letters", c.args)
 		}
+	}
+}
+
+// TestStreamNormalizeFlags: --mean and --std that are not 3 finite numbers
+// (or 1, with --channels 1), a std not > 0, or either without --float32 are
+// refused naming the flag and the value, exit 1, nothing written; good
+// ones reach the stream's metadata (contrastream.mean and .std), one value
+// standing for all three channels with --channels 1.
+func TestStreamNormalizeFlags(t *testing.T) {
+	data := mixedShard(t, 8, func(int) bool { return false })
+	dl := filepath.Join(t.TempDir(), "bad.jsonl")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--float32", "--std", "0.2,0,0.2"}, "--std 0.2,0,0.2: want 3 numbers > 0"},
+		{[]string{"--float32", "--std", "0.2,-1,0.2"}, "--std 0.2,-1,0.2: want 3 numbers > 0"},
+		{[]string{"--float32", "--std", "0.5"}, "--std 0.5: want 3 numbers > 0"},
+		{[]string{"--float32", "--mean", "0.5,0.5"}, "--mean 0.5,0.5: want 3 finite numbers"},
+		{[]string{"--float32", "--mean", "0.5,NaN,0.5"}, "--mean 0.5,NaN,0.5: want 3 finite numbers"},
+		{[]string{"--float32", "--mean", "1e39,0,0"}, "--mean 1e39,0,0: want 3 finite numbers"},
+		{[]string{"--float32", "--mean", "a,b,c"}, "--mean a,b,c: want 3 finite numbers"},
+		{[]string{"--float32", "--channels", "1", "--std", "0.5,0.5"}, "--std 0.5,0.5: want 1 or 3 numbers > 0"},
+		{[]string{"--mean", "0.5,0.5,0.5"}, "--mean and --std need --float32 (the uint8 views are not normalized)"},
+		{[]string{"--std", "0.5,0.5,0.5"}, "--mean and --std need --float32 (the uint8 views are not normalized)"},
+	} {
+		args := append([]string{"stream", "--data", data, "--size", "16", "--parent-pid", "-1", "--dead-letters", dl}, c.args...)
+		code, stdout, stderr := runBinCode(t, args...)
+		if want := "contrastream stream: " + c.want + "\n"; code != 1 || stdout != "" || stderr != want {
+			t.Errorf("stream %v: exit %d, %d bytes out, stderr %q; want %q", c.args, code, len(stdout), stderr, want)
+		}
+		if _, err := os.Stat(dl); err == nil {
+			t.Errorf("stream %v wrote dead letters", c.args)
+		}
+	}
+
+	if runtime.GOOS != "linux" {
+		t.Skip("the shm transport is Linux's")
+	}
+	for _, c := range []struct {
+		args      []string
+		mean, std string
+	}{
+		{[]string{"--channels", "1", "--mean", "0.5", "--std", "0.25"}, "0.5,0.5,0.5", "0.25,0.25,0.25"},
+		{[]string{"--mean", "0.1,0.2,0.3"}, "0.1,0.2,0.3", "0.229,0.224,0.225"},
+		{nil, "0.485,0.456,0.406", "0.229,0.224,0.225"},
+	} {
+		shm, err := os.Create(filepath.Join(t.TempDir(), "shm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(cliBinary, append([]string{"stream", "--data", data, "--size", "16", "--batch", "4",
+			"--parent-pid", "-1", "--dead-letters", dl, "--shm-fd", "3", "--float32"}, c.args...)...)
+		cmd.ExtraFiles = []*os.File{shm}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		rd, err := ipc.NewReader(stdout)
+		if err != nil {
+			t.Fatalf("stream %v: %v\n%s", c.args, err, stderr.String())
+		}
+		md := rd.Schema().Metadata()
+		mean, _ := md.GetValue("contrastream.mean")
+		std, _ := md.GetValue("contrastream.std")
+		if mean != c.mean || std != c.std {
+			t.Errorf("stream %v: metadata mean %q std %q, want %q %q", c.args, mean, std, c.mean, c.std)
+		}
+		for rd.Next() {
+		}
+		rd.Release()
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("stream %v: %v\n%s", c.args, err, stderr.String())
+		}
+		shm.Close()
 	}
 }

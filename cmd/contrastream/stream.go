@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -14,6 +17,7 @@ import (
 	"github.com/contrastream/contrastream/sinks"
 	"github.com/contrastream/contrastream/sources"
 	"github.com/contrastream/contrastream/stages"
+	"github.com/contrastream/contrastream/stages/augment"
 	"github.com/contrastream/contrastream/stages/image"
 )
 
@@ -40,11 +44,15 @@ func runStream(ctx context.Context, args []string) error {
 		"a slot back, once done with it, by writing its index as a little-endian uint32\n"+
 		"on the stream's stdin (or on the socket with --socket); a slot is not reused\n"+
 		"before. Closing stdin means the reader went away. With --float32 the slots hold\n"+
-		"the views normalized (ImageNet mean and std) as float32 [B,V,C,H,W] (metadata\n"+
-		"dtype=float32, layout=BVCHW): model input, nothing left to convert.")
+		"the views normalized, (v/255 - mean)/std per channel, as float32 [B,V,C,H,W]\n"+
+		"(metadata dtype=float32, layout=BVCHW, and mean and std as r,g,b): model input,\n"+
+		"nothing left to convert. --mean and --std choose the statistics (default\n"+
+		"ImageNet's mean 0.485,0.456,0.406 and std 0.229,0.224,0.225); each takes 3\n"+
+		"comma-separated numbers (r,g,b; gray views use the first), or with --channels 1\n"+
+		"also one.")
 	var cfg sinks.StreamConfig
 	src := &cfg.View.Source
-	var cursor, backend, digests string
+	var cursor, backend, digests, meanFlag, stdFlag string
 	shmFD := -1
 	fs.StringVar(&src.Glob, "data", "", "shards: a glob, a folder or a comma-separated list (required)")
 	fs.IntVar(&cfg.View.Recipe.Size, "size", 224, "view side in pixels")
@@ -71,7 +79,9 @@ func runStream(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ParentPID, "parent-pid", 0, "exit when the parent process is no longer this pid (0: the parent at start; -1: never)")
 	fs.IntVar(&shmFD, "shm-fd", -1, "shared-memory transport: the inherited `fd` of a memfd to put the pixels in (see above; -1: off, the pixels go in the stream)")
 	fs.IntVar(&cfg.ShmSlots, "shm-slots", 0, "with --shm-fd: batch slots in the shared memory, all the batches in flight (0: --in-flight + 4; at least 2)")
-	fs.BoolVar(&cfg.Float32, "float32", false, "with --shm-fd: put the views in the slots normalized (ImageNet mean/std), float32 [B,V,C,H,W] (metadata dtype=float32, layout=BVCHW)")
+	fs.BoolVar(&cfg.Float32, "float32", false, "with --shm-fd: put the views in the slots normalized (--mean/--std, default ImageNet's), float32 [B,V,C,H,W] (metadata dtype=float32, layout=BVCHW, mean, std)")
+	fs.StringVar(&meanFlag, "mean", "", "with --float32: per-channel `r,g,b` mean of the normalization (default ImageNet's 0.485,0.456,0.406; with --channels 1, one value also)")
+	fs.StringVar(&stdFlag, "std", "", "with --float32: per-channel `r,g,b` std of the normalization, each > 0 (default ImageNet's 0.229,0.224,0.225; with --channels 1, one value also)")
 	fs.StringVar(&digests, "digests", "", "write one JSON line per batch (SHA-256 of the pixels, ids, labels, cursor) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,6 +92,20 @@ func runStream(ctx context.Context, args []string) error {
 	}
 	if !(cfg.BadRecordBudget <= 1) {
 		return fmt.Errorf("--max-bad %v: want a fraction <= 1 (negative: no limit)", cfg.BadRecordBudget)
+	}
+	if meanFlag != "" || stdFlag != "" {
+		mean, err := parseStats("--mean", meanFlag, augment.ImageNetMean, false, cfg.View.Channels)
+		if err != nil {
+			return err
+		}
+		std, err := parseStats("--std", stdFlag, augment.ImageNetStd, true, cfg.View.Channels)
+		if err != nil {
+			return err
+		}
+		if !cfg.Float32 {
+			return fmt.Errorf("--mean and --std need --float32 (the uint8 views are not normalized)")
+		}
+		cfg.View.Normalize = augment.Normalize{Mean: mean, Std: std}
 	}
 	var err error
 	if src.Cursor, err = sources.ParseCursor(cursor); err != nil {
@@ -155,4 +179,36 @@ func runStream(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "stream: %d bad records skipped (see %s)\n", rep.BadRecords, cfg.DeadLetters)
 	}
 	return nil
+}
+
+// parseStats parses a --mean or --std value: 3 comma-separated finite
+// numbers (> 0 with positive), or with channels 1 also a single one, which
+// then stands for all three (gray views use channel 0). "" gives def.
+func parseStats(flag, s string, def [3]float32, positive bool, channels int) ([3]float32, error) {
+	if s == "" {
+		return def, nil
+	}
+	want := "want 3 finite numbers"
+	if channels == 1 {
+		want = "want 1 or 3 finite numbers"
+	}
+	if positive {
+		want = strings.Replace(want, "finite numbers", "numbers > 0", 1)
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 && !(channels == 1 && len(parts) == 1) {
+		return def, fmt.Errorf("%s %s: %s", flag, s, want)
+	}
+	var v [3]float32
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || positive && !(float32(x) > 0) {
+			return def, fmt.Errorf("%s %s: %s", flag, s, want)
+		}
+		v[i] = float32(x)
+	}
+	if len(parts) == 1 {
+		v[1], v[2] = v[0], v[0]
+	}
+	return v, nil
 }

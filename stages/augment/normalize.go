@@ -25,7 +25,9 @@ type Normalize struct {
 	Mean, Std [3]float32
 }
 
-func (n Normalize) stats() (mean, std [3]float32) {
+// Stats returns the statistics n normalizes with: Mean and Std, or
+// ImageNet's where Std is zero.
+func (n Normalize) Stats() (mean, std [3]float32) {
 	if n.Std == [3]float32{} {
 		return ImageNetMean, ImageNetStd
 	}
@@ -38,7 +40,7 @@ func (n Normalize) stats() (mean, std [3]float32) {
 // lookup then costs one load per sample and is bit-identical to torchvision.
 // It allocates nothing (the table is returned by value, 3 KB).
 func (n Normalize) Table() (t [3][256]float32) {
-	mean, std := n.stats()
+	mean, std := n.Stats()
 	for c := range 3 {
 		for v := range 256 {
 			x := float32(v) / 255
@@ -52,7 +54,7 @@ func (n Normalize) Table() (t [3][256]float32) {
 // mean[c])/std[c], for kernels that fuse the conversion into other float
 // arithmetic (within 1 ulp-ish of [Normalize.Table], not bit-identical).
 func (n Normalize) Affine() (scale, bias [3]float32) {
-	mean, std := n.stats()
+	mean, std := n.Stats()
 	for c := range 3 {
 		scale[c] = 1 / (255 * std[c])
 		bias[c] = -mean[c] / std[c]
@@ -118,7 +120,7 @@ type Normalizer struct {
 // match (they do for ImageNet's).
 func (n Normalize) Normalizer() *Normalizer {
 	z := &Normalizer{t: n.Table()}
-	z.mean, z.std = n.stats()
+	z.mean, z.std = n.Stats()
 	for c := range 3 {
 		z.rstd[c] = 1 / z.std[c]
 	}

@@ -42,6 +42,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _COLUMNS = ("views", "label", "id", "shard", "row", "epoch", "position")
 _SHM_SEQ = itertools.count()
 IN_FLIGHT = 4  # the child's --in-flight default: batches it works on at once
+# shm: batches the trainer may keep alive (views, host_views or anything made
+# from them that shares their memory) while the next one is made; past that,
+# batches are copied out of the ring so the child never waits for a slot.
+LEND = 3
 
 
 def shm_available():
@@ -58,9 +62,11 @@ class Batch:
     """One batch of views.
 
     views   torch tensor [B, V, C, H, W]: uint8 viewing the received buffer
-            (channels-last memory, no copy; with transport="shm" valid until
-            the next batch is requested), or normalized float32 with
-            ``normalize=True`` (on ``device``).
+            (channels-last memory, no copy; with transport="shm" the ring
+            slot, which the child reuses only once nothing made from the
+            batch is alive), or normalized float32 with ``normalize=True``
+            (on ``device``; on the host with shm, written by the child into
+            the slot, contiguous).
     labels  int64 tensor [B]; -1 where the shard has no label (null).
     ids     int64 tensor [B]: the stable sample ids (uint64 bits as int64).
     epoch   the epoch of the batch; index its place in the epoch (0-based).
@@ -97,8 +103,9 @@ class Batch:
     def host_views(self):
         """The uint8 [B, V, C, H, W] views as received (on the host; with a
         GPU device its pinned buffer is reused a few batches later; with
-        transport="shm" it is the ring slot, reused once the next batch is
-        requested)."""
+        transport="shm" it is the ring slot, reused only once nothing made
+        from this batch is alive). None when the child normalized the views
+        (child_normalize)."""
         return self._host
 
 
@@ -161,6 +168,17 @@ def _kill(proc, streams):
             pass
 
 
+def _give_back(returns, lent, slot):
+    """Write shm slot's index on the child's return channel (from any thread:
+    4 bytes to a pipe are one atomic write)."""
+    if lent is not None:
+        lent.discard(slot)
+    try:
+        returns.write(struct.pack("<I", slot))
+    except (OSError, ValueError):  # the child is gone: its error surfaces on the stream
+        pass
+
+
 class _Child:
     """One ``contrastream stream`` process and the thread that reads it."""
 
@@ -170,6 +188,7 @@ class _Child:
         self.sockdir = None
         self.ring = None  # shm: the shared pixel ring (numpy uint8), once mapped
         self.slot_bytes = 0
+        self.lent = set()  # shm: slots whose batch the trainer may still hold
         shm_fd = None
         stdin, pass_fds = subprocess.DEVNULL, ()
         if transport == "socket":
@@ -252,10 +271,17 @@ class _Child:
 
     def release(self, slot):
         """Hand shm slot back to the child (it may then write a new batch there)."""
-        try:
-            self._returns.write(struct.pack("<I", slot))
-        except (OSError, ValueError):  # the child is gone: its error surfaces on the stream
-            pass
+        _give_back(self._returns, None, slot)
+
+    def lend(self, slot, arr):
+        """Lend shm slot to the trainer as arr (the array the yielded tensors
+        were made from: each of them, and every view of those, keeps it
+        alive). The slot goes back to the child when arr is garbage-collected,
+        never earlier. (The finalizer holds the return pipe, not self: a kept
+        batch does not keep this object alive.)"""
+        self.lent.add(slot)
+        f = weakref.finalize(arr, _give_back, self._returns, self.lent, slot)
+        f.atexit = False  # at exit the child goes anyway
 
     def _connect(self, path):
         deadline = time.monotonic() + 60
@@ -433,27 +459,31 @@ class ViewLoader:
                   child's stdin; no copy at all: at 96 px the reader's
                   CPU falls from ~13% of a core to ~1.6%) or
                   "socket" (the stream on a Unix socket in a private
-                  temporary folder). Default: "shm" for normalized host
-                  batches (the yielded views are copies, so its ownership
-                  rule below changes nothing), else "pipe".
-                  Ownership with "shm": a batch's uint8 views (and
-                  host_views) *are* its ring slot, which goes back to the
-                  child when the next batch is requested (next() on the
-                  iterator); keep a tensor beyond that with .clone().
-                  Normalized views are copies and never change. The ring
-                  holds 4 (the child's batches in flight) + prefetch + 2
-                  batches. With a GPU, "shm" copies each batch from the
-                  ring (pageable memory) and waits for that copy; "pipe"
-                  reads into pinned buffers and overlaps the copies.
-    child_normalize  with transport="shm", normalize=True on the host and
-                  ImageNet's mean/std: the child writes the views normalized,
-                  float32 [B,V,C,H,W] (contiguous), into the ring slots
-                  (``stream --float32``), so nothing is converted here
-                  (96 px on 2 cores: 10,355 pairs/s against 8,297 with the
-                  host normalization). The views are then the slot, with
-                  the shm ownership rule (valid until the next batch is
-                  requested); host_views is None. Values equal the host
-                  normalization's to float32 rounding (within 2e-6).
+                  temporary folder). Default: "shm" for host tensors where
+                  memfd exists, else "pipe".
+                  Ownership with "shm": a batch's views (uint8, or float32
+                  written by the child) and host_views *are* its ring slot.
+                  The slot goes back to the child only when nothing made
+                  from them is alive any more (the batch, its tensors and
+                  their views garbage-collected), so a kept tensor never
+                  changes. While the trainer keeps 3 batches alive, the
+                  next ones are copied out of the ring instead (slower, but
+                  the child never waits). The ring holds 4 (the child's
+                  batches in flight) + prefetch + 4 batches. With a GPU,
+                  "shm" copies each batch from the ring (pageable memory)
+                  and waits for that copy; "pipe" reads into pinned buffers
+                  and overlaps the copies.
+    child_normalize  normalize in the child (``stream --float32``): with
+                  transport="shm", normalize=True and host tensors, the
+                  child writes the views normalized, float32 [B,V,C,H,W]
+                  (contiguous), into the ring slots, so nothing is
+                  converted here; host_views is then None. Default (None):
+                  on wherever it can be (shm, normalize on the host,
+                  ImageNet's mean/std). Values are torchvision's
+                  ToTensor+Normalize bit for bit; the host normalization
+                  (child_normalize=False) multiplies by reciprocals and is
+                  within 2e-6 of them. 96 px on 2 cores: 10,355 pairs/s
+                  against 8,297 with the host normalization.
     use_pyarrow   read with pyarrow.ipc instead of the built-in reader.
     echo_stderr   copy the child's stderr to ours (default: keep its last
                   lines for error messages).
@@ -474,7 +504,7 @@ class ViewLoader:
                  world_size=None, device=None, binary=None, *, epochs=None, normalize=None,
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, min_scale=None, color_strength=None, blur=None,
                  shuffle_buffer=None, channels=3, workers=None, gomaxprocs=None, prefetch=2,
-                 transport=None, child_normalize=False, use_pyarrow=False, echo_stderr=False, extra_args=()):
+                 transport=None, child_normalize=None, use_pyarrow=False, echo_stderr=False, extra_args=()):
         if isinstance(data, (list, tuple)):
             data = ",".join(str(d) for d in data)
         self.data = str(data)
@@ -492,18 +522,20 @@ class ViewLoader:
         self.epochs = None if epochs is None else int(epochs)
         self.binary = find_binary(binary)
         self.prefetch = int(prefetch)
+        host = self.device is None or self.device.type == "cpu"
         if transport is None:
-            # shm where the yielded tensors are copies anyway (normalized on
-            # the host), so its ownership rule changes nothing; the pipe for
-            # raw uint8 (every batch its own buffer) and for a GPU (pinned
-            # buffers, copies overlapped with the step).
-            host = self.device is None or self.device.type == "cpu"
-            transport = "shm" if host and self.normalize and shm_available() and not use_pyarrow else "pipe"
+            # shm on the host (no copy; a slot goes back once its batch is
+            # dead); the pipe for a GPU (pinned buffers, copies overlapped
+            # with the step).
+            transport = "shm" if host and shm_available() and not use_pyarrow else "pipe"
         if transport not in ("pipe", "shm", "socket"):
             raise ValueError("contrastream: transport %r: want 'pipe', 'shm' or 'socket'" % (transport,))
         if transport == "shm" and use_pyarrow:
             raise ValueError("contrastream: transport='shm' reads with the built-in reader: not with use_pyarrow=True")
         self.transport = transport
+        if child_normalize is None:
+            child_normalize = (transport == "shm" and self.normalize and host
+                               and (self.mean, self.std) == (IMAGENET_MEAN, IMAGENET_STD))
         self.child_normalize = bool(child_normalize)
         if self.child_normalize:
             if transport != "shm" or not self.normalize or self._gpu_device():
@@ -547,7 +579,6 @@ class ViewLoader:
         self._expect_fp = None
         self._last = None  # the last yielded batch (for padding a short epoch)
         self._gpu = None
-        self._held = None  # shm: the slot of the last yielded raw batch, (child, slot)
         self._norm_pool = []  # float32 outputs of host normalization, reused once unreferenced
         if self.device is not None and self.device.type == "cuda":
             self._gpu = _GPUStager(self.device, self.prefetch)
@@ -570,8 +601,8 @@ class ViewLoader:
         alloc = self._gpu.alloc if self._gpu else _host_alloc
         # shm slots: the child's batches in flight, plus what this side
         # holds: the prefetch queue, the one the reader thread waits to
-        # queue, and the trainer's (released when the next one arrives).
-        slots = IN_FLIGHT + self.prefetch + 2
+        # queue, and the LEND the trainer may keep alive.
+        slots = IN_FLIGHT + self.prefetch + 1 + LEND
         child = _Child(argv, self._env, self.prefetch, alloc, self.transport, self.echo_stderr, self.use_pyarrow,
                        shm_slots=slots)
         self._child = child
@@ -596,16 +627,10 @@ class ViewLoader:
         self._meta = m
 
     def _stop_child(self):
-        self._held = None  # a slot of that child's ring: nothing to hand back to
         if self._child is not None:
             self._child.close()
             self._child = None
             self._peek = None
-
-    def _release_held(self):
-        h, self._held = self._held, None
-        if h is not None and h[0] is self._child:
-            h[0].release(h[1])
 
     def close(self):
         """Stop the child process (iterating again starts a new one)."""
@@ -755,9 +780,6 @@ class ViewLoader:
                     out = Batch(b.views, b.labels, b.ids, epoch, done, b.cursor, b._keys, repeat=True, host=b._host)
                 else:
                     rb, _, cur = item
-                    # shm: the trainer asked for this batch, so it is done
-                    # with the last one (kept while it might be repeated).
-                    self._release_held()
                     out = self._batch(rb, epoch, done, "%d:%d" % cur)
                     self._last = out
                     self._consumed = cur
@@ -804,23 +826,32 @@ class ViewLoader:
                       or off + n * per > (slot + 1) * child.slot_bytes):
                 raise _arrow.ArrowFormatError("views_offset: the batch's samples are not adjacent in one slot")
             pix = child.ring[off:off + n * per]
+            if len(child.lent) >= LEND:
+                # The trainer keeps LEND batches alive: this one is copied,
+                # its slot goes back now, and the child goes on.
+                pix = pix.copy()
+                child.release(slot)
+                slot = None
             if floats:  # normalized by the child, [B,V,C,H,W]: nothing to convert
-                self._held = (child, slot)
-                views = torch.from_numpy(pix.view(np.float32)).view(n, v, c, s, s)
+                arr = pix.view(np.float32)
+                views = torch.from_numpy(arr).view(n, v, c, s, s)
+                if slot is not None:
+                    child.lend(slot, arr)
                 return self._finish_batch(rb, views, None, epoch, index, cursor)
         else:
             pix = rb["views"].values
-        host = torch.from_numpy(pix[: n * v * s * s * c]).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
+        arr = pix[: n * v * s * s * c]
+        host = torch.from_numpy(arr).view(n, v, s, s, c).permute(0, 1, 4, 2, 3)
         if self._gpu is not None:
             views = self._gpu.stage(host, rb.body, self.normalize, self.mean, self.std, pageable=slot is not None)
         elif self.normalize:
-            views = _normalize_host(pix[: n * v * s * s * c], n, v, s, c, self.mean, self.std, self._norm_pool)
+            views = _normalize_host(arr, n, v, s, c, self.mean, self.std, self._norm_pool)
         else:
             views = host
         if slot is not None:
             # host (and views unless normalized) live in the slot: it goes
-            # back to the child when the trainer asks for the next batch.
-            self._held = (child, slot)
+            # back to the child once nothing made from them is alive.
+            child.lend(slot, arr)
         return self._finish_batch(rb, views, host, epoch, index, cursor)
 
     def _finish_batch(self, rb, views, host, epoch, index, cursor):

@@ -12,9 +12,10 @@ Modes (each prints one line starting with RESULT):
           views touched (uint8 sum over a strided sample), or, with
           --normalize, converted to normalized float32 [B,V,C,H,W] on the
           host (the tensors torchvision's DataLoader hands over).
-          --transport is the loader's (default: its own choice);
-          --child-normalize (with --transport shm --normalize) has the
-          child write normalized float32 into the ring.
+          --transport is the loader's (default: its own choice, shm on the
+          host); with --normalize and shm the child writes the normalized
+          float32 into the ring (the loader's default; --child-normalize
+          off has the host normalize the uint8 views instead).
 
   /usr/bin/python3 python/examples/bench_loader.py --mode torch --data SHARDS --size 96 --workers 2 --normalize
 
@@ -118,7 +119,8 @@ def torch_mode(a, env):
     os.environ.update(env)
     ld = ViewLoader(a.data, size=a.size, batch_size=a.batch, seed=1, workers=a.workers, binary=a.binary,
                     normalize=a.normalize, prefetch=a.prefetch, transport=a.transport,
-                    child_normalize=a.child_normalize)
+                    child_normalize={"auto": None, "on": True, "off": False}[a.child_normalize])
+    a.child_normalized = ld.child_normalize
 
     def batches():
         while True:
@@ -152,8 +154,9 @@ def main():
     ap.add_argument("--prefetch", type=int, default=2)
     ap.add_argument("--normalize", action="store_true")
     ap.add_argument("--binary", default=None)
-    ap.add_argument("--child-normalize", action="store_true",
-                    help="torch mode: the child writes normalized float32 into the shm ring (needs --transport shm --normalize)")
+    ap.add_argument("--child-normalize", nargs="?", choices=["auto", "on", "off"], default="auto", const="on",
+                    help="torch mode with --normalize: on, the child writes normalized float32 into the shm ring; "
+                         "off, the host normalizes; auto (default): the loader's default (on with shm)")
     ap.add_argument("--transport", choices=["pipe", "shm"], default=None,
                     help="bytes mode: default pipe; torch mode: default the loader's")
     a = ap.parse_args()
@@ -166,7 +169,7 @@ def main():
     else:
         rate, cpu = bytes_mode(a, env)
     print("RESULT mode=%s%s transport=%s size=%d workers=%d pairs/s=%.1f reader-cpu=%.1f%%" % (
-        a.mode, ("+child-normalize" if a.child_normalize else "+normalize") if a.normalize else "", a.transport or ("pipe" if a.mode == "bytes" else "default"),
+        a.mode, ("+child-normalize" if getattr(a, "child_normalized", False) else "+normalize") if a.normalize else "", a.transport or ("pipe" if a.mode == "bytes" else "default"),
         a.size, a.workers, rate, 100 * cpu))
 
 

@@ -6,6 +6,7 @@ interpreter, which has torch:
 """
 
 import gc
+import itertools
 import os
 import signal
 import subprocess
@@ -151,7 +152,7 @@ class LoaderTest(unittest.TestCase):
 
     def test_normalize_on_host(self):
         data = synth("l250", 250)
-        ld = loader(data, epochs=1, normalize=True)
+        ld = loader(data, epochs=1, normalize=True, child_normalize=False)
         b = next(iter(ld))
         self.assertEqual(b.views.dtype, torch.float32)
         mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 3, 1, 1)
@@ -169,13 +170,13 @@ class LoaderTest(unittest.TestCase):
         std = torch.tensor([0.229, 0.224, 0.225]).view(1, 1, 3, 1, 1)
         for transport in ("pipe", "shm"):
             kept, want = [], []
-            for b in loader(data, epochs=1, normalize=True, transport=transport):
+            for b in loader(data, epochs=1, normalize=True, child_normalize=False, transport=transport):
                 kept.append(b.views)
                 want.append(((b.host_views.float() / 255 - mean) / std).clone())
             self.assertEqual(len({v.data_ptr() for v in kept}), len(kept), transport)
             for k, (v, w) in enumerate(zip(kept, want)):
                 self.assertTrue(torch.allclose(v, w, atol=1e-5), "%s batch %d changed after it was yielded" % (transport, k))
-            ptrs = [b.views.data_ptr() for b in loader(data, epochs=1, normalize=True, transport=transport)]
+            ptrs = [b.views.data_ptr() for b in loader(data, epochs=1, normalize=True, child_normalize=False, transport=transport)]
             self.assertLess(len(set(ptrs)), len(ptrs) // 2, "%s: dropped batches' outputs are not reused" % transport)
 
     def test_resume_bit_identical(self):
@@ -328,34 +329,73 @@ class ShmTest(unittest.TestCase):
             self.assertEqual(self.batches(ld, (0, 1), slow=0.003), want, "size %d" % size)
             ld.close()
 
-    def test_views_are_the_ring_until_the_next_batch(self):
-        """A yielded uint8 batch views the shared ring (no copy) and keeps
-        its pixels while the trainer works on it, however far the child
-        runs ahead."""
-        data = synth("l250", 250)
-        ld = loader(data, epochs=1, transport="shm", prefetch=3)
-        it = iter(ld)
-        b = next(it)
+    def in_ring(self, ld, t):
         ring = ld._child.ring
-        flat = b.views.permute(0, 1, 3, 4, 2)
-        self.assertTrue(flat.is_contiguous())
-        start = flat.data_ptr() - ring.ctypes.data
-        self.assertTrue(0 <= start < len(ring), "the views are not in the ring")
-        first = views_sha256(b.views)
-        time.sleep(0.3)  # the child fills every free slot meanwhile
-        self.assertEqual(views_sha256(b.views), first)
-        self.assertEqual(views_sha256(b.host_views), first)
+        return 0 <= t.data_ptr() - ring.ctypes.data < len(ring)
+
+    def test_kept_views_never_change(self):
+        """A yielded batch views the shared ring (no copy), and its slot goes
+        back to the child only once nothing made from it is alive: tensors
+        kept across many later batches (the batch, a view of one view, a
+        numpy array of it) keep their pixels while the child runs ahead and
+        reuses every other slot."""
+        data = synth("l250", 250)
+        for normalize in (False, True):  # uint8 slots; float32 written by the child
+            ld = loader(data, epochs=1, transport="shm", prefetch=3, normalize=normalize)
+            self.assertEqual(ld.child_normalize, normalize)
+            it = iter(ld)
+            b = next(it)
+            flat = b.views.permute(0, 1, 3, 4, 2) if not normalize else b.views
+            self.assertTrue(flat.is_contiguous())
+            self.assertTrue(self.in_ring(ld, flat), "the views are not in the ring")
+            first = views_sha256(b.views)
+            part = b.views[3, 1]  # a view of the slot
+            part_sum = float(part.double().sum())
+            arr = b.views[5].numpy()  # a numpy view of the slot
+            arr_copy = arr.copy()
+            slot = (flat.data_ptr() - ld._child.ring.ctypes.data) // ld._child.slot_bytes
+            self.assertIn(slot, ld._child.lent)
+            del b, flat
+            for later in itertools.islice(it, 12):  # every other slot is used and given back
+                time.sleep(0.02)
+                self.assertIn(slot, ld._child.lent, "a slot went back while a view of it is alive")
+                self.assertEqual(float(part.double().sum()), part_sum)
+                np.testing.assert_array_equal(arr, arr_copy)
+            del later
+            del part
+            self.assertIn(slot, ld._child.lent, "arr still views the slot")
+            del arr
+            self.assertNotIn(slot, ld._child.lent, "the slot did not go back once nothing viewed it")
+            ld.close()
+        self.assertTrue(first)
+
+    def test_kept_batches_past_the_lend_are_copies(self):
+        """A trainer that keeps every batch: the first LEND stay in the ring,
+        the rest are copies, every one keeps its pixels, and the child is
+        never starved (the epoch completes with the same batches as the
+        pipe's)."""
+        from contrastream.torch import LEND
+        data = synth("l250", 250)
+        pipe = loader(data, epochs=1, transport="pipe")
+        want = [views_sha256(b.views) for b in pipe]
+        pipe.close()
+        ld = loader(data, epochs=1, transport="shm")
+        kept = list(ld)
+        self.assertEqual([self.in_ring(ld, b.host_views) for b in kept],
+                         [True] * LEND + [False] * (len(kept) - LEND))
+        self.assertEqual([views_sha256(b.views) for b in kept], want)
         ld.close()
 
     def test_normalized_same_as_pipe(self):
         data = synth("l250", 250)
-        ld = loader(data, epochs=1, normalize=True)
+        ld = loader(data, epochs=1, normalize=True, child_normalize=False)
         self.assertEqual(ld.transport, "shm", "normalized host batches default to shm")
         pipe = loader(data, epochs=1, normalize=True, transport="pipe")
         for a, b in zip(ld, pipe):
             self.assertTrue(torch.equal(a.views, b.views))
             self.assertTrue(torch.equal(a.host_views, b.host_views))
-        self.assertEqual(loader(data, epochs=1).transport, "pipe", "raw uint8 batches default to the pipe")
+        self.assertEqual(loader(data, epochs=1).transport, "shm", "raw uint8 batches default to shm too")
+        self.assertFalse(loader(data, epochs=1, normalize=True, mean=(0.5, 0.5, 0.5)).child_normalize)
         ld.close()
         pipe.close()
 
@@ -410,7 +450,7 @@ class ShmTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "want 'pipe', 'shm' or 'socket'"):
             loader(data, transport="carrier-pigeon")
         with self.assertRaisesRegex(StreamError, "--shm-fd 1 is stdin, stdout or stderr"):
-            len(loader(data, extra_args=["--shm-fd", "1"]))
+            len(loader(data, transport="pipe", extra_args=["--shm-fd", "1"]))
 
 
 def memfd_holders(name):

@@ -5,8 +5,9 @@
 # through the pipe and through the shared-memory ring (--transport shm),
 # against `contrastream bench --uint8` at TRANSPORT_SIZES (32 96 224), with
 # the medians over the rounds printed at the end; (2) pairs/s delivered into
-# a PyTorch loop — the ViewLoader iterated, views converted to normalized
-# float32 on the host — against shared/bench/aug_bench.py (torchvision's
+# a PyTorch loop — the ViewLoader iterated: raw uint8, normalized float32
+# by default (the child writes it into the shm ring) and normalized on the
+# host (--child-normalize off) — against shared/bench/aug_bench.py (torchvision's
 # DataLoader, same recipe, same number of workers) at 32, 96 and 224 px.
 # ROUNDS alternating rounds; every side runs alone on the machine (heavy
 # --quiet, when present) under `chrt -r 5` (root).
@@ -25,6 +26,8 @@ BATCH=${BATCH:-250}
 PARTS=${PARTS:-"transport loader"}
 TRANSPORT_SIZES=${TRANSPORT_SIZES:-"32 96 224"}
 TRANSPORT_BUILDS=${TRANSPORT_BUILDS:-turbo}
+LOADER_BUILD=${LOADER_BUILD:-go}
+LOADER_SIZES=${LOADER_SIZES:-"32 96 224"}
 B=$(realpath "$SHARED/bench")
 mkdir -p "$WORK"
 export BENCH_DATA=${BENCH_DATA:-$WORK/data}
@@ -72,10 +75,11 @@ for r in $(seq "$ROUNDS"); do
 	done
 	has loader || continue
 	echo "== PyTorch loop vs DataLoader, round $r, $(date +%T), load $(cut -d' ' -f1 /proc/loadavg)"
-	for s in 32 96 224; do
+	for s in $LOADER_SIZES; do
 		if [ "$s" = 224 ]; then peer 224 --batches 3; else peer "$s"; fi
-		loader turbo "$s"
-		loader turbo "$s" --normalize
+		loader "$LOADER_BUILD" "$s"
+		loader "$LOADER_BUILD" "$s" --normalize
+		loader "$LOADER_BUILD" "$s" --normalize --child-normalize off
 	done
 done
 if has transport; then

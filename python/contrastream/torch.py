@@ -42,6 +42,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _COLUMNS = ("views", "label", "id", "shard", "row", "epoch", "position")
 _SHM_SEQ = itertools.count()
 IN_FLIGHT = 4  # the child's --in-flight default: batches it works on at once
+# shm: slots the child itself needs (one being filled, one being sent); the
+# rest of the ring is what this side holds (see ViewLoader._start).
+CHILD_SLOTS = 2
 # shm: batches the trainer may keep alive (views, host_views or anything made
 # from them that shares their memory) while the next one is made; past that,
 # batches are copied out of the ring so the child never waits for a slot.
@@ -468,11 +471,11 @@ class ViewLoader:
                   their views garbage-collected), so a kept tensor never
                   changes. While the trainer keeps 3 batches alive, the
                   next ones are copied out of the ring instead (slower, but
-                  the child never waits). The ring holds 4 (the child's
-                  batches in flight) + prefetch + 4 batches. With a GPU,
-                  "shm" copies each batch from the ring (pageable memory)
-                  and waits for that copy; "pipe" reads into pinned buffers
-                  and overlaps the copies.
+                  the child never waits). The ring holds prefetch + 6
+                  batches (2 the child's: one being filled, one being
+                  sent). With a GPU, "shm" copies each batch from the ring
+                  (pageable memory) and waits for that copy; "pipe" reads
+                  into pinned buffers and overlaps the copies.
     child_normalize  normalize in the child (``stream --float32``): with
                   transport="shm", normalize=True and host tensors, the
                   child writes the views normalized, float32 [B,V,C,H,W]
@@ -599,10 +602,11 @@ class ViewLoader:
         if self._expect_fp:
             argv += ["--expect-fingerprint", self._expect_fp]
         alloc = self._gpu.alloc if self._gpu else _host_alloc
-        # shm slots: the child's batches in flight, plus what this side
-        # holds: the prefetch queue, the one the reader thread waits to
-        # queue, and the LEND the trainer may keep alive.
-        slots = IN_FLIGHT + self.prefetch + 1 + LEND
+        # shm slots: the child's own (one being filled, one being sent),
+        # plus what this side holds: the prefetch queue, the one the reader
+        # thread waits to queue, and the LEND the trainer may keep alive
+        # (8 by default: at 224 px, batch 256, float32, 308 MB each).
+        slots = CHILD_SLOTS + self.prefetch + 1 + LEND
         child = _Child(argv, self._env, self.prefetch, alloc, self.transport, self.echo_stderr, self.use_pyarrow,
                        shm_slots=slots)
         self._child = child

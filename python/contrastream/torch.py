@@ -15,6 +15,7 @@ See ``ViewLoader`` for the settings, resume and the GPU path.
 
 import collections
 import itertools
+import math
 import mmap
 import os
 import queue
@@ -481,8 +482,8 @@ class ViewLoader:
                   child writes the views normalized, float32 [B,V,C,H,W]
                   (contiguous), into the ring slots, so nothing is
                   converted here; host_views is then None. Default (None):
-                  on wherever it can be (shm, normalize on the host,
-                  ImageNet's mean/std). Values are torchvision's
+                  on wherever it can be (shm, normalize on the host; any
+                  mean/std, passed as --mean/--std). Values are torchvision's
                   ToTensor+Normalize bit for bit; the host normalization
                   (child_normalize=False) multiplies by reciprocals and is
                   within 2e-6 of them. 96 px on 2 cores: 10,355 pairs/s
@@ -522,6 +523,7 @@ class ViewLoader:
             normalize = self.device is not None and self.device.type == "cuda"
         self.normalize = bool(normalize)
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.channels = int(channels)
         self.epochs = None if epochs is None else int(epochs)
         self.binary = find_binary(binary)
         self.prefetch = int(prefetch)
@@ -537,23 +539,22 @@ class ViewLoader:
             raise ValueError("contrastream: transport='shm' reads with the built-in reader: not with use_pyarrow=True")
         self.transport = transport
         if child_normalize is None:
-            child_normalize = (transport == "shm" and self.normalize and host
-                               and (self.mean, self.std) == (IMAGENET_MEAN, IMAGENET_STD))
+            child_normalize = transport == "shm" and self.normalize and host and self._stats_flags() is not None
         self.child_normalize = bool(child_normalize)
         if self.child_normalize:
             if transport != "shm" or not self.normalize or self._gpu_device():
                 raise ValueError("contrastream: child_normalize=True needs transport='shm', normalize=True and host tensors")
-            if (self.mean, self.std) != (IMAGENET_MEAN, IMAGENET_STD):
-                raise ValueError("contrastream: child_normalize=True normalizes with ImageNet's mean and std only")
+            if self._stats_flags() is None:
+                raise ValueError("contrastream: child_normalize=True: mean and std need 3 values each, or 1 with "
+                                 "channels=1 (and std > 0), not %r and %r" % (self.mean, self.std))
         self.use_pyarrow = bool(use_pyarrow)
         self.echo_stderr = bool(echo_stderr)
-        self.channels = int(channels)
         args = ["--size", str(self.size), "--batch", str(self.batch_size), "--views", str(self.views),
                 "--seed", str(self.seed), "--recipe", str(recipe), "--rank", str(self.rank),
                 "--world", str(self.world_size), "--epochs", str(0 if epochs is None else int(epochs)),
                 "--channels", str(self.channels), "--parent-pid", str(os.getpid())]
         if child_normalize:
-            args.append("--float32")
+            args += ["--float32"] + self._stats_flags()
         for flag, val in (("--min-scale", min_scale), ("--color-strength", color_strength),
                           ("--shuffle-buffer", shuffle_buffer), ("--workers", workers)):
             if val is not None:
@@ -585,6 +586,19 @@ class ViewLoader:
         self._norm_pool = []  # float32 outputs of host normalization, reused once unreferenced
         if self.device is not None and self.device.type == "cuda":
             self._gpu = _GPUStager(self.device, self.prefetch)
+
+    def _stats_flags(self):
+        """The child's --mean/--std flags for self.mean/std ([] for
+        ImageNet's, which it defaults to), or None where it cannot take
+        them."""
+        if (self.mean, self.std) == (IMAGENET_MEAN, IMAGENET_STD):
+            return []
+        n = {len(self.mean), len(self.std)}
+        if n != {3} and not (self.channels == 1 and n <= {1, 3}):
+            return None
+        if not all(math.isfinite(m) for m in self.mean) or not all(math.isfinite(x) and x > 0 for x in self.std):
+            return None
+        return ["--mean", ",".join(repr(m) for m in self.mean), "--std", ",".join(repr(x) for x in self.std)]
 
     def _gpu_device(self):
         return self.device is not None and self.device.type == "cuda"
@@ -624,6 +638,17 @@ class ViewLoader:
         if int(m["world"]) != self.world_size or int(m["rank"]) != self.rank:
             self._stop_child()
             raise StreamError("contrastream: the stream is rank %s of %s, want %d of %d" % (m["rank"], m["world"], self.rank, self.world_size))
+        if self.child_normalize:
+            c = self.channels
+            want = [np.float32(x) for x in self.mean[:c]], [np.float32(x) for x in self.std[:c]]
+            got = tuple([np.float32(x) for x in m.get(k, "").split(",")[:c] if x] for k in ("mean", "std"))
+            if "mean" not in m and not self._stats_flags():
+                got = want  # a binary from before --mean/--std: ImageNet's, as asked
+            if m.get("dtype") != "float32" or got != want:
+                self._stop_child()
+                raise StreamError("contrastream: the child normalizes with mean %s, std %s (dtype %s), asked for %r, %r: "
+                                  "use matching versions of the binary and the Python package"
+                                  % (m.get("mean"), m.get("std"), m.get("dtype"), self.mean, self.std))
         if self._expect_fp and m["fingerprint"] != self._expect_fp:
             self._stop_child()
             raise ValueError("contrastream: the dataset is not the one the state was saved on (fingerprint %s, saved %s)"

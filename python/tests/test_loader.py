@@ -395,7 +395,8 @@ class ShmTest(unittest.TestCase):
             self.assertTrue(torch.equal(a.views, b.views))
             self.assertTrue(torch.equal(a.host_views, b.host_views))
         self.assertEqual(loader(data, epochs=1).transport, "shm", "raw uint8 batches default to shm too")
-        self.assertFalse(loader(data, epochs=1, normalize=True, mean=(0.5, 0.5, 0.5)).child_normalize)
+        self.assertTrue(loader(data, epochs=1, normalize=True, mean=(0.5, 0.5, 0.5)).child_normalize)
+        self.assertFalse(loader(data, epochs=1, normalize=True, mean=(0.5, 0.5)).child_normalize)
         ld.close()
         pipe.close()
 
@@ -440,8 +441,30 @@ class ShmTest(unittest.TestCase):
         pipe.close()
         with self.assertRaisesRegex(ValueError, "child_normalize=True needs transport='shm'"):
             loader(data, transport="pipe", normalize=True, child_normalize=True)
-        with self.assertRaisesRegex(ValueError, "ImageNet's mean and std only"):
-            loader(data, transport="shm", normalize=True, child_normalize=True, mean=(0.5, 0.5, 0.5))
+        with self.assertRaisesRegex(ValueError, r"mean and std need 3 values each, or 1 with channels=1 \(and std > 0\), "
+                                                r"not \(0.5, 0.5\)"):
+            loader(data, transport="shm", normalize=True, child_normalize=True, mean=(0.5, 0.5))
+        with self.assertRaisesRegex(ValueError, "and std > 0"):
+            loader(data, transport="shm", normalize=True, child_normalize=True, std=(0.5, 0, 0.5))
+
+    def test_child_normalize_with_other_stats(self):
+        """Any mean/std go to the child (--mean/--std): its float32 views equal
+        the host normalization's with the same statistics, for colour and
+        for gray views (one value each)."""
+        data = synth("l250", 250)
+        for channels, mean, std in ((3, (0.5, 0.25, 0.125), (0.3, 0.6, 0.9)), (1, (0.5,), (0.25,))):
+            ld = loader(data, epochs=1, normalize=True, channels=channels, mean=mean, std=std)
+            self.assertTrue(ld.child_normalize)
+            self.assertEqual(ld.metadata["mean"].split(",")[0], repr(mean[0]))
+            host = loader(data, epochs=1, normalize=True, channels=channels, mean=mean, std=std, child_normalize=False)
+            n = 0
+            for a, b in zip(ld, host):
+                self.assertEqual(tuple(a.views.shape), (16, 2, channels, 12, 12))
+                self.assertTrue(torch.allclose(a.views, b.views, atol=4e-6, rtol=0), (a.views - b.views).abs().max())
+                n += 1
+            self.assertEqual(n, 250 // 16)
+            ld.close()
+            host.close()
 
     def test_refusals(self):
         data = synth("l250", 250)

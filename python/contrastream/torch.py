@@ -486,8 +486,8 @@ class ViewLoader:
                   mean/std, passed as --mean/--std). Values are torchvision's
                   ToTensor+Normalize bit for bit; the host normalization
                   (child_normalize=False) multiplies by reciprocals and is
-                  within 2e-6 of them. 96 px on 2 cores: 10,355 pairs/s
-                  against 8,297 with the host normalization.
+                  within 2e-6 of them. 96 px on 2 cores: 10,436 pairs/s
+                  against 7,542 with the host normalization.
     use_pyarrow   read with pyarrow.ipc instead of the built-in reader.
     echo_stderr   copy the child's stderr to ours (default: keep its last
                   lines for error messages).

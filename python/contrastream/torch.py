@@ -42,14 +42,21 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _COLUMNS = ("views", "label", "id", "shard", "row", "epoch", "position")
 _SHM_SEQ = itertools.count()
-IN_FLIGHT = 4  # the child's --in-flight default: batches it works on at once
 # shm: slots the child itself needs (one being filled, one being sent); the
-# rest of the ring is what this side holds (see ViewLoader._start).
+# rest of the ring is what this side holds (see ring_slots).
 CHILD_SLOTS = 2
 # shm: batches the trainer may keep alive (views, host_views or anything made
 # from them that shares their memory) while the next one is made; past that,
 # batches are copied out of the ring so the child never waits for a slot.
 LEND = 3
+
+
+def ring_slots(prefetch):
+    """The shm ring's slots for a reader that reads prefetch batches ahead:
+    the child's own, the prefetch queue, the one the reader thread waits to
+    queue, and the LEND the trainer may keep alive (8 for prefetch 2: at
+    224 px, batch 256, float32, 308 MB each)."""
+    return CHILD_SLOTS + prefetch + 1 + LEND
 
 
 def shm_available():
@@ -538,13 +545,14 @@ class ViewLoader:
         if transport == "shm" and use_pyarrow:
             raise ValueError("contrastream: transport='shm' reads with the built-in reader: not with use_pyarrow=True")
         self.transport = transport
+        self._stats_args = self._stats_flags()
         if child_normalize is None:
-            child_normalize = transport == "shm" and self.normalize and host and self._stats_flags() is not None
+            child_normalize = transport == "shm" and self.normalize and host and self._stats_args is not None
         self.child_normalize = bool(child_normalize)
         if self.child_normalize:
             if transport != "shm" or not self.normalize or self._gpu_device():
                 raise ValueError("contrastream: child_normalize=True needs transport='shm', normalize=True and host tensors")
-            if self._stats_flags() is None:
+            if self._stats_args is None:
                 raise ValueError("contrastream: child_normalize=True: mean and std need 3 values each, or 1 with "
                                  "channels=1 (and std > 0), not %r and %r" % (self.mean, self.std))
         self.use_pyarrow = bool(use_pyarrow)
@@ -554,7 +562,7 @@ class ViewLoader:
                 "--world", str(self.world_size), "--epochs", str(0 if epochs is None else int(epochs)),
                 "--channels", str(self.channels), "--parent-pid", str(os.getpid())]
         if child_normalize:
-            args += ["--float32"] + self._stats_flags()
+            args += ["--float32"] + self._stats_args
         for flag, val in (("--min-scale", min_scale), ("--color-strength", color_strength),
                           ("--shuffle-buffer", shuffle_buffer), ("--workers", workers)):
             if val is not None:
@@ -616,13 +624,8 @@ class ViewLoader:
         if self._expect_fp:
             argv += ["--expect-fingerprint", self._expect_fp]
         alloc = self._gpu.alloc if self._gpu else _host_alloc
-        # shm slots: the child's own (one being filled, one being sent),
-        # plus what this side holds: the prefetch queue, the one the reader
-        # thread waits to queue, and the LEND the trainer may keep alive
-        # (8 by default: at 224 px, batch 256, float32, 308 MB each).
-        slots = CHILD_SLOTS + self.prefetch + 1 + LEND
         child = _Child(argv, self._env, self.prefetch, alloc, self.transport, self.echo_stderr, self.use_pyarrow,
-                       shm_slots=slots)
+                       shm_slots=ring_slots(self.prefetch))
         self._child = child
         self._check_meta(child)
         self._child_next = cursor
@@ -642,7 +645,7 @@ class ViewLoader:
             c = self.channels
             want = [np.float32(x) for x in self.mean[:c]], [np.float32(x) for x in self.std[:c]]
             got = tuple([np.float32(x) for x in m.get(k, "").split(",")[:c] if x] for k in ("mean", "std"))
-            if "mean" not in m and not self._stats_flags():
+            if "mean" not in m and not self._stats_args:
                 got = want  # a binary from before --mean/--std: ImageNet's, as asked
             if m.get("dtype") != "float32" or got != want:
                 self._stop_child()

@@ -87,10 +87,10 @@ def bytes_mode(a, env):
 
 
 def bytes_shm_mode(a, env):
-    from contrastream.torch import IN_FLIGHT, _Child
+    from contrastream.torch import _Child, ring_slots
 
     argv = [find_binary(a.binary)] + stream_args(a) + ["--parent-pid", str(os.getpid())]
-    ch = _Child(argv, env, a.prefetch, None, "shm", False, False, shm_slots=IN_FLIGHT + a.prefetch + 2)
+    ch = _Child(argv, env, a.prefetch, None, "shm", False, False, shm_slots=ring_slots(a.prefetch))
     m = ch.meta
     per = int(m["views"]) * int(m["size"]) ** 2 * int(m["channels"])
     ring = ch.ring

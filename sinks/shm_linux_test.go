@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"golang.org/x/sys/unix"
@@ -69,7 +70,14 @@ func startShm(t *testing.T, cfg StreamConfig) (*os.File, *os.File, <-chan stream
 	return r, rw, done
 }
 
-func giveBack(t *testing.T, rw *os.File, slot int) {
+// slotBytes is the slot size the stream's metadata gives (0 if none).
+func slotBytes(md arrow.Metadata) int {
+	v, _ := md.GetValue("contrastream.shm_slot_bytes")
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+func giveBack(t *testing.T, rw io.Writer, slot int) {
 	t.Helper()
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], uint32(slot))
@@ -299,18 +307,12 @@ func TestStreamShmSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slotBytes, _ := r.Schema().Metadata().GetValue("contrastream.shm_slot_bytes")
-	sb, _ := strconv.Atoi(slotBytes)
+	sb := slotBytes(r.Schema().Metadata())
 	for range 6 { // 3 times the ring
 		if !r.Next() {
 			t.Fatal(r.Err())
 		}
-		off := r.Record().Column(0).(*array.Uint64).Value(0)
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], uint32(int(off)/sb))
-		if _, err := conn.Write(b[:]); err != nil {
-			t.Fatal(err)
-		}
+		giveBack(t, conn, int(r.Record().Column(0).(*array.Uint64).Value(0))/sb)
 	}
 	conn.Close()
 	select {
@@ -396,7 +398,7 @@ func TestStreamShmFloat32(t *testing.T) {
 	if s, _ := rd.Schema().Field(0).Metadata.GetValue("contrastream.shape"); s != "[2,3,12,12]" {
 		t.Errorf("views_offset shape %q", s)
 	}
-	sb, _ := strconv.Atoi(func() string { v, _ := md.GetValue("contrastream.shm_slot_bytes"); return v }())
+	sb := slotBytes(md)
 	i := 0
 	for rd.Next() {
 		rec := rd.Record()
@@ -457,7 +459,7 @@ func TestStreamShmFloat32Normalize(t *testing.T) {
 				t.Errorf("channels %d: metadata %s = %q, want %q", ch, k, got, v)
 			}
 		}
-		sb, _ := strconv.Atoi(func() string { v, _ := md.GetValue("contrastream.shm_slot_bytes"); return v }())
+		sb := slotBytes(md)
 		const hw = 12 * 12
 		i := 0
 		for rd.Next() {

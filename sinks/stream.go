@@ -150,10 +150,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (StreamReport, error) {
 	if ring != nil {
 		rep.Meta.ShmSlots, rep.Meta.ShmSlotBytes = ring.Slots(), ring.SlotBytes()
 	}
-	rep.Meta.Float32 = cfg.Float32
-	if cfg.Float32 {
-		rep.Meta.Normalize = vc.Normalize
-	}
+	rep.Meta.Float32, rep.Meta.Normalize = cfg.Float32, vc.Normalize // Normalize is zero without Float32 (refused above)
 	if cfg.ExpectFingerprint != "" && cfg.ExpectFingerprint != rep.Meta.Fingerprint {
 		return rep, fmt.Errorf("sinks: stream: the shards are not the dataset the cursor was saved on "+
 			"(fingerprint %s, saved %s): shards were added, removed, renamed or rewritten", rep.Meta.Fingerprint, cfg.ExpectFingerprint)
